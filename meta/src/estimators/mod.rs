@@ -1,0 +1,29 @@
+//! Gradient estimators for unrolled systems (REFERENCE.md §2), one file each.
+
+use crate::unrolled::UnrolledSystem;
+use serde::{Deserialize, Serialize};
+
+/// One estimate of the meta-gradient with what a training loop logs about it.
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+pub struct Estimate {
+    /// The gradient estimate g, of dimension P.
+    pub grad: Vec<f32>,
+    /// Mean over particles of this truncation's loss.
+    pub loss: f64,
+    /// Number of particles whose inner problem ended (and was reset) this outer step.
+    pub resets: usize,
+    /// Number of particles that unrolled this outer step.
+    pub particles: usize,
+    /// Number of inner steps taken across all particles (including any extra unperturbed state).
+    pub inner_steps: u64,
+}
+
+/// A meta-gradient estimator: holds all of its per-particle state, and returns one estimate per
+/// outer step. The estimate depends only on the seed, the outer step and theta, never on the
+/// number of threads.
+pub trait Estimator<S: UnrolledSystem>: Send {
+    /// Short name, e.g. `pes`.
+    fn name(&self) -> &'static str;
+    /// The gradient estimate at `theta` for outer step `outer_step`, advancing particle states.
+    fn estimate(&mut self, system: &S, theta: &[f32], outer_step: u64) -> Estimate;
+}

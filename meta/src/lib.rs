@@ -1,0 +1,10 @@
+//! Everything about learning theta: unrolled systems, gradient estimators, optimizers
+//! (hand-designed and learned), the outer loop, checkpoints, logging and evaluation.
+
+pub mod estimators;
+pub mod optim;
+pub mod unrolled;
+
+pub use estimators::{Estimate, Estimator};
+pub use optim::{LearnedOptimizer, OptState, Optimizer};
+pub use unrolled::UnrolledSystem;

@@ -50,3 +50,58 @@ pub trait LearnedOptimizer: Optimizer {
     /// A theta for an untrained optimizer that takes small, sane steps, drawn from `seed`.
     fn init_theta(&self, seed: u64) -> Vec<f32>;
 }
+
+mod adam;
+mod schedule;
+mod sgd;
+
+pub use adam::{Adam, AdamBetas, adam_update};
+pub use schedule::Schedule;
+pub use sgd::Sgd;
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Runs `steps` updates of `opt` on f(p) = 0.5 * sum(c_i p_i^2) from p = 1 and returns f.
+    fn minimise_quadratic(opt: &mut dyn Optimizer, steps: usize) -> f32 {
+        let curvature = [1.0f32, 4.0, 0.25];
+        let layout = ParamLayout::single("p", 3);
+        let mut state = opt.init_state(&layout);
+        let mut params = vec![1.0f32; 3];
+        let mut grad = vec![0.0f32; 3];
+        for _ in 0..steps {
+            grad.iter_mut().zip(&params).zip(curvature).for_each(|((g, p), c)| *g = c * p);
+            opt.step(&mut state, &layout, &mut params, &grad);
+        }
+        assert_eq!(state.step, steps as u64);
+        params.iter().zip(curvature).map(|(p, c)| 0.5 * c * p * p).sum()
+    }
+
+    #[test]
+    fn hand_designed_optimizers_minimise_a_quadratic() {
+        let start = 0.5 * (1.0 + 4.0 + 0.25);
+        let cosine = Schedule::Cosine { lr: 0.05, horizon: 200, floor: 0.0 };
+        let mut optimizers: Vec<Box<dyn Optimizer>> = vec![
+            Box::new(Sgd::new(Schedule::Constant(0.2))),
+            Box::new(Sgd::with_momentum(Schedule::Constant(0.05), 0.9)),
+            Box::new(Adam::new(Schedule::Constant(0.05))),
+            Box::new(Adam::new(cosine)),
+        ];
+        for opt in &mut optimizers {
+            let end = minimise_quadratic(opt.as_mut(), 200);
+            assert!(end < 1e-3 * start, "{} left f = {end}", opt.name());
+        }
+    }
+
+    #[test]
+    fn adam_first_step_moves_each_parameter_by_lr() {
+        // With bias correction, the first Adam step is lr * sign(g) (up to eps).
+        let layout = ParamLayout::single("p", 2);
+        let mut adam = Adam::new(Schedule::Constant(0.1));
+        let mut state = adam.init_state(&layout);
+        let mut params = vec![0.0f32, 0.0];
+        adam.step(&mut state, &layout, &mut params, &[3.0, -0.01]);
+        assert!((params[0] + 0.1).abs() < 1e-6 && (params[1] - 0.1).abs() < 1e-5, "{params:?}");
+    }
+}

@@ -1,7 +1,9 @@
 //! Everything about learning theta: unrolled systems, gradient estimators, optimizers
 //! (hand-designed and learned), the outer loop, checkpoints, logging and evaluation.
 
+pub mod checkpoint;
 pub mod estimators;
+pub mod observe;
 pub mod optim;
 pub mod unrolled;
 

@@ -1,0 +1,263 @@
+//! Checkpoint files: a header (magic, format version, payload length, CRC-32) followed by the
+//! bincode encoding of the run state. Written to a temporary file, fsynced and renamed into
+//! place, so a crash never leaves a half-written file under a checkpoint's name.
+
+use serde::{Serialize, de::DeserializeOwned};
+use std::fs::{self, File};
+use std::io::Write;
+use std::path::{Path, PathBuf};
+use thiserror::Error;
+
+/// First bytes of every checkpoint file.
+pub const MAGIC: &[u8; 8] = b"PESTOCKP";
+/// Version of the checkpoint format this build reads and writes.
+pub const FORMAT_VERSION: u32 = 1;
+const HEADER_LEN: usize = 8 + 4 + 8 + 4;
+const PREFIX: &str = "checkpoint-";
+const SUFFIX: &str = ".bin";
+
+/// Why a checkpoint could not be written or read.
+#[derive(Debug, Error)]
+pub enum CheckpointError {
+    /// The file system refused a read or write.
+    #[error("checkpoint {path}: {source}")]
+    Io { path: PathBuf, source: std::io::Error },
+    /// Not a pesto checkpoint.
+    #[error("checkpoint {path}: not a pesto checkpoint (bad magic bytes)")]
+    BadMagic { path: PathBuf },
+    /// Written by an incompatible version of pesto.
+    #[error("checkpoint {path}: format version {found}, this build reads version {expected}")]
+    WrongVersion { path: PathBuf, found: u32, expected: u32 },
+    /// Shorter than its header says.
+    #[error("checkpoint {path}: truncated ({found} bytes, expected {expected})")]
+    Truncated { path: PathBuf, found: usize, expected: usize },
+    /// The payload does not match its checksum.
+    #[error("checkpoint {path}: corrupted (checksum mismatch)")]
+    Corrupted { path: PathBuf },
+    /// The payload does not decode as a run state.
+    #[error("checkpoint {path}: cannot decode run state: {reason}")]
+    Decode { path: PathBuf, reason: String },
+    /// A directory without any checkpoint file.
+    #[error("no checkpoint in {dir}")]
+    Missing { dir: PathBuf },
+}
+
+fn io_error(path: &Path) -> impl FnOnce(std::io::Error) -> CheckpointError + '_ {
+    move |source| CheckpointError::Io { path: path.to_path_buf(), source }
+}
+
+/// The file name of the checkpoint taken after `step` outer steps.
+pub fn file_name(step: u64) -> String {
+    format!("{PREFIX}{step:010}{SUFFIX}")
+}
+
+/// Encodes `state` with its header.
+pub fn encode<T: Serialize>(state: &T) -> Vec<u8> {
+    let payload = bincode::serde::encode_to_vec(state, bincode::config::standard())
+        .expect("run state contains only serialisable data");
+    let mut bytes = Vec::with_capacity(HEADER_LEN + payload.len());
+    bytes.extend_from_slice(MAGIC);
+    bytes.extend_from_slice(&FORMAT_VERSION.to_le_bytes());
+    bytes.extend_from_slice(&(payload.len() as u64).to_le_bytes());
+    bytes.extend_from_slice(&crc32fast::hash(&payload).to_le_bytes());
+    bytes.extend_from_slice(&payload);
+    bytes
+}
+
+/// Decodes a checkpoint read from `path`, checking magic, version, length and checksum.
+pub fn decode<T: DeserializeOwned>(bytes: &[u8], path: &Path) -> Result<T, CheckpointError> {
+    let path = path.to_path_buf();
+    if bytes.len() < MAGIC.len() || &bytes[..MAGIC.len()] != MAGIC {
+        return Err(CheckpointError::BadMagic { path });
+    }
+    if bytes.len() < HEADER_LEN {
+        return Err(CheckpointError::Truncated { path, found: bytes.len(), expected: HEADER_LEN });
+    }
+    let word = |range: std::ops::Range<usize>| bytes[range].to_vec();
+    let version = u32::from_le_bytes(word(8..12).try_into().expect("4 bytes"));
+    if version != FORMAT_VERSION {
+        return Err(CheckpointError::WrongVersion {
+            path,
+            found: version,
+            expected: FORMAT_VERSION,
+        });
+    }
+    let len = u64::from_le_bytes(word(12..20).try_into().expect("8 bytes"));
+    let expected = usize::try_from(len).unwrap_or(usize::MAX).saturating_add(HEADER_LEN);
+    if bytes.len() != expected {
+        return Err(CheckpointError::Truncated { path, found: bytes.len(), expected });
+    }
+    let crc = u32::from_le_bytes(word(20..24).try_into().expect("4 bytes"));
+    let payload = &bytes[HEADER_LEN..];
+    if crc32fast::hash(payload) != crc {
+        return Err(CheckpointError::Corrupted { path });
+    }
+    bincode::serde::decode_from_slice(payload, bincode::config::standard())
+        .map(|(state, _)| state)
+        .map_err(|e| CheckpointError::Decode { path, reason: e.to_string() })
+}
+
+/// Reads and decodes the checkpoint at `path`.
+pub fn load<T: DeserializeOwned>(path: &Path) -> Result<T, CheckpointError> {
+    let bytes = fs::read(path).map_err(io_error(path))?;
+    decode(&bytes, path)
+}
+
+/// Writes `state` as the checkpoint of `step` in `dir` (temporary file, fsync, rename, fsync of
+/// the directory), then deletes all but the newest `keep` checkpoints. Returns the file's path.
+pub fn save<T: Serialize>(
+    dir: &Path,
+    step: u64,
+    state: &T,
+    keep: usize,
+) -> Result<PathBuf, CheckpointError> {
+    fs::create_dir_all(dir).map_err(io_error(dir))?;
+    let path = dir.join(file_name(step));
+    let tmp = dir.join(format!(".{}.tmp", file_name(step)));
+    let mut file = File::create(&tmp).map_err(io_error(&tmp))?;
+    file.write_all(&encode(state)).map_err(io_error(&tmp))?;
+    file.sync_all().map_err(io_error(&tmp))?;
+    drop(file);
+    fs::rename(&tmp, &path).map_err(io_error(&path))?;
+    File::open(dir).and_then(|d| d.sync_all()).map_err(io_error(dir))?;
+    for old in list(dir)?.into_iter().rev().skip(keep.max(1)) {
+        fs::remove_file(&old).map_err(io_error(&old))?;
+    }
+    Ok(path)
+}
+
+/// The checkpoint files in `dir`, oldest first.
+pub fn list(dir: &Path) -> Result<Vec<PathBuf>, CheckpointError> {
+    let mut files: Vec<PathBuf> = fs::read_dir(dir)
+        .map_err(io_error(dir))?
+        .filter_map(|entry| entry.ok().map(|e| e.path()))
+        .filter(|p| {
+            p.file_name()
+                .and_then(|n| n.to_str())
+                .is_some_and(|n| n.starts_with(PREFIX) && n.ends_with(SUFFIX))
+        })
+        .collect();
+    files.sort();
+    Ok(files)
+}
+
+/// A checkpoint loaded from a directory, with the newer files that had to be skipped.
+#[derive(Debug)]
+pub struct Latest<T> {
+    /// The decoded run state.
+    pub state: T,
+    /// The file it came from.
+    pub path: PathBuf,
+    /// Newer checkpoints that failed to load, newest first, each with its error.
+    pub skipped: Vec<CheckpointError>,
+}
+
+/// Loads the newest checkpoint of `dir` that decodes, falling back past bad ones.
+pub fn load_latest<T: DeserializeOwned>(dir: &Path) -> Result<Latest<T>, CheckpointError> {
+    let mut skipped = Vec::new();
+    for path in list(dir)?.into_iter().rev() {
+        match load(&path) {
+            Ok(state) => return Ok(Latest { state, path, skipped }),
+            Err(err) => skipped.push(err),
+        }
+    }
+    match skipped.into_iter().next() {
+        Some(newest_error) => Err(newest_error),
+        None => Err(CheckpointError::Missing { dir: dir.to_path_buf() }),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde::Deserialize;
+
+    #[derive(Debug, PartialEq, Serialize, Deserialize)]
+    struct State {
+        step: u64,
+        theta: Vec<f32>,
+    }
+
+    fn state(step: u64) -> State {
+        State { step, theta: vec![0.5, -1.25, step as f32] }
+    }
+
+    fn temp_dir(name: &str) -> PathBuf {
+        let dir = std::env::temp_dir().join(format!("pesto-ckpt-{name}-{}", std::process::id()));
+        let _ = fs::remove_dir_all(&dir);
+        dir
+    }
+
+    #[test]
+    fn round_trips_and_keeps_the_newest() {
+        let dir = temp_dir("keep");
+        for step in [10, 20, 30, 40] {
+            save(&dir, step, &state(step), 2).unwrap();
+        }
+        let names: Vec<_> = list(&dir)
+            .unwrap()
+            .iter()
+            .map(|p| p.file_name().unwrap().to_string_lossy().into_owned())
+            .collect();
+        assert_eq!(names, [file_name(30), file_name(40)]);
+        let latest: Latest<State> = load_latest(&dir).unwrap();
+        assert_eq!(latest.state, state(40));
+        assert!(latest.skipped.is_empty());
+        fs::remove_dir_all(&dir).unwrap();
+    }
+
+    #[test]
+    fn each_kind_of_damage_has_its_error() {
+        let path = Path::new("run/checkpoint-0000000001.bin");
+        let good = encode(&state(1));
+        let err = |bytes: &[u8]| decode::<State>(bytes, path).unwrap_err().to_string();
+
+        assert_eq!(
+            err(&good[..good.len() - 3]),
+            format!(
+                "checkpoint {}: truncated ({} bytes, expected {})",
+                path.display(),
+                good.len() - 3,
+                good.len()
+            )
+        );
+        let mut flipped = good.clone();
+        *flipped.last_mut().unwrap() ^= 0x40;
+        assert_eq!(
+            err(&flipped),
+            format!("checkpoint {}: corrupted (checksum mismatch)", path.display())
+        );
+        let mut version = good.clone();
+        version[8..12].copy_from_slice(&7u32.to_le_bytes());
+        assert_eq!(
+            err(&version),
+            format!("checkpoint {}: format version 7, this build reads version 1", path.display())
+        );
+        assert_eq!(
+            err(b"not a checkpoint at all"),
+            format!("checkpoint {}: not a pesto checkpoint (bad magic bytes)", path.display())
+        );
+    }
+
+    #[test]
+    fn falls_back_to_the_newest_good_checkpoint() {
+        let dir = temp_dir("fallback");
+        save(&dir, 1, &state(1), 5).unwrap();
+        let newest = save(&dir, 2, &state(2), 5).unwrap();
+        let bytes = fs::read(&newest).unwrap();
+        fs::write(&newest, &bytes[..bytes.len() / 2]).unwrap();
+        let latest: Latest<State> = load_latest(&dir).unwrap();
+        assert_eq!(latest.state, state(1));
+        assert_eq!(latest.skipped.len(), 1);
+        assert!(matches!(latest.skipped[0], CheckpointError::Truncated { .. }));
+        fs::remove_dir_all(&dir).unwrap();
+    }
+
+    #[test]
+    fn a_directory_without_checkpoints_is_an_error() {
+        let dir = temp_dir("empty");
+        fs::create_dir_all(&dir).unwrap();
+        assert!(matches!(load_latest::<State>(&dir), Err(CheckpointError::Missing { .. })));
+        fs::remove_dir_all(&dir).unwrap();
+    }
+}

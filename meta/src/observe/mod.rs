@@ -1,0 +1,72 @@
+//! Observers of the outer training loop: each sees one record per outer step. A TensorBoard
+//! writer, a CSV log and a progress bar are three observers of one loop.
+
+mod csv;
+mod progress;
+mod tensorboard;
+
+pub use csv::CsvLog;
+pub use progress::ProgressBar;
+pub use tensorboard::TensorBoard;
+
+use std::io;
+
+/// What the outer loop reports after each outer step.
+#[derive(Clone, Debug, Default, PartialEq)]
+pub struct OuterRecord {
+    /// Number of outer steps completed.
+    pub step: u64,
+    /// Mean truncation meta-loss over particles.
+    pub meta_loss: f64,
+    /// Euclidean norm of the meta-gradient estimate (before clipping).
+    pub grad_norm: f64,
+    /// Euclidean norm of theta after the update.
+    pub theta_norm: f64,
+    /// Inner steps per second over this outer step, all particles together.
+    pub inner_steps_per_sec: f64,
+    /// Fraction of particles whose inner problem ended and was reset.
+    pub reset_fraction: f64,
+    /// Fraction of particles whose loss hit the clip (NaN, infinite or above the maximum).
+    pub clip_fraction: f64,
+    /// Held-out meta-loss, on the steps where it was evaluated.
+    pub heldout_loss: Option<f64>,
+}
+
+/// Sees every outer step of a training loop.
+pub trait Observer {
+    /// Records one outer step.
+    fn observe(&mut self, record: &OuterRecord) -> io::Result<()>;
+    /// Makes everything recorded so far durable (called with each checkpoint).
+    fn flush(&mut self) -> io::Result<()> {
+        Ok(())
+    }
+    /// Closes the observer at the end of the run.
+    fn finish(&mut self) -> io::Result<()> {
+        self.flush()
+    }
+}
+
+/// The observers of one run, called in order.
+#[derive(Default)]
+pub struct Observers(Vec<Box<dyn Observer>>);
+
+impl Observers {
+    /// Adds an observer.
+    pub fn push(&mut self, observer: impl Observer + 'static) {
+        self.0.push(Box::new(observer));
+    }
+}
+
+impl Observer for Observers {
+    fn observe(&mut self, record: &OuterRecord) -> io::Result<()> {
+        self.0.iter_mut().try_for_each(|o| o.observe(record))
+    }
+
+    fn flush(&mut self) -> io::Result<()> {
+        self.0.iter_mut().try_for_each(|o| o.flush())
+    }
+
+    fn finish(&mut self) -> io::Result<()> {
+        self.0.iter_mut().try_for_each(|o| o.finish())
+    }
+}

@@ -3,6 +3,8 @@
 
 pub mod estimators;
 pub mod optim;
+pub mod outer;
+pub mod plot;
 pub mod repro;
 pub mod systems;
 pub mod unrolled;

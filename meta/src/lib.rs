@@ -5,6 +5,10 @@ pub mod checkpoint;
 pub mod estimators;
 pub mod observe;
 pub mod optim;
+pub mod outer;
+pub mod plot;
+pub mod repro;
+pub mod systems;
 pub mod unrolled;
 
 pub use estimators::{Estimate, Estimator};

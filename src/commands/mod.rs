@@ -1,5 +1,7 @@
 //! One module per subcommand.
 
+mod repro;
+
 use clap::{Parser, Subcommand};
 
 /// Meta-train learned optimizers with Persistent Evolution Strategies.
@@ -11,14 +13,28 @@ pub struct Cli {
 }
 
 #[derive(Debug, Subcommand)]
-enum Command {}
+enum Command {
+    /// Reproduce an experiment of the paper.
+    #[command(subcommand)]
+    Repro(repro::Repro),
+}
 
 /// Runs the parsed command.
 pub fn run(cli: Cli) -> anyhow::Result<()> {
-    match cli.command {}
+    match cli.command {
+        Command::Repro(command) => repro::run(command),
+    }
 }
 
 /// Exit code for an error: 2 for bad user input (as clap uses for bad arguments), 1 otherwise.
 pub fn exit_code(err: &anyhow::Error) -> u8 {
-    if err.chain().any(|cause| cause.is::<pesto_tasks::TaskError>()) { 2 } else { 1 }
+    let user_input = |cause: &(dyn std::error::Error + 'static)| {
+        cause.is::<pesto_tasks::TaskError>()
+            || cause.is::<pesto_meta::estimators::EstimatorError>()
+            || cause.is::<pesto_meta::outer::OuterError>()
+            || cause
+                .downcast_ref::<pesto_meta::repro::ReproError>()
+                .is_some_and(|e| e.is_user_input())
+    };
+    if err.chain().any(user_input) { 2 } else { 1 }
 }

@@ -1,5 +1,21 @@
 //! Gradient estimators for unrolled systems (REFERENCE.md §2), one file each.
 
+mod error;
+mod es;
+mod nres;
+mod particles;
+mod pes;
+mod registry;
+mod tes;
+
+pub use error::EstimatorError;
+pub use es::Es;
+pub use nres::Nres;
+pub use particles::EstimatorConfig;
+pub use pes::Pes;
+pub use registry::{AnyEstimator, EstimatorKind};
+pub use tes::TruncatedEs;
+
 use crate::unrolled::UnrolledSystem;
 use serde::{Deserialize, Serialize};
 
@@ -27,3 +43,6 @@ pub trait Estimator<S: UnrolledSystem>: Send {
     /// The gradient estimate at `theta` for outer step `outer_step`, advancing particle states.
     fn estimate(&mut self, system: &S, theta: &[f32], outer_step: u64) -> Estimate;
 }
+
+#[cfg(test)]
+mod tests;

@@ -1,0 +1,223 @@
+//! Machinery shared by the ES family (REFERENCE.md §2): antithetic pairs of particles, their
+//! perturbations, truncated unrolls, resets at the horizon, staggered starts and the
+//! fixed-order reduction g = 1/(N sigma^2) sum_i L_i v_i.
+//!
+//! Particle `2p` of pair `p` uses theta + eps_p and particle `2p + 1` uses theta - eps_p. Both
+//! members of a pair share their inner problem's seed and start position.
+
+use super::EstimatorError;
+use crate::unrolled::UnrolledSystem;
+use pesto_tasks::rng::{self, StreamRng};
+use rand::RngExt;
+use rand_distr::StandardNormal;
+use rayon::prelude::*;
+use serde::{Deserialize, Serialize};
+
+/// Stream tag of inner-problem seeds: `[TASK_TAG, pair, episode]`.
+const TASK_TAG: u64 = 0x7461_736b;
+/// Stream tag of staggered start positions: `[START_TAG, pair]`.
+const START_TAG: u64 = 0x7374_6172;
+
+/// Settings of an estimator (the ES family uses all of them).
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct EstimatorConfig {
+    /// Number N of particles (N/2 antithetic pairs); even.
+    pub particles: usize,
+    /// Standard deviation sigma of the perturbations eps ~ N(0, sigma^2 I).
+    pub sigma: f32,
+    /// Truncation length K: inner steps per particle per outer step (full ES ignores it).
+    pub truncation: u64,
+    /// Start each pair's first inner problem at a random position in [0, T).
+    pub stagger: bool,
+    /// Seed of every random stream of the estimator.
+    pub seed: u64,
+}
+
+impl EstimatorConfig {
+    /// Checks the configuration's ranges.
+    pub fn validate(&self) -> Result<(), EstimatorError> {
+        if self.particles < 2 || !self.particles.is_multiple_of(2) {
+            return Err(EstimatorError::Particles(self.particles));
+        }
+        if !(self.sigma > 0.0 && self.sigma.is_finite()) {
+            return Err(EstimatorError::Sigma(self.sigma));
+        }
+        if self.truncation == 0 {
+            return Err(EstimatorError::Truncation);
+        }
+        Ok(())
+    }
+
+    /// Number of antithetic pairs N/2.
+    pub fn pairs(&self) -> usize {
+        self.particles / 2
+    }
+}
+
+/// The vectors v_i that multiply each particle's loss in the estimate.
+#[derive(Clone, Copy, Debug)]
+pub enum Weights<'a> {
+    /// v_i = eps_i, the particle's current perturbation (ES, truncated ES, NRES).
+    Perturbations,
+    /// v_i = xi_i, one accumulator per particle (PES).
+    Accumulators(&'a [Vec<f32>]),
+}
+
+/// One particle: its inner state, its signed perturbation and the loss of its last truncation.
+#[derive(Clone, Serialize, Deserialize)]
+pub struct Particle<St> {
+    /// The particle's inner state s_i.
+    pub state: St,
+    /// The perturbation eps_i this particle adds to theta (the negation of its partner's).
+    pub eps: Vec<f32>,
+    /// Scratch for theta + eps_i, sized once.
+    perturbed: Vec<f32>,
+    /// Loss L_i of the last truncation.
+    pub loss: f64,
+    /// Inner steps taken in the last truncation.
+    pub steps: u64,
+}
+
+/// The particles of an ES-family estimator, in antithetic pairs, with each pair's episode count.
+#[derive(Clone, Serialize, Deserialize)]
+#[serde(bound = "")]
+pub struct Particles<S: UnrolledSystem> {
+    /// The estimator's settings.
+    pub config: EstimatorConfig,
+    /// N particles; `2p` and `2p + 1` form pair `p`.
+    pub members: Vec<Particle<S::State>>,
+    /// Index of each pair's current inner problem, which names its task seed.
+    episodes: Vec<u64>,
+}
+
+impl<S: UnrolledSystem> Particles<S> {
+    /// N particles at the start of their first inner problem, staggered if configured.
+    pub fn new(config: EstimatorConfig, system: &S) -> Result<Self, EstimatorError> {
+        config.validate()?;
+        let dim = system.theta_dim();
+        let mut members = Vec::with_capacity(config.particles);
+        for pair in 0..config.pairs() as u64 {
+            let seed = task_seed(config.seed, pair, 0);
+            let mut state = system.init_state(seed, 0);
+            if let (true, Some(horizon)) = (config.stagger, system.horizon(&state)) {
+                let start = rng::stream(config.seed, &[START_TAG, pair]).random_range(0..horizon);
+                state = system.init_state(seed, start);
+            }
+            for _ in 0..2 {
+                let eps = vec![0.0; dim];
+                let perturbed = vec![0.0; dim];
+                members.push(Particle {
+                    state: state.clone(),
+                    eps,
+                    perturbed,
+                    loss: 0.0,
+                    steps: 0,
+                });
+            }
+        }
+        let episodes = vec![0; config.pairs()];
+        Ok(Self { config, members, episodes })
+    }
+
+    /// Writes +eps and -eps, eps ~ N(0, sigma^2 I) drawn from `stream`, into pair `pair`.
+    pub fn perturb_pair(&mut self, pair: usize, mut stream: StreamRng) {
+        let sigma = self.config.sigma;
+        let (plus, minus) = self.members[2 * pair..2 * pair + 2].split_at_mut(1);
+        for (p, m) in plus[0].eps.iter_mut().zip(minus[0].eps.iter_mut()) {
+            *p = sigma * stream.sample::<f32, _>(StandardNormal);
+            *m = -*p;
+        }
+    }
+
+    /// Perturbs every pair from the stream `[tag, outer_step, pair]` of the estimator's seed.
+    pub fn perturb_all(&mut self, tag: u64, outer_step: u64) {
+        let seed = self.config.seed;
+        for pair in 0..self.config.pairs() {
+            self.perturb_pair(pair, rng::stream(seed, &[tag, outer_step, pair as u64]));
+        }
+    }
+
+    /// Unrolls every particle (in parallel) for up to `k` steps with theta + eps_i, recording
+    /// its loss and step count.
+    pub fn unroll(&mut self, system: &S, theta: &[f32], k: u64) {
+        self.members.par_iter_mut().for_each(|particle| {
+            for ((q, t), e) in particle.perturbed.iter_mut().zip(theta).zip(&particle.eps) {
+                *q = t + e;
+            }
+            particle.steps = truncation_len(system, &particle.state, k);
+            particle.loss = system.unroll(&mut particle.state, &particle.perturbed, particle.steps);
+        });
+    }
+
+    /// The estimate g = 1/(N sigma^2) sum_i L_i v_i (REFERENCE.md §2), reduced in particle
+    /// order so it does not depend on the number of threads.
+    pub fn estimate(&self, weights: Weights<'_>) -> super::Estimate {
+        let n = self.members.len();
+        let dim = self.members[0].eps.len();
+        let mut sum = vec![0.0f64; dim];
+        for (i, particle) in self.members.iter().enumerate() {
+            let v = match weights {
+                Weights::Perturbations => &particle.eps,
+                Weights::Accumulators(xi) => &xi[i],
+            };
+            for (s, &v) in sum.iter_mut().zip(v) {
+                *s += particle.loss * f64::from(v);
+            }
+        }
+        let scale = 1.0 / (n as f64 * f64::from(self.config.sigma).powi(2));
+        super::Estimate {
+            grad: sum.iter().map(|s| (s * scale) as f32).collect(),
+            loss: self.members.iter().map(|p| p.loss).sum::<f64>() / n as f64,
+            resets: 0,
+            particles: n,
+            inner_steps: self.members.iter().map(|p| p.steps).sum(),
+        }
+    }
+
+    /// A fresh inner problem (start 0) for pair `pair`'s next episode.
+    pub fn next_episode(&mut self, system: &S, pair: usize) -> S::State {
+        self.episodes[pair] += 1;
+        system.init_state(task_seed(self.config.seed, pair as u64, self.episodes[pair]), 0)
+    }
+
+    /// Index of pair `pair`'s current inner problem.
+    pub fn episode(&self, pair: usize) -> u64 {
+        self.episodes[pair]
+    }
+
+    /// Restarts both members of pair `pair` on a fresh inner problem.
+    pub fn restart_pair(&mut self, system: &S, pair: usize) {
+        let state = self.next_episode(system, pair);
+        self.members[2 * pair + 1].state.clone_from(&state);
+        self.members[2 * pair].state = state;
+    }
+
+    /// Restarts every pair whose inner problem reached its horizon, calling `on_restart` with
+    /// each such pair, and returns the number of particles restarted. Both members of a pair are
+    /// always at the same position, so the first one decides.
+    pub fn restart_finished(
+        &mut self,
+        system: &S,
+        mut on_restart: impl FnMut(&mut Self, usize),
+    ) -> usize {
+        let mut restarted = 0;
+        for pair in 0..self.config.pairs() {
+            if system.is_done(&self.members[2 * pair].state) {
+                self.restart_pair(system, pair);
+                on_restart(self, pair);
+                restarted += 2;
+            }
+        }
+        restarted
+    }
+}
+
+/// Seed of pair `pair`'s inner problem number `episode`, shared by both members.
+fn task_seed(seed: u64, pair: u64, episode: u64) -> u64 {
+    rng::derive(seed, &[TASK_TAG, pair, episode])
+}
+
+/// Steps of the next truncation: min(K, T - position), or K for an infinite horizon.
+pub fn truncation_len<S: UnrolledSystem>(system: &S, state: &S::State, k: u64) -> u64 {
+    system.horizon(state).map_or(k, |t| k.min(t.saturating_sub(system.position(state))))
+}

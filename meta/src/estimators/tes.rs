@@ -1,0 +1,62 @@
+//! Truncated ES (REFERENCE.md §2): both members of a pair unroll K steps from one shared state,
+//! which then advances K steps with the unperturbed theta. Ignores how theta shaped the shared
+//! state, hence biased (short-horizon bias).
+
+use super::particles::{EstimatorConfig, Particles, Weights, truncation_len};
+use super::{Estimate, Estimator, EstimatorError, EstimatorKind};
+use crate::unrolled::UnrolledSystem;
+use rayon::prelude::*;
+use serde::{Deserialize, Serialize};
+
+/// Stream tag of truncated-ES perturbations: `[TAG, outer_step, pair]`.
+const TAG: u64 = 0x0074_6573;
+
+/// Antithetic truncated ES with one shared state per pair.
+#[derive(Clone, Serialize, Deserialize)]
+#[serde(bound = "")]
+pub struct TruncatedEs<S: UnrolledSystem> {
+    particles: Particles<S>,
+    /// The unperturbed state each pair's truncations start from.
+    shared: Vec<S::State>,
+}
+
+impl<S: UnrolledSystem> TruncatedEs<S> {
+    /// Truncated ES on `system`; an error if the configuration is invalid.
+    pub fn new(config: EstimatorConfig, system: &S) -> Result<Self, EstimatorError> {
+        let particles = Particles::new(config, system)?;
+        let shared = particles.members.iter().step_by(2).map(|p| p.state.clone()).collect();
+        Ok(Self { particles, shared })
+    }
+}
+
+impl<S: UnrolledSystem> Estimator<S> for TruncatedEs<S> {
+    fn name(&self) -> &'static str {
+        EstimatorKind::Tes.name()
+    }
+
+    fn estimate(&mut self, system: &S, theta: &[f32], outer_step: u64) -> Estimate {
+        let Self { particles, shared } = self;
+        let k = particles.config.truncation;
+        for (pair, members) in particles.members.chunks_mut(2).enumerate() {
+            members.iter_mut().for_each(|member| member.state.clone_from(&shared[pair]));
+        }
+        particles.perturb_all(TAG, outer_step);
+        particles.unroll(system, theta, k);
+        let mut estimate = particles.estimate(Weights::Perturbations);
+        estimate.inner_steps += shared
+            .par_iter_mut()
+            .map(|state| {
+                let steps = truncation_len(system, state, k);
+                system.unroll(state, theta, steps);
+                steps
+            })
+            .sum::<u64>();
+        for (pair, state) in shared.iter_mut().enumerate() {
+            if system.is_done(state) {
+                *state = particles.next_episode(system, pair);
+                estimate.resets += 2;
+            }
+        }
+        estimate
+    }
+}

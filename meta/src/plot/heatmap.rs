@@ -1,0 +1,216 @@
+//! A heat map of a function of two variables on a log colour scale, with paths drawn over it
+//! and a colour bar.
+
+use plotters::coord::Shift;
+use plotters::prelude::*;
+use std::ops::Range;
+use std::path::Path;
+use thiserror::Error;
+
+/// A failure to draw or write a figure.
+#[derive(Debug, Error)]
+#[error("cannot draw `{path}`: {message}")]
+pub struct PlotError {
+    /// The figure's file.
+    pub path: String,
+    /// What the drawing backend reported.
+    pub message: String,
+}
+
+/// Values of a positive function on a regular grid over `x` times `y`.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Surface {
+    /// Range of the first variable.
+    pub x: Range<f64>,
+    /// Range of the second variable.
+    pub y: Range<f64>,
+    /// Grid points along each axis.
+    pub resolution: usize,
+    /// Values in row-major order: `values[iy * resolution + ix]`, cell centres.
+    pub values: Vec<f64>,
+}
+
+impl Surface {
+    /// Evaluates `f` at the centres of a `resolution` x `resolution` grid.
+    pub fn sample(
+        x: Range<f64>,
+        y: Range<f64>,
+        resolution: usize,
+        f: impl Fn(f64, f64) -> f64 + Sync,
+    ) -> Self {
+        use rayon::prelude::*;
+        let (dx, dy) =
+            ((x.end - x.start) / resolution as f64, (y.end - y.start) / resolution as f64);
+        let values = (0..resolution * resolution)
+            .into_par_iter()
+            .map(|i| {
+                let (ix, iy) = (i % resolution, i / resolution);
+                f(x.start + (ix as f64 + 0.5) * dx, y.start + (iy as f64 + 0.5) * dy)
+            })
+            .collect();
+        Self { x, y, resolution, values }
+    }
+}
+
+/// A named path drawn over the heat map.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Trajectory {
+    /// Legend entry.
+    pub label: String,
+    /// Points in order.
+    pub points: Vec<(f64, f64)>,
+}
+
+/// What the figure says about itself.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Labels<'a> {
+    /// Title above the plot.
+    pub title: &'a str,
+    /// Label of the horizontal axis.
+    pub x: &'a str,
+    /// Label of the vertical axis.
+    pub y: &'a str,
+    /// Label of the colour bar.
+    pub value: &'a str,
+}
+
+/// Colours of the paths, chosen to stand out on the viridis map.
+const PATH_COLOURS: [RGBColor; 6] = [
+    RGBColor(255, 255, 255),
+    RGBColor(228, 26, 28),
+    RGBColor(255, 127, 0),
+    RGBColor(247, 129, 191),
+    RGBColor(0, 0, 0),
+    RGBColor(166, 86, 40),
+];
+
+/// Viridis, sampled at five points and interpolated linearly; `u` in [0, 1].
+fn viridis(u: f64) -> RGBColor {
+    const STOPS: [(f64, f64, f64); 5] = [
+        (68.0, 1.0, 84.0),
+        (59.0, 82.0, 139.0),
+        (33.0, 145.0, 140.0),
+        (94.0, 201.0, 98.0),
+        (253.0, 231.0, 37.0),
+    ];
+    let pos = u.clamp(0.0, 1.0) * (STOPS.len() - 1) as f64;
+    let i = (pos.floor() as usize).min(STOPS.len() - 2);
+    let w = pos - i as f64;
+    let (a, b) = (STOPS[i], STOPS[i + 1]);
+    let mix = |p: f64, q: f64| (p + w * (q - p)).round() as u8;
+    RGBColor(mix(a.0, b.0), mix(a.1, b.1), mix(a.2, b.2))
+}
+
+/// Writes a PNG of `surface` (log10 colour scale) with `paths` over it, a legend and a colour bar.
+pub fn draw(
+    file: &Path,
+    surface: &Surface,
+    paths: &[Trajectory],
+    labels: &Labels<'_>,
+) -> Result<(), PlotError> {
+    super::register_fonts();
+    let error = |e: &dyn std::fmt::Display| PlotError {
+        path: file.display().to_string(),
+        message: e.to_string(),
+    };
+    let root = BitMapBackend::new(file, (1100, 900)).into_drawing_area();
+    root.fill(&WHITE).map_err(|e| error(&e))?;
+    let (main, bar) = root.split_horizontally(940);
+    let logs: Vec<f64> = surface.values.iter().map(|v| v.max(f64::MIN_POSITIVE).log10()).collect();
+    let lo = logs.iter().copied().fold(f64::INFINITY, f64::min);
+    let hi = logs.iter().copied().fold(f64::NEG_INFINITY, f64::max);
+    let colour = |l: f64| viridis((l - lo) / (hi - lo).max(f64::EPSILON));
+    draw_map(&main, surface, &logs, &colour, paths, labels).map_err(|e| error(&e))?;
+    draw_colour_bar(&bar, lo..hi, &colour, labels.value).map_err(|e| error(&e))?;
+    root.present().map_err(|e| error(&e))
+}
+
+type DrawResult<'b> =
+    Result<(), DrawingAreaErrorKind<<BitMapBackend<'b> as DrawingBackend>::ErrorType>>;
+
+/// The heat map, the paths and the legend.
+fn draw_map<'b>(
+    area: &DrawingArea<BitMapBackend<'b>, Shift>,
+    surface: &Surface,
+    logs: &[f64],
+    colour: &impl Fn(f64) -> RGBColor,
+    paths: &[Trajectory],
+    labels: &Labels<'_>,
+) -> DrawResult<'b> {
+    let mut chart = ChartBuilder::on(area)
+        .caption(labels.title, ("sans-serif", 28))
+        .margin(15)
+        .x_label_area_size(60)
+        .y_label_area_size(70)
+        .build_cartesian_2d(surface.x.clone(), surface.y.clone())?;
+    let n = surface.resolution;
+    let dx = (surface.x.end - surface.x.start) / n as f64;
+    let dy = (surface.y.end - surface.y.start) / n as f64;
+    chart.draw_series(logs.iter().enumerate().map(|(i, &l)| {
+        let x = surface.x.start + (i % n) as f64 * dx;
+        let y = surface.y.start + (i / n) as f64 * dy;
+        Rectangle::new([(x, y), (x + dx, y + dy)], colour(l).filled())
+    }))?;
+    chart
+        .configure_mesh()
+        .disable_mesh()
+        .x_desc(labels.x)
+        .y_desc(labels.y)
+        .label_style(("sans-serif", 20))
+        .axis_desc_style(("sans-serif", 22))
+        .draw()?;
+    for (path, &c) in paths.iter().zip(PATH_COLOURS.iter().cycle()) {
+        let style = ShapeStyle { color: c.to_rgba(), filled: false, stroke_width: 3 };
+        chart
+            .draw_series(LineSeries::new(path.points.iter().copied(), style))?
+            .label(&path.label)
+            .legend(move |(x, y)| PathElement::new([(x, y), (x + 20, y)], style));
+        if let Some(&end) = path.points.last() {
+            chart.draw_series([Circle::new(end, 7, c.filled())])?;
+        }
+    }
+    chart
+        .configure_series_labels()
+        .position(SeriesLabelPosition::LowerRight)
+        .label_font(("sans-serif", 20))
+        .background_style(RGBColor(200, 200, 200).mix(0.9))
+        .border_style(BLACK)
+        .draw()
+}
+
+/// A vertical colour bar over `range` (log10 values) with ticks at 1, 2 and 5 times the
+/// powers of ten.
+fn draw_colour_bar<'b>(
+    area: &DrawingArea<BitMapBackend<'b>, Shift>,
+    range: Range<f64>,
+    colour: &impl Fn(f64) -> RGBColor,
+    label: &str,
+) -> DrawResult<'b> {
+    let mut chart = ChartBuilder::on(area)
+        .margin_top(58)
+        .margin_bottom(75)
+        .margin_right(90)
+        .build_cartesian_2d(0.0..1.0, range.clone())?;
+    let steps = 200;
+    let step = (range.end - range.start) / steps as f64;
+    chart.draw_series((0..steps).map(|i| {
+        let l = range.start + i as f64 * step;
+        Rectangle::new([(0.0, l), (1.0, l + step)], colour(l + 0.5 * step).filled())
+    }))?;
+    let style = TextStyle::from(("sans-serif", 18).into_font());
+    let (base_x, base_y) = area.get_base_pixel();
+    let local = |(x, y): (i32, i32)| (x - base_x, y - base_y);
+    for power in range.start.floor() as i32..=range.end.ceil() as i32 {
+        for mantissa in [1.0, 2.0, 5.0] {
+            let value = mantissa * 10f64.powi(power);
+            if !range.contains(&value.log10()) {
+                continue;
+            }
+            let (x, y) = local(chart.backend_coord(&(1.0, value.log10())));
+            area.draw(&PathElement::new([(x, y), (x + 6, y)], BLACK))?;
+            area.draw(&Text::new(format!("{value}"), (x + 9, y - 7), style.clone()))?;
+        }
+    }
+    let (x, y) = local(chart.backend_coord(&(0.0, range.end)));
+    area.draw(&Text::new(label.to_string(), (x - 10, y - 35), style))
+}

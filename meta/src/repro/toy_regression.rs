@@ -1,0 +1,169 @@
+//! The toy-regression experiment of REFERENCE.md §4: meta-learn a learning-rate schedule with
+//! each ES-family estimator from theta = (-4, -4), and plot the trajectories over the
+//! meta-objective surface.
+
+use super::ReproError;
+use crate::estimators::{AnyEstimator, Estimator, EstimatorConfig, EstimatorKind};
+use crate::outer::{OuterConfig, OuterOptimizer};
+use crate::plot::heatmap::{self, Labels, Surface, Trajectory};
+use crate::systems::ToyRegression;
+use crate::unrolled::UnrolledSystem;
+use serde::{Deserialize, Serialize};
+use std::fmt::Write as _;
+use std::path::Path;
+use std::time::Instant;
+
+/// The experiment's settings.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct ToyRegressionSettings {
+    /// Outer steps per estimator.
+    pub outer_steps: u64,
+    /// Outer steps between two logged points of the trajectory.
+    pub log_every: u64,
+    /// Estimator settings shared by all estimators.
+    pub estimator: EstimatorConfig,
+    /// The outer optimizer.
+    pub outer: OuterConfig,
+}
+
+impl Default for ToyRegressionSettings {
+    /// The paper's setting: 20000 outer steps, N = 100, K = 10, sigma = 0.3, outer Adam with
+    /// lr 1e-2 and beta1 = 0.99.
+    fn default() -> Self {
+        Self {
+            outer_steps: 20_000,
+            log_every: 100,
+            estimator: EstimatorConfig {
+                particles: 100,
+                sigma: 0.3,
+                truncation: 10,
+                stagger: true,
+                seed: 0,
+            },
+            outer: OuterConfig {
+                optimizer: OuterOptimizer::Adam { lr: 1e-2, beta1: 0.99, beta2: 0.999, eps: 1e-8 },
+                clip_value: None,
+                clip_norm: None,
+            },
+        }
+    }
+}
+
+/// One logged point of a trajectory.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct TrajectoryPoint {
+    /// Outer steps taken.
+    pub step: u64,
+    /// theta after those steps.
+    pub theta: [f32; 2],
+    /// The full-horizon meta-objective at theta.
+    pub meta_objective: f64,
+}
+
+/// The result of meta-training with one estimator.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct EstimatorRun {
+    /// The estimator.
+    pub estimator: EstimatorKind,
+    /// Final theta.
+    pub theta: [f32; 2],
+    /// Full-horizon meta-objective at the final theta.
+    pub meta_objective: f64,
+    /// Wall time of the run in seconds.
+    pub seconds: f64,
+    /// theta every `log_every` outer steps, from step 0 to the end.
+    #[serde(skip)]
+    pub trajectory: Vec<TrajectoryPoint>,
+}
+
+/// Meta-trains theta of the toy regression with `kind` under `settings`.
+pub fn run(
+    kind: EstimatorKind,
+    settings: &ToyRegressionSettings,
+) -> Result<EstimatorRun, ReproError> {
+    let started = Instant::now();
+    let system = ToyRegression::default();
+    let mut estimator = AnyEstimator::new(kind, settings.estimator.clone(), &system)?;
+    let mut outer_state = settings.outer.init_state(system.theta_dim())?;
+    let mut theta = system.initial_theta();
+    let point = |step, theta: &[f32]| TrajectoryPoint {
+        step,
+        theta: [theta[0], theta[1]],
+        meta_objective: system.meta_objective(theta),
+    };
+    let mut trajectory = vec![point(0, &theta)];
+    for step in 0..settings.outer_steps {
+        let mut grad = estimator.estimate(&system, &theta, step).grad;
+        settings.outer.apply(&mut outer_state, &mut theta, &mut grad);
+        let done = step + 1;
+        if done % settings.log_every.max(1) == 0 || done == settings.outer_steps {
+            trajectory.push(point(done, &theta));
+        }
+    }
+    let last = trajectory.last().cloned().unwrap_or_else(|| point(0, &theta));
+    Ok(EstimatorRun {
+        estimator: kind,
+        theta: last.theta,
+        meta_objective: last.meta_objective,
+        seconds: started.elapsed().as_secs_f64(),
+        trajectory,
+    })
+}
+
+/// What `summary.json` holds.
+#[derive(Serialize)]
+struct Summary<'a> {
+    settings: &'a ToyRegressionSettings,
+    runs: &'a [EstimatorRun],
+    total_seconds: f64,
+}
+
+/// Writes `trajectory.csv`, `summary.json` and `toy_regression.png` into `dir`.
+pub fn write_outputs(
+    dir: &Path,
+    settings: &ToyRegressionSettings,
+    runs: &[EstimatorRun],
+) -> Result<(), ReproError> {
+    std::fs::create_dir_all(dir).map_err(|e| ReproError::io(dir, e))?;
+    let mut csv = String::from("step,estimator,theta0,theta1,meta_objective\n");
+    for run in runs {
+        for p in &run.trajectory {
+            let [t0, t1] = p.theta;
+            let _ = writeln!(csv, "{},{},{t0},{t1},{}", p.step, run.estimator, p.meta_objective);
+        }
+    }
+    let csv_path = dir.join("trajectory.csv");
+    std::fs::write(&csv_path, csv).map_err(|e| ReproError::io(&csv_path, e))?;
+    let total_seconds = runs.iter().map(|r| r.seconds).sum();
+    let summary = Summary { settings, runs, total_seconds };
+    let json_path = dir.join("summary.json");
+    let json = serde_json::to_string_pretty(&summary).expect("the summary serialises");
+    std::fs::write(&json_path, json).map_err(|e| ReproError::io(&json_path, e))?;
+    draw_figure(&dir.join("toy_regression.png"), runs)
+}
+
+/// The meta-objective over theta in [-5, 5]^2 with each run's trajectory drawn on it.
+fn draw_figure(file: &Path, runs: &[EstimatorRun]) -> Result<(), ReproError> {
+    let system = ToyRegression::default();
+    let surface = Surface::sample(-5.0..5.0, -5.0..5.0, 200, |t0, t1| {
+        system.meta_objective(&[t0 as f32, t1 as f32])
+    });
+    let paths: Vec<Trajectory> = runs
+        .iter()
+        .map(|run| Trajectory {
+            label: run.estimator.name().to_uppercase(),
+            points: run
+                .trajectory
+                .iter()
+                .map(|p| (f64::from(p.theta[0]), f64::from(p.theta[1])))
+                .collect(),
+        })
+        .collect();
+    let labels = Labels {
+        title: "Toy regression: meta-objective and theta trajectories",
+        x: "theta0 (log initial learning rate)",
+        y: "theta1 (log final learning rate)",
+        value: "meta-objective",
+    };
+    Ok(heatmap::draw(file, &surface, &paths, &labels)?)
+}

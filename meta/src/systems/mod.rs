@@ -1,0 +1,8 @@
+//! The paper's small unrolled systems, used to reproduce its experiments and to test estimators
+//! against known gradients.
+
+mod linear_quadratic;
+mod toy_regression;
+
+pub use linear_quadratic::{LinearQuadratic, LqState};
+pub use toy_regression::{ToyRegression, ToyState};

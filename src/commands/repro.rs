@@ -1,0 +1,104 @@
+//! `pesto repro`: the paper's experiments and estimator diagnostics.
+
+use anyhow::Context;
+use clap::{Args, Subcommand};
+use pesto_meta::estimators::EstimatorKind;
+use pesto_meta::repro::toy_regression::{self, ToyRegressionSettings};
+use pesto_meta::repro::variance::{self, VarianceSettings};
+use std::path::PathBuf;
+
+/// Reproduce an experiment of the paper.
+#[derive(Debug, Subcommand)]
+pub enum Repro {
+    /// Toy 2-D regression: meta-learn a learning-rate schedule with ES-family estimators.
+    ToyRegression(ToyRegressionArgs),
+    /// Variance of the ES-family estimators at equal compute on the toy regression.
+    Variance(VarianceArgs),
+}
+
+/// Options of `pesto repro toy-regression`.
+#[derive(Debug, Args)]
+pub struct ToyRegressionArgs {
+    /// Estimator: es, tes, pes, nres or all.
+    #[arg(long, default_value = "all")]
+    estimator: String,
+    /// Output directory.
+    #[arg(long)]
+    out: PathBuf,
+    /// Outer steps per estimator.
+    #[arg(long, default_value_t = ToyRegressionSettings::default().outer_steps)]
+    steps: u64,
+}
+
+/// Options of `pesto repro variance`.
+#[derive(Debug, Args)]
+pub struct VarianceArgs {
+    /// Output directory.
+    #[arg(long)]
+    out: PathBuf,
+    /// Independent samples per estimator.
+    #[arg(long, default_value_t = VarianceSettings::default().reps)]
+    reps: usize,
+}
+
+/// Runs a `repro` subcommand.
+pub fn run(command: Repro) -> anyhow::Result<()> {
+    match command {
+        Repro::ToyRegression(args) => toy_regression(args),
+        Repro::Variance(args) => variance(args),
+    }
+}
+
+fn toy_regression(args: ToyRegressionArgs) -> anyhow::Result<()> {
+    let kinds = match args.estimator.as_str() {
+        "all" => EstimatorKind::ALL.to_vec(),
+        name => vec![name.parse::<EstimatorKind>().context("--estimator (or `all`)")?],
+    };
+    let settings = ToyRegressionSettings { outer_steps: args.steps, ..Default::default() };
+    let mut runs = Vec::new();
+    println!(
+        "{:<6} {:>9} {:>9} {:>15} {:>9}",
+        "est", "theta0", "theta1", "meta-objective", "seconds"
+    );
+    for kind in kinds {
+        let run = toy_regression::run(kind, &settings)?;
+        let [t0, t1] = run.theta;
+        println!("{kind:<6} {t0:>9.4} {t1:>9.4} {:>15.3} {:>9.2}", run.meta_objective, run.seconds);
+        runs.push(run);
+    }
+    toy_regression::write_outputs(&args.out, &settings, &runs)?;
+    println!("wrote trajectory.csv, summary.json and toy_regression.png to {}", args.out.display());
+    Ok(())
+}
+
+fn variance(args: VarianceArgs) -> anyhow::Result<()> {
+    let settings = VarianceSettings { reps: args.reps, ..Default::default() };
+    let rows = variance::toy_regression_variance(&settings)?;
+    let [t0, t1] = settings.theta;
+    println!(
+        "gradient estimates summed over one inner problem at theta = ({t0}, {t1}), {} samples each",
+        settings.reps
+    );
+    println!(
+        "{:<6} {:>11} {:>22} {:>22} {:>14}",
+        "est", "inner steps", "mean0 +- se", "mean1 +- se", "total var"
+    );
+    for row in &rows {
+        let (m, se) = (&row.moments, row.moments.std_error());
+        println!(
+            "{:<6} {:>11} {:>22} {:>22} {:>14.4}",
+            row.estimator,
+            row.inner_steps,
+            format!("{:.4} +- {:.4}", m.mean[0], se[0]),
+            format!("{:.4} +- {:.4}", m.mean[1], se[1]),
+            m.total_variance()
+        );
+    }
+    std::fs::create_dir_all(&args.out)
+        .with_context(|| format!("creating `{}`", args.out.display()))?;
+    let path = args.out.join("variance.csv");
+    std::fs::write(&path, variance::to_csv(&rows))
+        .with_context(|| format!("writing `{}`", path.display()))?;
+    println!("wrote {}", path.display());
+    Ok(())
+}

@@ -25,6 +25,11 @@ pub trait UnrolledSystem: Sync {
     fn horizon(&self, state: &Self::State) -> Option<u64>;
     /// Number of steps taken since the state's inner problem began (including `start`).
     fn position(&self, state: &Self::State) -> u64;
+    /// True if the state's last unroll had a loss clipped at the system's maximum (a diverging
+    /// inner problem, REFERENCE.md §2); systems without a clip never report one.
+    fn clipped(&self, _state: &Self::State) -> bool {
+        false
+    }
     /// True once the state has reached its horizon.
     fn is_done(&self, state: &Self::State) -> bool {
         self.horizon(state).is_some_and(|t| self.position(state) >= t)

@@ -28,6 +28,8 @@ pub struct Estimate {
     pub loss: f64,
     /// Number of particles whose inner problem ended (and was reset) this outer step.
     pub resets: usize,
+    /// Number of particles whose truncation loss hit the system's clip.
+    pub clipped: usize,
     /// Number of particles that unrolled this outer step.
     pub particles: usize,
     /// Number of inner steps taken across all particles (including any extra unperturbed state).

@@ -76,6 +76,8 @@ pub struct Particle<St> {
     pub loss: f64,
     /// Inner steps taken in the last truncation.
     pub steps: u64,
+    /// Whether the last truncation's loss hit the system's clip.
+    pub clipped: bool,
 }
 
 /// The particles of an ES-family estimator, in antithetic pairs, with each pair's episode count.
@@ -112,6 +114,7 @@ impl<S: UnrolledSystem> Particles<S> {
                     perturbed,
                     loss: 0.0,
                     steps: 0,
+                    clipped: false,
                 });
             }
         }
@@ -146,6 +149,7 @@ impl<S: UnrolledSystem> Particles<S> {
             }
             particle.steps = truncation_len(system, &particle.state, k);
             particle.loss = system.unroll(&mut particle.state, &particle.perturbed, particle.steps);
+            particle.clipped = system.clipped(&particle.state);
         });
     }
 
@@ -169,6 +173,7 @@ impl<S: UnrolledSystem> Particles<S> {
             grad: sum.iter().map(|s| (s * scale) as f32).collect(),
             loss: self.members.iter().map(|p| p.loss).sum::<f64>() / n as f64,
             resets: 0,
+            clipped: self.members.iter().filter(|p| p.clipped).count(),
             particles: n,
             inner_steps: self.members.iter().map(|p| p.steps).sum(),
         }

@@ -3,6 +3,7 @@
 
 pub mod checkpoint;
 pub mod estimators;
+pub mod inner;
 pub mod observe;
 pub mod optim;
 pub mod outer;
@@ -12,5 +13,6 @@ pub mod systems;
 pub mod unrolled;
 
 pub use estimators::{Estimate, Estimator};
+pub use inner::{Curve, InnerObserver, train_task};
 pub use optim::{LearnedOptimizer, OptState, Optimizer};
 pub use unrolled::UnrolledSystem;

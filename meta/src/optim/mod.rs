@@ -52,6 +52,8 @@ pub trait LearnedOptimizer: Optimizer {
 }
 
 mod adam;
+#[cfg(test)]
+mod registry_tests;
 mod schedule;
 mod sgd;
 

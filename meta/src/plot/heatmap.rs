@@ -5,17 +5,8 @@ use plotters::coord::Shift;
 use plotters::prelude::*;
 use std::ops::Range;
 use std::path::Path;
-use thiserror::Error;
 
-/// A failure to draw or write a figure.
-#[derive(Debug, Error)]
-#[error("cannot draw `{path}`: {message}")]
-pub struct PlotError {
-    /// The figure's file.
-    pub path: String,
-    /// What the drawing backend reported.
-    pub message: String,
-}
+use super::{FONT, PlotError};
 
 /// Values of a positive function on a regular grid over `x` times `y`.
 #[derive(Clone, Debug, PartialEq)]
@@ -109,10 +100,7 @@ pub fn draw(
     labels: &Labels<'_>,
 ) -> Result<(), PlotError> {
     super::register_fonts();
-    let error = |e: &dyn std::fmt::Display| PlotError {
-        path: file.display().to_string(),
-        message: e.to_string(),
-    };
+    let error = |e: &dyn std::fmt::Display| PlotError::new(file, e);
     let root = BitMapBackend::new(file, (1100, 900)).into_drawing_area();
     root.fill(&WHITE).map_err(|e| error(&e))?;
     let (main, bar) = root.split_horizontally(940);
@@ -138,7 +126,7 @@ fn draw_map<'b>(
     labels: &Labels<'_>,
 ) -> DrawResult<'b> {
     let mut chart = ChartBuilder::on(area)
-        .caption(labels.title, ("sans-serif", 28))
+        .caption(labels.title, (FONT, 28))
         .margin(15)
         .x_label_area_size(60)
         .y_label_area_size(70)
@@ -156,8 +144,8 @@ fn draw_map<'b>(
         .disable_mesh()
         .x_desc(labels.x)
         .y_desc(labels.y)
-        .label_style(("sans-serif", 20))
-        .axis_desc_style(("sans-serif", 22))
+        .label_style((FONT, 20))
+        .axis_desc_style((FONT, 22))
         .draw()?;
     for (path, &c) in paths.iter().zip(PATH_COLOURS.iter().cycle()) {
         let style = ShapeStyle { color: c.to_rgba(), filled: false, stroke_width: 3 };
@@ -172,7 +160,7 @@ fn draw_map<'b>(
     chart
         .configure_series_labels()
         .position(SeriesLabelPosition::LowerRight)
-        .label_font(("sans-serif", 20))
+        .label_font((FONT, 20))
         .background_style(RGBColor(200, 200, 200).mix(0.9))
         .border_style(BLACK)
         .draw()
@@ -197,7 +185,7 @@ fn draw_colour_bar<'b>(
         let l = range.start + i as f64 * step;
         Rectangle::new([(0.0, l), (1.0, l + step)], colour(l + 0.5 * step).filled())
     }))?;
-    let style = TextStyle::from(("sans-serif", 18).into_font());
+    let style = TextStyle::from((FONT, 18).into_font());
     let (base_x, base_y) = area.get_base_pixel();
     let local = |(x, y): (i32, i32)| (x - base_x, y - base_y);
     for power in range.start.floor() as i32..=range.end.ceil() as i32 {

@@ -1,18 +1,52 @@
-//! Figures written as PNG files. Text is drawn with DejaVu Sans, bundled in the binary.
+//! PNG charts drawn with plotters' bitmap backend, with a bundled font so text renders anywhere.
 
 pub mod heatmap;
+pub mod line;
 
-use plotters::style::{FontStyle, register_font};
+pub use line::{LineChart, Series};
+
+use plotters::style::{FontStyle, RGBColor, register_font};
+use std::path::{Path, PathBuf};
 use std::sync::Once;
+use thiserror::Error;
 
-/// DejaVu Sans, registered as the `sans-serif` family.
-const DEJAVU_SANS: &[u8] = include_bytes!("../../assets/DejaVuSans.ttf");
+/// The font family name charts use; `register_fonts` binds it to the bundled DejaVu Sans.
+pub const FONT: &str = "sans-serif";
 
-/// Registers the bundled font once per process; every figure calls this before drawing text.
+/// Distinguishable series colours, used in order.
+pub const PALETTE: [RGBColor; 6] = [
+    RGBColor(31, 119, 180),
+    RGBColor(255, 127, 14),
+    RGBColor(44, 160, 44),
+    RGBColor(214, 39, 40),
+    RGBColor(148, 103, 189),
+    RGBColor(140, 86, 75),
+];
+
+/// A chart that could not be drawn or written.
+#[derive(Debug, Error)]
+#[error("cannot write chart `{path}`: {reason}")]
+pub struct PlotError {
+    /// The PNG being written.
+    pub path: PathBuf,
+    /// What failed.
+    pub reason: String,
+}
+
+impl PlotError {
+    /// A `PlotError` for `path` from any displayable failure.
+    pub fn new(path: &Path, reason: impl std::fmt::Display) -> Self {
+        Self { path: path.to_path_buf(), reason: reason.to_string() }
+    }
+}
+
+/// Registers the bundled DejaVu Sans as `FONT` (once per process).
 pub fn register_fonts() {
     static REGISTER: Once = Once::new();
     REGISTER.call_once(|| {
-        // The bundled bytes are a valid TrueType font, so registration cannot fail.
-        let _ = register_font("sans-serif", FontStyle::Normal, DEJAVU_SANS);
+        let bytes = include_bytes!("../../assets/DejaVuSans.ttf");
+        if register_font(FONT, FontStyle::Normal, bytes).is_err() {
+            unreachable!("the bundled font is a valid TrueType font");
+        }
     });
 }

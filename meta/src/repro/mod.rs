@@ -6,7 +6,7 @@ pub mod variance;
 
 use crate::estimators::EstimatorError;
 use crate::outer::OuterError;
-use crate::plot::heatmap::PlotError;
+use crate::plot::PlotError;
 use std::path::Path;
 use thiserror::Error;
 

@@ -1,0 +1,152 @@
+//! Line charts: several named series over a shared x axis, optionally with a log y axis.
+
+use super::{FONT, PALETTE, PlotError, register_fonts};
+use plotters::prelude::*;
+use std::path::Path;
+
+/// One named line.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Series {
+    /// Legend entry.
+    pub name: String,
+    /// (x, y) points in drawing order.
+    pub points: Vec<(f64, f64)>,
+}
+
+/// A line chart of several series.
+#[derive(Clone, Debug, Default, PartialEq)]
+pub struct LineChart {
+    /// Title above the plot.
+    pub title: String,
+    /// Label of the x axis.
+    pub x_label: String,
+    /// Label of the y axis.
+    pub y_label: String,
+    /// Draw y on a log10 scale (non-positive values are left out).
+    pub log_y: bool,
+    /// The lines.
+    pub series: Vec<Series>,
+}
+
+impl LineChart {
+    /// An empty chart with a title and axis labels.
+    pub fn new(title: &str, x_label: &str, y_label: &str) -> Self {
+        Self {
+            title: title.into(),
+            x_label: x_label.into(),
+            y_label: y_label.into(),
+            ..Self::default()
+        }
+    }
+
+    /// Adds a series.
+    pub fn with_series(mut self, name: &str, points: Vec<(f64, f64)>) -> Self {
+        self.series.push(Series { name: name.into(), points });
+        self
+    }
+
+    /// Sets the log-y option.
+    pub fn log_y(mut self, log_y: bool) -> Self {
+        self.log_y = log_y;
+        self
+    }
+
+    /// The drawable points of a series: finite, and with y mapped to log10 y on a log axis.
+    fn drawable(&self, series: &Series) -> Vec<(f64, f64)> {
+        let y = |v: f64| if self.log_y { v.log10() } else { v };
+        series
+            .points
+            .iter()
+            .map(|&(x, v)| (x, y(v)))
+            .filter(|(x, y)| x.is_finite() && y.is_finite())
+            .collect()
+    }
+
+    /// Writes the chart as a `width x height` PNG.
+    pub fn write_png(&self, path: &Path, width: u32, height: u32) -> Result<(), PlotError> {
+        register_fonts();
+        let fail = |e: &dyn std::fmt::Display| PlotError::new(path, e);
+        let lines: Vec<Vec<(f64, f64)>> = self.series.iter().map(|s| self.drawable(s)).collect();
+        let (x, y) =
+            bounds(lines.iter().flatten()).ok_or_else(|| fail(&"no finite points to draw"))?;
+        let root = BitMapBackend::new(path, (width, height)).into_drawing_area();
+        root.fill(&WHITE).map_err(|e| fail(&e))?;
+        let log_y = self.log_y;
+        let mut chart = ChartBuilder::on(&root)
+            .caption(&self.title, (FONT, 22))
+            .margin(12)
+            .x_label_area_size(40)
+            .y_label_area_size(70)
+            .build_cartesian_2d(x.0..x.1, y.0..y.1)
+            .map_err(|e| fail(&e))?;
+        chart
+            .configure_mesh()
+            .x_desc(&self.x_label)
+            .y_desc(&self.y_label)
+            .label_style((FONT, 14))
+            .y_label_formatter(&|v| {
+                if log_y { format!("{:.2e}", 10f64.powf(*v)) } else { format!("{v:.3}") }
+            })
+            .draw()
+            .map_err(|e| fail(&e))?;
+        for (i, (series, points)) in self.series.iter().zip(lines).enumerate() {
+            let colour = PALETTE[i % PALETTE.len()];
+            chart
+                .draw_series(LineSeries::new(points, colour.stroke_width(2)))
+                .map_err(|e| fail(&e))?
+                .label(&series.name)
+                .legend(move |(x, y)| {
+                    PathElement::new([(x, y), (x + 20, y)], colour.stroke_width(2))
+                });
+        }
+        chart
+            .configure_series_labels()
+            .label_font((FONT, 14))
+            .background_style(WHITE.mix(0.8))
+            .border_style(BLACK)
+            .draw()
+            .map_err(|e| fail(&e))?;
+        root.present().map_err(|e| fail(&e))
+    }
+}
+
+/// The x and y ranges covering `points`, widened where they would be empty.
+fn bounds<'a>(points: impl Iterator<Item = &'a (f64, f64)>) -> Option<((f64, f64), (f64, f64))> {
+    let widen = |(lo, hi): (f64, f64)| {
+        let pad = if hi > lo { 0.02 * (hi - lo) } else { 0.5 * lo.abs().max(1.0) };
+        (lo - pad, hi + pad)
+    };
+    let mut range = None;
+    for &(x, y) in points {
+        let ((x0, x1), (y0, y1)) = range.unwrap_or(((x, x), (y, y)));
+        range = Some(((x0.min(x), x1.max(x)), (y0.min(y), y1.max(y))));
+    }
+    range.map(|(x, y)| (widen(x), widen(y)))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn writes_a_png_with_a_log_axis_and_rejects_empty_charts() {
+        let dir = std::env::temp_dir().join(format!("pesto-line-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let path = dir.join("chart.png");
+        let decay: Vec<(f64, f64)> = (0..50).map(|i| (i as f64, (-0.1 * i as f64).exp())).collect();
+        let chart = LineChart::new("loss", "step", "loss")
+            .log_y(true)
+            .with_series("train", decay.clone())
+            .with_series("held-out", decay.iter().map(|&(x, y)| (x, 2.0 * y)).collect());
+        chart.write_png(&path, 640, 400).unwrap();
+        let bytes = std::fs::read(&path).unwrap();
+        assert_eq!(&bytes[1..4], b"PNG");
+        let empty = LineChart::new("t", "x", "y").log_y(true).with_series("s", vec![(0.0, -1.0)]);
+        let err = empty.write_png(&path, 64, 64).unwrap_err().to_string();
+        assert_eq!(
+            err,
+            format!("cannot write chart `{}`: no finite points to draw", path.display())
+        );
+        std::fs::remove_dir_all(&dir).unwrap();
+    }
+}

@@ -1,0 +1,44 @@
+//! Labelled datasets for the classification families: synthetic teacher-student data and the
+//! bundled 8x8 digits.
+
+pub mod digits;
+pub mod synthetic;
+
+/// Labelled examples: inputs as a column-major `dim x len` matrix and one label per column.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Dataset {
+    /// Number of input features.
+    pub dim: usize,
+    /// Number of classes; labels are in `0..classes`.
+    pub classes: usize,
+    /// Inputs, one column of `dim` features per example.
+    pub inputs: Vec<f32>,
+    /// The label of each example.
+    pub labels: Vec<u32>,
+}
+
+impl Dataset {
+    /// Number of examples.
+    pub fn len(&self) -> usize {
+        self.labels.len()
+    }
+
+    /// True for a dataset without examples.
+    pub fn is_empty(&self) -> bool {
+        self.labels.is_empty()
+    }
+
+    /// The features of example `i`.
+    pub fn input(&self, i: usize) -> &[f32] {
+        &self.inputs[i * self.dim..(i + 1) * self.dim]
+    }
+}
+
+/// A training split and a held-out split.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Splits {
+    /// What minibatches are drawn from.
+    pub train: Dataset,
+    /// What the held-out loss is measured on.
+    pub heldout: Dataset,
+}

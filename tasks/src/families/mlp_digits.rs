@@ -1,0 +1,52 @@
+//! `mlp-digits`: an MLP on the bundled 8x8 handwritten digits.
+
+use super::{act_key, activation, batch_key, hidden_key};
+use crate::classifier::Classifier;
+use crate::data::digits::{self, CLASSES, PIXELS, TRAIN_EXAMPLES};
+use crate::error::TaskError;
+use crate::family::{Config, KeySpec, TaskFamily, steps_key};
+use crate::mlp::Mlp;
+use crate::task::{Task, TaskSpec};
+
+/// MLPs classifying scikit-learn's 8x8 digits (1437 training, 360 held-out images).
+pub struct MlpDigits;
+
+impl TaskFamily for MlpDigits {
+    fn name(&self) -> &'static str {
+        "mlp-digits"
+    }
+
+    fn description(&self) -> &'static str {
+        "MLP on the 8x8 handwritten digits (UCI, as shipped by scikit-learn), 1437/360 split"
+    }
+
+    fn keys(&self) -> Vec<KeySpec> {
+        vec![
+            hidden_key("32"),
+            act_key(),
+            batch_key("64", TRAIN_EXAMPLES as u64),
+            steps_key("1000", (500, 1000)),
+        ]
+    }
+
+    fn build(&self, spec: &TaskSpec) -> Result<Box<dyn Task>, TaskError> {
+        let config = Config::new(self.name(), self.keys(), spec)?;
+        let mlp = Mlp::new(PIXELS, &config.widths("hidden")?, CLASSES, activation(&config)?);
+        let (batch, steps) = (config.size("batch")?, config.int("steps")?);
+        Ok(Box::new(Classifier::new(spec.clone(), mlp, digits::splits(), batch, steps)))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use crate::gradcheck;
+    use proptest::prelude::*;
+
+    proptest! {
+        #![proptest_config(ProptestConfig::with_cases(16))]
+        #[test]
+        fn gradient_matches_finite_differences(seed in 0u64..1 << 32, step in 0u64..1000) {
+            gradcheck::check("mlp-digits:hidden=8,act=tanh,batch=10", seed, step);
+        }
+    }
+}

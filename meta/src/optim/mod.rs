@@ -52,10 +52,16 @@ pub trait LearnedOptimizer: Optimizer {
 }
 
 mod adam;
+mod learned;
+mod learned_adam;
+pub mod mlp_lopt;
 mod schedule;
 mod sgd;
 
 pub use adam::{Adam, AdamBetas, adam_update};
+pub use learned::{LearnedError, LearnedKind, build, init_theta};
+pub use learned_adam::LearnedAdam;
+pub use mlp_lopt::MlpLopt;
 pub use schedule::Schedule;
 pub use sgd::Sgd;
 

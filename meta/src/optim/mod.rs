@@ -52,12 +52,18 @@ pub trait LearnedOptimizer: Optimizer {
 }
 
 mod adam;
+mod learned;
+mod learned_adam;
+pub mod mlp_lopt;
 #[cfg(test)]
 mod registry_tests;
 mod schedule;
 mod sgd;
 
 pub use adam::{Adam, AdamBetas, adam_update};
+pub use learned::{LearnedError, LearnedKind, build, init_theta};
+pub use learned_adam::LearnedAdam;
+pub use mlp_lopt::MlpLopt;
 pub use schedule::Schedule;
 pub use sgd::Sgd;
 

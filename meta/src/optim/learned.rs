@@ -1,0 +1,158 @@
+//! The registry of learned optimizers: names, theta dimensions, initial thetas, construction.
+
+use super::{LearnedAdam, LearnedOptimizer, MlpLopt, learned_adam, mlp_lopt};
+use serde::{Deserialize, Serialize};
+use std::fmt;
+use std::str::FromStr;
+use thiserror::Error;
+
+/// A family of learned optimizers, named as on the command line and in configs.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum LearnedKind {
+    /// The per-parameter MLP (REFERENCE.md §3), `mlp-lopt`.
+    MlpLopt,
+    /// Adam with learned hyperparameters, `learned-adam`.
+    LearnedAdam,
+}
+
+/// A learned optimizer that cannot be built from what was asked.
+#[derive(Clone, Debug, Error, PartialEq, Eq)]
+pub enum LearnedError {
+    /// The name matches no `LearnedKind`.
+    #[error("unknown learned optimizer `{0}`; valid: {names}", names = LearnedKind::names())]
+    UnknownKind(String),
+    /// theta has the wrong dimension for its kind.
+    #[error("theta of {kind} must have {expected} values, found {found}")]
+    ThetaDim {
+        /// The kind asked for.
+        kind: LearnedKind,
+        /// Its theta dimension.
+        expected: usize,
+        /// The dimension given.
+        found: usize,
+    },
+}
+
+impl LearnedKind {
+    /// Every kind, in the order they are listed to users.
+    pub const ALL: [LearnedKind; 2] = [LearnedKind::MlpLopt, LearnedKind::LearnedAdam];
+
+    /// The kind's name: `mlp-lopt` or `learned-adam`.
+    pub fn name(self) -> &'static str {
+        match self {
+            LearnedKind::MlpLopt => "mlp-lopt",
+            LearnedKind::LearnedAdam => "learned-adam",
+        }
+    }
+
+    /// All names, comma-separated.
+    pub fn names() -> String {
+        Self::ALL.map(Self::name).join(", ")
+    }
+
+    /// Dimension of the kind's theta.
+    pub fn theta_dim(self) -> usize {
+        match self {
+            LearnedKind::MlpLopt => mlp_lopt::THETA_DIM,
+            LearnedKind::LearnedAdam => learned_adam::THETA_DIM,
+        }
+    }
+
+    /// A theta for an untrained optimizer of this kind that takes small, sane steps.
+    pub fn init_theta(self, seed: u64) -> Vec<f32> {
+        match self {
+            LearnedKind::MlpLopt => MlpLopt::init_theta(seed),
+            LearnedKind::LearnedAdam => LearnedAdam::init_theta(),
+        }
+    }
+
+    /// The optimizer of this kind with meta-parameters `theta`.
+    pub fn build(self, theta: Vec<f32>) -> Result<Box<dyn LearnedOptimizer>, LearnedError> {
+        let expected = self.theta_dim();
+        if theta.len() != expected {
+            return Err(LearnedError::ThetaDim { kind: self, expected, found: theta.len() });
+        }
+        Ok(match self {
+            LearnedKind::MlpLopt => Box::new(MlpLopt::new(theta)),
+            LearnedKind::LearnedAdam => Box::new(LearnedAdam::new(&theta)),
+        })
+    }
+}
+
+/// The learned optimizer of `kind` with meta-parameters `theta`.
+pub fn build(
+    kind: LearnedKind,
+    theta: Vec<f32>,
+) -> Result<Box<dyn LearnedOptimizer>, LearnedError> {
+    kind.build(theta)
+}
+
+/// An initial theta of `kind` drawn from `seed`.
+pub fn init_theta(kind: LearnedKind, seed: u64) -> Vec<f32> {
+    kind.init_theta(seed)
+}
+
+impl fmt::Display for LearnedKind {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.name())
+    }
+}
+
+impl FromStr for LearnedKind {
+    type Err = LearnedError;
+
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        Self::ALL
+            .into_iter()
+            .find(|kind| kind.name() == s)
+            .ok_or_else(|| LearnedError::UnknownKind(s.to_string()))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use pesto_tasks::ParamLayout;
+
+    #[test]
+    fn every_kind_builds_steps_and_stays_finite() {
+        let mut layout = ParamLayout::new();
+        layout.push("w", &[6, 5]);
+        layout.push("b", &[5]);
+        for kind in LearnedKind::ALL {
+            let mut opt = build(kind, init_theta(kind, 3)).unwrap();
+            assert_eq!(opt.theta_dim(), kind.theta_dim());
+            assert_eq!(opt.theta(), init_theta(kind, 3).as_slice());
+            let mut state = opt.init_state(&layout);
+            let mut params = vec![0.5f32; layout.len()];
+            let grad: Vec<f32> = (1..=layout.len()).map(|i| (i as f32).sin()).collect();
+            for _ in 0..20 {
+                opt.step(&mut state, &layout, &mut params, &grad);
+            }
+            assert_eq!(state.step, 20);
+            assert!(params.iter().all(|p| p.is_finite() && *p != 0.5), "{kind}: {params:?}");
+        }
+    }
+
+    #[test]
+    fn names_parse_serialise_and_round_trip() {
+        for kind in LearnedKind::ALL {
+            assert_eq!(kind.to_string().parse::<LearnedKind>(), Ok(kind));
+            let json = serde_json::to_string(&kind).unwrap();
+            assert_eq!(json, format!("\"{kind}\""));
+            assert_eq!(serde_json::from_str::<LearnedKind>(&json).unwrap(), kind);
+        }
+    }
+
+    #[test]
+    fn bad_names_and_dimensions_are_errors() {
+        let err = "mlp".parse::<LearnedKind>().unwrap_err();
+        assert_eq!(
+            err.to_string(),
+            "unknown learned optimizer `mlp`; valid: mlp-lopt, learned-adam"
+        );
+        let err = build(LearnedKind::LearnedAdam, vec![0.0; 5]).err().unwrap();
+        assert_eq!(err.to_string(), "theta of learned-adam must have 4 values, found 5");
+    }
+}

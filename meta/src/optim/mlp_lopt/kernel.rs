@@ -1,0 +1,245 @@
+//! The mlp-lopt update over a parameter vector (REFERENCE.md §3), tile by tile.
+//!
+//! A tile is `L` consecutive parameters of one tensor. Its 8 x L features, 32 x L first hidden
+//! layer and 2 x L outputs live in fixed-size stack arrays; the second hidden layer is produced
+//! `U` units at a time (U x L accumulators, sized to the vector registers) and folded straight
+//! into the outputs, so it is never stored. L and U per kernel are the fastest measured with
+//! `cargo bench -p pesto-meta --bench lopt` (AVX-512: L = 32, U = 4 beat U = 2, U = 8 and
+//! L = 16, 48, 64; AVX2: L = 32, U = 2 beat L = 8, 16 and U = 4, 8). Every loop has
+//! constant bounds and runs over the L lanes innermost, so it vectorises; the code is compiled
+//! once per instruction set (`Kernel`) and the widest one the CPU supports is picked at runtime.
+
+use super::features::{FirstLayer, first_layer, step_bias};
+use super::theta::{DECAYS, HIDDEN, Net, TENSOR_FEATURES};
+use pesto_tasks::ParamLayout;
+
+/// Scale of the direction output: p <- p - STEP_SCALE * d * exp(EXP_SCALE * m) (REFERENCE.md §3).
+pub const STEP_SCALE: f32 = 1e-3;
+/// Scale of the magnitude output inside the exponential (REFERENCE.md §3).
+pub const EXP_SCALE: f32 = 1e-3;
+
+/// An instruction set the update is compiled for.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Kernel {
+    /// Whatever the build target allows, without fused multiply-add.
+    Portable,
+    /// AVX2 with FMA, 32-parameter tiles.
+    #[cfg(target_arch = "x86_64")]
+    Avx2,
+    /// AVX-512F with FMA, 32-parameter tiles.
+    #[cfg(target_arch = "x86_64")]
+    Avx512,
+}
+
+impl Kernel {
+    /// The widest kernel this CPU runs.
+    pub fn detect() -> Self {
+        #[cfg(target_arch = "x86_64")]
+        {
+            if is_x86_feature_detected!("avx512f") && is_x86_feature_detected!("fma") {
+                return Kernel::Avx512;
+            }
+            if is_x86_feature_detected!("avx2") && is_x86_feature_detected!("fma") {
+                return Kernel::Avx2;
+            }
+        }
+        Kernel::Portable
+    }
+
+    /// Every kernel this CPU runs, narrowest first.
+    pub fn available() -> Vec<Self> {
+        let mut kernels = vec![Kernel::Portable];
+        #[cfg(target_arch = "x86_64")]
+        {
+            if is_x86_feature_detected!("avx2") && is_x86_feature_detected!("fma") {
+                kernels.push(Kernel::Avx2);
+            }
+            if is_x86_feature_detected!("avx512f") && is_x86_feature_detected!("fma") {
+                kernels.push(Kernel::Avx512);
+            }
+        }
+        kernels
+    }
+}
+
+/// The tensors' momenta, one slice per decay, each as long as the parameter vector.
+pub(super) type Moments<'a> = [&'a mut [f32]; DECAYS.len()];
+
+/// One mlp-lopt update of `params` at step `t`, advancing `moments` by `grad`.
+pub(super) fn update(
+    kernel: Kernel,
+    net: &Net,
+    t: u64,
+    layout: &ParamLayout,
+    params: &mut [f32],
+    grad: &[f32],
+    moments: Moments<'_>,
+) {
+    match kernel {
+        Kernel::Portable => update_with::<8, 8, false>(net, t, layout, params, grad, moments),
+        // SAFETY: `Kernel::detect`/`available` return these variants only when the CPU has
+        // the features the functions are compiled for.
+        #[cfg(target_arch = "x86_64")]
+        Kernel::Avx2 => unsafe { update_avx2(net, t, layout, params, grad, moments) },
+        #[cfg(target_arch = "x86_64")]
+        Kernel::Avx512 => unsafe { update_avx512(net, t, layout, params, grad, moments) },
+    }
+}
+
+#[cfg(target_arch = "x86_64")]
+#[target_feature(enable = "avx2,fma")]
+fn update_avx2(
+    net: &Net,
+    t: u64,
+    layout: &ParamLayout,
+    params: &mut [f32],
+    grad: &[f32],
+    moments: Moments<'_>,
+) {
+    update_with::<32, 2, true>(net, t, layout, params, grad, moments);
+}
+
+#[cfg(target_arch = "x86_64")]
+#[target_feature(enable = "avx512f,avx2,fma")]
+fn update_avx512(
+    net: &Net,
+    t: u64,
+    layout: &ParamLayout,
+    params: &mut [f32],
+    grad: &[f32],
+    moments: Moments<'_>,
+) {
+    update_with::<32, 4, true>(net, t, layout, params, grad, moments);
+}
+
+#[inline(always)]
+fn update_with<const L: usize, const U: usize, const FMA: bool>(
+    net: &Net,
+    t: u64,
+    layout: &ParamLayout,
+    params: &mut [f32],
+    grad: &[f32],
+    mut moments: Moments<'_>,
+) {
+    let bias = step_bias(net, t);
+    for tensor in layout.tensors() {
+        let range = tensor.range();
+        let mut tensor_moments = moments.each_mut().map(|m| &mut m[range.clone()]);
+        let (p, g) = (&mut params[range.clone()], &grad[range]);
+        let layer = first_layer(net, &bias, g, p, &mut tensor_moments);
+        update_tensor::<L, U, FMA>(net, &layer, g, p, &tensor_moments);
+    }
+}
+
+/// Updates one tensor's parameters tile by tile; the momenta are already advanced.
+#[inline(always)]
+fn update_tensor<const L: usize, const U: usize, const FMA: bool>(
+    net: &Net,
+    layer: &FirstLayer,
+    grad: &[f32],
+    params: &mut [f32],
+    moments: &Moments<'_>,
+) {
+    let mut start = 0;
+    while start < params.len() {
+        let tile = start..params.len().min(start + L);
+        let mut x = [[0.0f32; L]; TENSOR_FEATURES];
+        gather(&mut x[0], &grad[tile.clone()]);
+        gather(&mut x[1], &params[tile.clone()]);
+        for (row, m) in x[2..].iter_mut().zip(moments) {
+            gather(row, &m[tile.clone()]);
+        }
+        let steps = tile_steps::<L, U, FMA>(net, layer, &x);
+        params[tile.clone()].iter_mut().zip(&steps).for_each(|(p, s)| *p -= s);
+        start = tile.end;
+    }
+}
+
+/// Copies `src` (at most L values) into the front of `dst`, as one fixed-size copy when full.
+#[inline(always)]
+fn gather<const L: usize>(dst: &mut [f32; L], src: &[f32]) {
+    match <&[f32; L]>::try_from(src) {
+        Ok(full) => *dst = *full,
+        Err(_) => dst[..src.len()].copy_from_slice(src),
+    }
+}
+
+/// a * b + c, fused when the kernel has FMA.
+#[inline(always)]
+fn madd<const FMA: bool>(a: f32, b: f32, c: f32) -> f32 {
+    if FMA { a.mul_add(b, c) } else { a * b + c }
+}
+
+/// The MLP on one tile of unnormalised features; returns STEP_SCALE * d * exp(EXP_SCALE * m).
+#[inline(always)]
+fn tile_steps<const L: usize, const U: usize, const FMA: bool>(
+    net: &Net,
+    layer: &FirstLayer,
+    x: &[[f32; L]; TENSOR_FEATURES],
+) -> [f32; L] {
+    let mut h1 = [[0.0f32; L]; HIDDEN];
+    for (j, h) in h1.iter_mut().enumerate() {
+        let mut acc = [layer.bias[j]; L];
+        for (w, xc) in layer.w.iter().zip(x) {
+            for l in 0..L {
+                acc[l] = madd::<FMA>(w[j], xc[l], acc[l]);
+            }
+        }
+        for l in 0..L {
+            h[l] = acc[l].max(0.0);
+        }
+    }
+    let mut out = net.b3.map(|b| [b; L]);
+    for block in (0..HIDDEN).step_by(U) {
+        let mut acc: [[f32; L]; U] = std::array::from_fn(|u| [net.b2[block + u]; L]);
+        for (w, hk) in net.w2.iter().zip(&h1) {
+            for (a, &wu) in acc.iter_mut().zip(&w[block..block + U]) {
+                for l in 0..L {
+                    a[l] = madd::<FMA>(wu, hk[l], a[l]);
+                }
+            }
+        }
+        for (a, w) in acc.iter().zip(&net.w3[block..block + U]) {
+            for l in 0..L {
+                let h = a[l].max(0.0);
+                out[0][l] = madd::<FMA>(w[0], h, out[0][l]);
+                out[1][l] = madd::<FMA>(w[1], h, out[1][l]);
+            }
+        }
+    }
+    let [d, m] = out;
+    std::array::from_fn(|l| STEP_SCALE * d[l] * exp(EXP_SCALE * m[l]))
+}
+
+/// e^x to about 2 ulp for x in [-87, 88] (clamped outside), branch-free so that it vectorises:
+/// x = n ln 2 + r with |r| <= ln 2 / 2, e^r by the Cephes `expf` polynomial, 2^n from the bits.
+#[inline(always)]
+pub(super) fn exp(x: f32) -> f32 {
+    const ROUND: f32 = 12_582_912.0; // 1.5 * 2^23: adding and subtracting it rounds to integer
+    const LN2_HI: f32 = 0.693_359_4;
+    const LN2_LO: f32 = -2.121_944_4e-4;
+    let x = x.clamp(-87.0, 88.0);
+    let n = (x * std::f32::consts::LOG2_E + ROUND) - ROUND;
+    let r = x - n * LN2_HI - n * LN2_LO;
+    let p = [1.666_666_5e-1, 4.166_579_6e-2, 8.333_452e-3, 1.398_2e-3, 1.987_569_1e-4]
+        .iter()
+        .rev()
+        .fold(0.0f32, |p, &c| p * r + c);
+    let er = (p * r + 0.5) * r * r + r + 1.0;
+    er * f32::from_bits(((n as i32 + 127) as u32) << 23)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn exp_matches_std_to_a_few_ulp() {
+        for i in -8700..=8800 {
+            let x = i as f32 * 0.01;
+            let (got, want) = (exp(x), x.exp());
+            assert!(((got - want) / want).abs() < 4.0 * f32::EPSILON, "exp({x}) = {got} vs {want}");
+        }
+        assert!(exp(1e30).is_finite() && exp(-1e30) >= 0.0 && exp(f32::NAN).is_nan());
+    }
+}

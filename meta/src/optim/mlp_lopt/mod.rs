@@ -1,0 +1,143 @@
+//! mlp-lopt: the per-parameter MLP learned optimizer (REFERENCE.md §3, BENCHMARK.md).
+//!
+//! Per parameter, 19 features (g, p and six momenta, each divided by its RMS over the tensor,
+//! plus eleven time features) go through an MLP 19 -> 32 -> 32 -> 2 with ReLU whose outputs
+//! (d, m) give p <- p - 0.001 d exp(0.001 m). See `theta` for the layout of the 1,762 weights
+//! and `features` for how the normalisation and time features fold into the first layer.
+
+mod features;
+mod kernel;
+mod theta;
+
+pub use features::{RMS_EPS, time_features};
+pub use kernel::{EXP_SCALE, Kernel, STEP_SCALE};
+pub use theta::{
+    B1, B2, B3, DECAYS, HIDDEN, INPUTS, OUTPUTS, TENSOR_FEATURES, THETA_DIM, TIME_FEATURES,
+    TIMESCALES, W1, W2, W3,
+};
+
+use super::{LearnedOptimizer, OptState, Optimizer};
+use pesto_tasks::ParamLayout;
+use pesto_tasks::rng::stream;
+use rand_distr::{Distribution, StandardNormal};
+use theta::Net;
+
+/// Standard deviation of the output layer's random weights at initialisation.
+const INIT_OUTPUT_STD: f32 = 1e-3;
+
+/// The per-parameter MLP learned optimizer; its OptState slots are the six momenta.
+#[derive(Clone, Debug)]
+pub struct MlpLopt {
+    theta: Vec<f32>,
+    net: Box<Net>,
+    kernel: Kernel,
+}
+
+impl MlpLopt {
+    /// mlp-lopt with weights `theta` (dimension `THETA_DIM`), on the widest kernel the CPU runs.
+    ///
+    /// # Panics
+    /// If `theta` does not have `THETA_DIM` values.
+    pub fn new(theta: Vec<f32>) -> Self {
+        Self::with_kernel(theta, Kernel::detect())
+    }
+
+    /// mlp-lopt on a chosen kernel, one of `Kernel::available()`.
+    ///
+    /// # Panics
+    /// If `theta` does not have `THETA_DIM` values or the CPU cannot run `kernel`.
+    pub fn with_kernel(theta: Vec<f32>, kernel: Kernel) -> Self {
+        assert!(Kernel::available().contains(&kernel), "this CPU cannot run {kernel:?}");
+        let net = Net::from_theta(&theta);
+        Self { theta, net, kernel }
+    }
+
+    /// The kernel the update runs on.
+    pub fn kernel(&self) -> Kernel {
+        self.kernel
+    }
+
+    /// An untrained theta drawn from `seed`: per-tensor normalised gradient descent plus a
+    /// small random function of all features.
+    ///
+    /// Hidden weights are He-normal (std sqrt(2 / fan_in)), output weights normal with std
+    /// 1e-3 and biases zero, so the random part moves a parameter by about 1e-6 per step.
+    /// Hidden units 0 and 1 then carry relu(g~) and relu(-g~) (g~ the RMS-normalised gradient)
+    /// through both layers into d with weights +1 and -1, so d = g~ + small and the first
+    /// updates are p <- p - 1e-3 g / rms(g): steps of about 1e-3 that descend.
+    pub fn init_theta(seed: u64) -> Vec<f32> {
+        let mut rng = stream(seed, &[]);
+        let mut normal = |std: f32| std * Distribution::<f32>::sample(&StandardNormal, &mut rng);
+        let mut theta = vec![0.0f32; THETA_DIM];
+        let layers = [
+            (W1..B1, (2.0 / INPUTS as f32).sqrt()),
+            (W2..B2, (2.0 / HIDDEN as f32).sqrt()),
+            (W3..B3, INIT_OUTPUT_STD),
+        ];
+        for (range, std) in layers {
+            theta[range].iter_mut().for_each(|w| *w = normal(std));
+        }
+        for (unit, sign) in [(0, 1.0), (1, -1.0)] {
+            for i in 0..INPUTS {
+                theta[W1 + i * HIDDEN + unit] = if i == 0 { sign } else { 0.0 };
+            }
+            for k in 0..HIDDEN {
+                theta[W2 + k * HIDDEN + unit] = if k == unit { 1.0 } else { 0.0 };
+            }
+            theta[W3 + unit * OUTPUTS] = sign;
+        }
+        theta
+    }
+}
+
+impl Optimizer for MlpLopt {
+    fn name(&self) -> String {
+        "mlp-lopt".to_string()
+    }
+
+    fn init_state(&self, layout: &ParamLayout) -> OptState {
+        OptState::zeros(DECAYS.len(), layout.len())
+    }
+
+    fn step(
+        &mut self,
+        state: &mut OptState,
+        layout: &ParamLayout,
+        params: &mut [f32],
+        grad: &[f32],
+    ) {
+        let n = layout.len();
+        assert!(params.len() == n && grad.len() == n, "params and grad must match the layout");
+        let slots = state.slots.len();
+        let moments: &mut [Vec<f32>; DECAYS.len()] =
+            state.slots.as_mut_slice().try_into().unwrap_or_else(|_| {
+                panic!("mlp-lopt state needs {} slots, found {slots}", DECAYS.len())
+            });
+        assert!(moments.iter().all(|m| m.len() == n), "mlp-lopt state does not match the layout");
+        let moments = moments.each_mut().map(Vec::as_mut_slice);
+        kernel::update(self.kernel, &self.net, state.step, layout, params, grad, moments);
+        state.step += 1;
+    }
+}
+
+impl LearnedOptimizer for MlpLopt {
+    fn theta_dim(&self) -> usize {
+        THETA_DIM
+    }
+
+    fn theta(&self) -> &[f32] {
+        &self.theta
+    }
+
+    fn set_theta(&mut self, theta: &[f32]) {
+        self.net.load(theta);
+        self.theta.copy_from_slice(theta);
+    }
+
+    fn init_theta(&self, seed: u64) -> Vec<f32> {
+        Self::init_theta(seed)
+    }
+}
+
+#[cfg(test)]
+mod tests;

@@ -4,6 +4,7 @@
 pub mod checkpoint;
 pub mod estimators;
 pub mod inner;
+pub mod metatrain;
 pub mod observe;
 pub mod optim;
 pub mod outer;

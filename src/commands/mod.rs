@@ -1,5 +1,6 @@
 //! One module per subcommand.
 
+mod meta_train;
 mod repro;
 
 use clap::{Parser, Subcommand};
@@ -14,6 +15,8 @@ pub struct Cli {
 
 #[derive(Debug, Subcommand)]
 enum Command {
+    /// Meta-train a learned optimizer (PES by default), or resume a run.
+    MetaTrain(meta_train::MetaTrainArgs),
     /// Reproduce an experiment of the paper.
     #[command(subcommand)]
     Repro(repro::Repro),
@@ -22,8 +25,19 @@ enum Command {
 /// Runs the parsed command.
 pub fn run(cli: Cli) -> anyhow::Result<()> {
     match cli.command {
+        Command::MetaTrain(args) => meta_train::run(args),
         Command::Repro(command) => repro::run(command),
     }
+}
+
+/// Sizes rayon's global pool; `None` keeps one thread per core.
+pub fn set_threads(threads: Option<usize>) -> anyhow::Result<()> {
+    match threads {
+        Some(0) => anyhow::bail!("--threads must be at least 1"),
+        Some(n) => rayon::ThreadPoolBuilder::new().num_threads(n).build_global()?,
+        None => {}
+    }
+    Ok(())
 }
 
 /// Exit code for an error: 2 for bad user input (as clap uses for bad arguments), 1 otherwise.
@@ -32,6 +46,10 @@ pub fn exit_code(err: &anyhow::Error) -> u8 {
         cause.is::<pesto_tasks::TaskError>()
             || cause.is::<pesto_meta::estimators::EstimatorError>()
             || cause.is::<pesto_meta::outer::OuterError>()
+            || cause.is::<pesto_meta::metatrain::ConfigError>()
+            || cause
+                .downcast_ref::<pesto_meta::metatrain::RunError>()
+                .is_some_and(|e| e.is_user_input())
             || cause
                 .downcast_ref::<pesto_meta::repro::ReproError>()
                 .is_some_and(|e| e.is_user_input())

@@ -62,7 +62,7 @@ impl Normaliser {
 ///
 /// A task owns its scratch buffers, so its methods take `&mut self` and allocate nothing after
 /// construction; `boxed_clone` gives an independent copy that shares the (read-only) data.
-pub trait Task: Send {
+pub trait Task: Send + Sync {
     /// The specification this task was built from.
     fn spec(&self) -> &TaskSpec;
     /// The parameter layout.

@@ -22,6 +22,8 @@ pub struct OuterRecord {
     pub grad_norm: f64,
     /// Euclidean norm of theta after the update.
     pub theta_norm: f64,
+    /// Inner steps taken by all particles in this outer step.
+    pub inner_steps: u64,
     /// Inner steps per second over this outer step, all particles together.
     pub inner_steps_per_sec: f64,
     /// Fraction of particles whose inner problem ended and was reset.

@@ -24,7 +24,7 @@ impl OptState {
 }
 
 /// Updates parameters from their gradient.
-pub trait Optimizer: Send {
+pub trait Optimizer: Send + Sync {
     /// A short name with hyperparameters, e.g. `adam(lr=3e-3)`.
     fn name(&self) -> String;
     /// A fresh state for a parameter vector of this layout.

@@ -1,0 +1,59 @@
+//! The throughput benchmark of BENCHMARK.md, run through the same `MetaTrainer` as meta-training.
+
+use super::{MetaTrainConfig, MetaTrainer, RunError};
+use serde::Serialize;
+use std::path::Path;
+use std::time::Instant;
+
+/// Outer steps run before timing starts.
+pub const WARMUP_STEPS: u64 = 5;
+
+/// What `pesto bench` reports.
+#[derive(Clone, Debug, Serialize)]
+pub struct BenchReport {
+    /// Worker threads of the rayon pool.
+    pub threads: usize,
+    /// Timed outer steps (after the warm-up).
+    pub outer_steps: u64,
+    /// Inner steps of all particles per second over the timed steps.
+    pub inner_steps_per_sec: f64,
+    /// Outer steps per second over the timed steps.
+    pub outer_steps_per_sec: f64,
+    /// Seconds from the start of the benchmark to the end of the first outer step.
+    pub first_step_secs: f64,
+    /// Peak resident memory of the process in MiB, where the OS reports it.
+    pub peak_rss_mib: Option<f64>,
+}
+
+/// Runs `WARMUP_STEPS + steps` outer steps of `config` and measures the last `steps`.
+pub fn bench(config: MetaTrainConfig, steps: u64) -> Result<BenchReport, RunError> {
+    let started = Instant::now();
+    let mut trainer = MetaTrainer::new(config, Path::new("."))?;
+    trainer.step();
+    let first_step_secs = started.elapsed().as_secs_f64();
+    for _ in 1..WARMUP_STEPS {
+        trainer.step();
+    }
+    let timed = Instant::now();
+    let mut inner_steps = 0;
+    for _ in 0..steps {
+        inner_steps += trainer.step().inner_steps;
+    }
+    let seconds = timed.elapsed().as_secs_f64();
+    Ok(BenchReport {
+        threads: rayon::current_num_threads(),
+        outer_steps: steps,
+        inner_steps_per_sec: inner_steps as f64 / seconds,
+        outer_steps_per_sec: steps as f64 / seconds,
+        first_step_secs,
+        peak_rss_mib: peak_rss_mib(),
+    })
+}
+
+/// Peak resident set size of this process (VmHWM in /proc/self/status), in MiB.
+pub fn peak_rss_mib() -> Option<f64> {
+    let status = std::fs::read_to_string("/proc/self/status").ok()?;
+    let line = status.lines().find(|l| l.starts_with("VmHWM:"))?;
+    let kib: f64 = line.split_whitespace().nth(1)?.parse().ok()?;
+    Some(kib / 1024.0)
+}

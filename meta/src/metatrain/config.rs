@@ -1,0 +1,169 @@
+//! Meta-training configuration, read from TOML (meta/configs/*.toml). Every field is checked:
+//! an unknown field or a value out of range is an error naming the field and the valid range.
+
+use crate::estimators::{EstimatorConfig, EstimatorKind};
+use crate::optim::LearnedKind;
+use crate::outer::OuterConfig;
+use serde::{Deserialize, Serialize};
+use std::path::{Path, PathBuf};
+use thiserror::Error;
+
+/// A problem with a configuration file.
+#[derive(Debug, Error, PartialEq)]
+pub enum ConfigError {
+    /// The file could not be read.
+    #[error("config {file}: {reason}")]
+    Read { file: PathBuf, reason: String },
+    /// Not valid TOML, or a field that does not exist or has the wrong type.
+    #[error("config {file}: {reason}")]
+    Parse { file: PathBuf, reason: String },
+    /// A field whose value is out of range.
+    #[error("config {file}: field `{field}` = {value}: expected {expected}")]
+    Range { file: PathBuf, field: &'static str, value: String, expected: &'static str },
+    /// A section whose settings are out of range.
+    #[error("config {file}: [{section}] {reason}")]
+    Section { file: PathBuf, section: &'static str, reason: String },
+}
+
+/// Where meta-training draws its tasks from: a suite (name or TOML path) or one task.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct TasksConfig {
+    /// A suite name (`train`, `heldout`, `ood`) or the path of a suite file.
+    pub suite: Option<String>,
+    /// A single task, `FAMILY[:key=value,...]`; each pair gets its own data seed.
+    pub task: Option<String>,
+}
+
+/// The learned optimizer being meta-trained.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct OptimizerConfig {
+    /// `mlp-lopt` or `learned-adam`.
+    pub kind: LearnedKind,
+    /// Seed of the initial theta.
+    #[serde(default)]
+    pub init_seed: u64,
+}
+
+/// The gradient estimator and its settings.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct EstimatorSection {
+    /// Estimator name (`pes` by default).
+    #[serde(default = "default_estimator")]
+    pub kind: EstimatorKind,
+    /// Number N of particles, even (N/2 antithetic pairs, one task per pair).
+    pub particles: usize,
+    /// Perturbation standard deviation sigma.
+    pub sigma: f32,
+    /// Truncation length K.
+    pub truncation: u64,
+    /// Start pairs at staggered inner steps.
+    #[serde(default = "yes")]
+    pub stagger: bool,
+}
+
+/// A whole meta-training run.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct MetaTrainConfig {
+    /// Seed of every random stream of the run.
+    pub seed: u64,
+    /// Number of outer steps.
+    pub outer_steps: u64,
+    /// Write a checkpoint every this many outer steps (and at exit).
+    pub checkpoint_every: u64,
+    /// Number of checkpoints kept.
+    #[serde(default = "default_keep")]
+    pub keep_checkpoints: usize,
+    /// Evaluate theta on held-out tasks every this many outer steps (0: never).
+    #[serde(default)]
+    pub heldout_every: u64,
+    /// Number of held-out tasks per evaluation.
+    #[serde(default = "default_heldout_tasks")]
+    pub heldout_tasks: usize,
+    /// Tasks to train on.
+    pub tasks: TasksConfig,
+    /// The learned optimizer.
+    pub optimizer: OptimizerConfig,
+    /// The gradient estimator.
+    pub estimator: EstimatorSection,
+    /// The outer optimizer.
+    pub outer: OuterConfig,
+}
+
+fn default_estimator() -> EstimatorKind {
+    EstimatorKind::Pes
+}
+fn yes() -> bool {
+    true
+}
+fn default_keep() -> usize {
+    3
+}
+fn default_heldout_tasks() -> usize {
+    4
+}
+
+impl MetaTrainConfig {
+    /// Reads and validates the config file at `path`.
+    pub fn load(path: &Path) -> Result<Self, ConfigError> {
+        let text = std::fs::read_to_string(path)
+            .map_err(|e| ConfigError::Read { file: path.to_path_buf(), reason: e.to_string() })?;
+        Self::parse(&text, path)
+    }
+
+    /// Parses and validates TOML `text`, naming `file` in errors.
+    pub fn parse(text: &str, file: &Path) -> Result<Self, ConfigError> {
+        let config: Self = toml::from_str(text).map_err(|e| ConfigError::Parse {
+            file: file.to_path_buf(),
+            reason: e.to_string().trim_end().replace('\n', " "),
+        })?;
+        config.validate(file)?;
+        Ok(config)
+    }
+
+    /// Checks every field's range.
+    pub fn validate(&self, file: &Path) -> Result<(), ConfigError> {
+        let range = |ok: bool, field: &'static str, value: String, expected: &'static str| {
+            if ok {
+                Ok(())
+            } else {
+                Err(ConfigError::Range { file: file.to_path_buf(), field, value, expected })
+            }
+        };
+        let section = |section: &'static str| {
+            move |err: &dyn std::fmt::Display| ConfigError::Section {
+                file: file.to_path_buf(),
+                section,
+                reason: err.to_string(),
+            }
+        };
+        let t = &self.tasks;
+        range(self.outer_steps >= 1, "outer_steps", self.outer_steps.to_string(), "at least 1")?;
+        let every = self.checkpoint_every;
+        range(every >= 1, "checkpoint_every", every.to_string(), "at least 1")?;
+        let keep = self.keep_checkpoints;
+        range(keep >= 1, "keep_checkpoints", keep.to_string(), "at least 1")?;
+        let heldout = self.heldout_tasks;
+        range(heldout >= 1, "heldout_tasks", heldout.to_string(), "at least 1")?;
+        let one_source = t.suite.is_some() != t.task.is_some();
+        range(one_source, "tasks", format!("{t:?}"), "exactly one of `suite` or `task`")?;
+        self.estimator_config().validate().map_err(|e| section("estimator")(&e))?;
+        self.outer.init_state(0).map_err(|e| section("outer")(&e))?;
+        Ok(())
+    }
+
+    /// The estimator settings in the estimator's own terms.
+    pub fn estimator_config(&self) -> EstimatorConfig {
+        let e = &self.estimator;
+        EstimatorConfig {
+            particles: e.particles,
+            sigma: e.sigma,
+            truncation: e.truncation,
+            stagger: e.stagger,
+            seed: self.seed,
+        }
+    }
+}

@@ -1,0 +1,194 @@
+//! The outer loop of meta-training: estimate, clip, update theta, observe, checkpoint. All
+//! mutable state lives in `RunState`, so resuming is "load the checkpoint and continue".
+
+use super::{LoptTraining, MetaTrainConfig, TaskSource};
+use crate::checkpoint::{self, CheckpointError};
+use crate::estimators::{AnyEstimator, Estimator, EstimatorError};
+use crate::observe::{Observer, OuterRecord};
+use crate::outer::OuterState;
+use crate::unrolled::UnrolledSystem;
+use pesto_tasks::{TaskError, rng};
+use rayon::prelude::*;
+use serde::{Deserialize, Serialize};
+use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::time::Instant;
+use thiserror::Error;
+
+/// Stream tag of held-out task seeds.
+const HELDOUT_TAG: u64 = 0x6865_6c64;
+
+/// Why a meta-training run could not start or continue.
+#[derive(Debug, Error)]
+pub enum RunError {
+    /// The configured tasks do not build.
+    #[error(transparent)]
+    Task(#[from] TaskError),
+    /// The estimator does not suit the system.
+    #[error(transparent)]
+    Estimator(#[from] EstimatorError),
+    /// A checkpoint could not be written or read.
+    #[error(transparent)]
+    Checkpoint(#[from] CheckpointError),
+    /// An observer (log, TensorBoard) failed to write.
+    #[error("writing the training log: {0}")]
+    Log(#[from] std::io::Error),
+}
+
+impl RunError {
+    /// True when the error comes from what the user gave (a config, a task, a checkpoint file)
+    /// rather than from the machine (a failing disk).
+    pub fn is_user_input(&self) -> bool {
+        match self {
+            RunError::Task(_) | RunError::Estimator(_) => true,
+            RunError::Checkpoint(err) => !matches!(err, CheckpointError::Io { .. }),
+            RunError::Log(_) => false,
+        }
+    }
+}
+
+/// Every piece of mutable meta-training state: theta, the outer optimizer's moments, every
+/// particle's inner run and accumulator (inside the estimator) and the step counter.
+#[derive(Serialize, Deserialize)]
+pub struct RunState {
+    /// The configuration the run was started with.
+    pub config: MetaTrainConfig,
+    /// Outer steps completed.
+    pub step: u64,
+    /// The learned optimizer's meta-parameters.
+    pub theta: Vec<f32>,
+    /// The outer optimizer's state.
+    pub outer: OuterState,
+    /// The estimator with all particles.
+    pub estimator: AnyEstimator<LoptTraining>,
+}
+
+/// A meta-training run bound to its output directory.
+pub struct MetaTrainer {
+    system: LoptTraining,
+    state: RunState,
+    dir: PathBuf,
+}
+
+/// How a run was resumed.
+#[derive(Debug)]
+pub struct Resumed {
+    /// The checkpoint the run continues from.
+    pub path: PathBuf,
+    /// Newer checkpoints that were damaged and skipped, with their errors.
+    pub skipped: Vec<CheckpointError>,
+}
+
+fn system_for(config: &MetaTrainConfig) -> Result<LoptTraining, TaskError> {
+    let source = TaskSource::from_config(&config.tasks)?;
+    let kind = config.optimizer.kind;
+    Ok(LoptTraining::new(source, kind, kind.init_theta(config.optimizer.init_seed)))
+}
+
+impl MetaTrainer {
+    /// A fresh run of `config` writing to `dir`.
+    pub fn new(config: MetaTrainConfig, dir: &Path) -> Result<Self, RunError> {
+        let system = system_for(&config)?;
+        let estimator =
+            AnyEstimator::new(config.estimator.kind, config.estimator_config(), &system)?;
+        let theta = system.initial_theta();
+        let outer = config.outer.init_state(theta.len()).expect("validated with the config");
+        let state = RunState { config, step: 0, theta, outer, estimator };
+        Ok(Self { system, state, dir: dir.to_path_buf() })
+    }
+
+    /// Continues the run in `dir` from its newest good checkpoint.
+    pub fn resume(dir: &Path) -> Result<(Self, Resumed), RunError> {
+        let latest = checkpoint::load_latest::<RunState>(&checkpoint_dir(dir))?;
+        let system = system_for(&latest.state.config)?;
+        let resumed = Resumed { path: latest.path, skipped: latest.skipped };
+        Ok((Self { system, state: latest.state, dir: dir.to_path_buf() }, resumed))
+    }
+
+    /// The run's state.
+    pub fn state(&self) -> &RunState {
+        &self.state
+    }
+
+    /// Writes a checkpoint of the current state.
+    pub fn save(&self) -> Result<PathBuf, RunError> {
+        let keep = self.state.config.keep_checkpoints;
+        Ok(checkpoint::save(&checkpoint_dir(&self.dir), self.state.step, &self.state, keep)?)
+    }
+
+    /// Takes one outer step: estimate the meta-gradient, clip it, update theta. Evaluates the
+    /// held-out loss when the step is a multiple of `heldout_every`.
+    pub fn step(&mut self) -> OuterRecord {
+        let started = Instant::now();
+        let RunState { config, step, theta, outer, estimator } = &mut self.state;
+        let estimate = estimator.estimate(&self.system, theta, *step);
+        let grad_norm = norm(&estimate.grad);
+        let mut grad = estimate.grad;
+        config.outer.apply(outer, theta, &mut grad);
+        *step += 1;
+        let seconds = started.elapsed().as_secs_f64();
+        let heldout_due = config.heldout_every > 0 && step.is_multiple_of(config.heldout_every);
+        let particles = estimate.particles.max(1) as f64;
+        let mut record = OuterRecord {
+            step: *step,
+            meta_loss: estimate.loss,
+            grad_norm,
+            theta_norm: norm(theta),
+            inner_steps: estimate.inner_steps,
+            inner_steps_per_sec: estimate.inner_steps as f64 / seconds,
+            reset_fraction: estimate.resets as f64 / particles,
+            clip_fraction: estimate.clipped as f64 / particles,
+            heldout_loss: None,
+        };
+        if heldout_due {
+            record.heldout_loss = Some(self.heldout_loss());
+        }
+        record
+    }
+
+    /// Runs outer steps until `until` are complete or `stop` is raised, reporting each to
+    /// `observer`, checkpointing every `checkpoint_every` steps and at the end.
+    pub fn run(
+        &mut self,
+        until: u64,
+        observer: &mut dyn Observer,
+        stop: &AtomicBool,
+    ) -> Result<(), RunError> {
+        while self.state.step < until && !stop.load(Ordering::SeqCst) {
+            let record = self.step();
+            observer.observe(&record)?;
+            if self.state.step.is_multiple_of(self.state.config.checkpoint_every) {
+                self.save()?;
+                observer.flush()?;
+            }
+        }
+        self.save()?;
+        observer.finish()?;
+        Ok(())
+    }
+
+    /// Mean normalised training loss of whole inner runs with the current theta on
+    /// `heldout_tasks` tasks the particles never see (seeds from their own stream).
+    pub fn heldout_loss(&self) -> f64 {
+        let config = &self.state.config;
+        let losses: Vec<f64> = (0..config.heldout_tasks as u64)
+            .into_par_iter()
+            .map(|i| {
+                let mut run =
+                    self.system.init_state(rng::derive(config.seed, &[HELDOUT_TAG, i]), 0);
+                let horizon = run.horizon;
+                self.system.unroll(&mut run, &self.state.theta, horizon)
+            })
+            .collect();
+        losses.iter().sum::<f64>() / losses.len() as f64
+    }
+}
+
+/// Where a run directory keeps its checkpoints.
+pub fn checkpoint_dir(run_dir: &Path) -> PathBuf {
+    run_dir.join("checkpoints")
+}
+
+fn norm(v: &[f32]) -> f64 {
+    v.iter().map(|&x| f64::from(x) * f64::from(x)).sum::<f64>().sqrt()
+}

@@ -1,0 +1,106 @@
+//! `pesto meta-train`: meta-train a learned optimizer with PES (or another ES estimator).
+
+use anyhow::{Context, bail};
+use clap::Args;
+use pesto_meta::metatrain::{MetaTrainConfig, MetaTrainer, checkpoint_dir};
+use pesto_meta::observe::{CsvLog, Observers, ProgressBar, TensorBoard};
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
+
+/// The config used when `--config` is not given.
+const DEFAULT_CONFIG: (&str, &str) = ("quick", include_str!("../../meta/configs/quick.toml"));
+
+/// Arguments of `pesto meta-train`.
+#[derive(Debug, Args)]
+pub struct MetaTrainArgs {
+    /// Meta-training config (TOML); defaults to meta/configs/quick.toml, embedded.
+    #[arg(long, conflicts_with = "resume")]
+    config: Option<PathBuf>,
+    /// Run directory: checkpoints, log.csv, TensorBoard events (default checkpoints/CONFIG-NAME).
+    #[arg(long, conflicts_with = "resume")]
+    out: Option<PathBuf>,
+    /// Continue the run in this directory from its newest good checkpoint.
+    #[arg(long)]
+    resume: Option<PathBuf>,
+    /// Total number of outer steps to reach (overrides the config's `outer_steps`).
+    #[arg(long)]
+    steps: Option<u64>,
+    /// Worker threads (default: one per core). Results do not depend on it.
+    #[arg(long)]
+    threads: Option<usize>,
+}
+
+/// Runs `pesto meta-train`.
+pub fn run(args: MetaTrainArgs) -> anyhow::Result<()> {
+    super::set_threads(args.threads)?;
+    let (mut trainer, dir) = match &args.resume {
+        Some(dir) => {
+            let (trainer, resumed) = MetaTrainer::resume(dir)?;
+            for skipped in &resumed.skipped {
+                eprintln!("warning: skipping damaged checkpoint: {skipped}");
+            }
+            eprintln!(
+                "resuming from {} (outer step {})",
+                resumed.path.display(),
+                trainer.state().step
+            );
+            (trainer, dir.clone())
+        }
+        None => {
+            let (name, config) = load_config(args.config.as_deref())?;
+            let dir = args.out.unwrap_or_else(|| Path::new("checkpoints").join(name));
+            if checkpoint_dir(&dir).exists() {
+                bail!(
+                    "{} already holds a run; continue it with `pesto meta-train --resume {0}` or choose another --out",
+                    dir.display()
+                );
+            }
+            std::fs::create_dir_all(&dir).with_context(|| format!("creating {}", dir.display()))?;
+            let text = toml::to_string(&config).context("encoding the config")?;
+            std::fs::write(dir.join("config.toml"), text)
+                .with_context(|| format!("writing {}", dir.join("config.toml").display()))?;
+            (MetaTrainer::new(config, &dir)?, dir)
+        }
+    };
+    let until = args.steps.unwrap_or(trainer.state().config.outer_steps);
+    let start = trainer.state().step;
+
+    let stop = Arc::new(AtomicBool::new(false));
+    let flag = Arc::clone(&stop);
+    ctrlc::set_handler(move || flag.store(true, Ordering::SeqCst))
+        .context("installing the Ctrl-C handler")?;
+
+    let mut observers = Observers::default();
+    observers.push(ProgressBar::new(start, until));
+    observers.push(CsvLog::open(&dir.join("log.csv"), start)?);
+    observers.push(TensorBoard::open(&dir.join("tensorboard"))?);
+    trainer.run(until, &mut observers, &stop)?;
+
+    let state = trainer.state();
+    if stop.load(Ordering::SeqCst) {
+        eprintln!("interrupted: checkpoint written at outer step {}", state.step);
+    }
+    println!(
+        "meta-trained {} outer steps ({} this session); run directory {}",
+        state.step,
+        state.step - start.min(state.step),
+        dir.display()
+    );
+    println!("resume with: pesto meta-train --resume {}", dir.display());
+    Ok(())
+}
+
+/// The config at `path`, or the embedded default, with the name used for its run directory.
+fn load_config(path: Option<&Path>) -> anyhow::Result<(String, MetaTrainConfig)> {
+    Ok(match path {
+        Some(path) => {
+            let name = path.file_stem().map_or("run".into(), |s| s.to_string_lossy().into_owned());
+            (name, MetaTrainConfig::load(path)?)
+        }
+        None => {
+            let (name, text) = DEFAULT_CONFIG;
+            (name.to_string(), MetaTrainConfig::parse(text, Path::new("meta/configs/quick.toml"))?)
+        }
+    })
+}

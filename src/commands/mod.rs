@@ -2,6 +2,9 @@
 
 use clap::{Parser, Subcommand};
 
+mod tasks;
+mod train;
+
 /// Meta-train learned optimizers with Persistent Evolution Strategies.
 #[derive(Debug, Parser)]
 #[command(name = "pesto", version, about)]
@@ -11,11 +14,19 @@ pub struct Cli {
 }
 
 #[derive(Debug, Subcommand)]
-enum Command {}
+enum Command {
+    /// List task families, their keys, and the built-in suites.
+    Tasks(tasks::TasksArgs),
+    /// Train one task with a hand-designed optimizer and write its loss curve.
+    Train(train::TrainArgs),
+}
 
 /// Runs the parsed command.
 pub fn run(cli: Cli) -> anyhow::Result<()> {
-    match cli.command {}
+    match cli.command {
+        Command::Tasks(args) => tasks::run(args),
+        Command::Train(args) => train::run(args),
+    }
 }
 
 /// Exit code for an error: 2 for bad user input (as clap uses for bad arguments), 1 otherwise.

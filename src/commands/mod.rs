@@ -2,6 +2,8 @@
 
 mod meta_train;
 mod repro;
+mod tasks;
+mod train;
 
 use clap::{Parser, Subcommand};
 
@@ -15,6 +17,10 @@ pub struct Cli {
 
 #[derive(Debug, Subcommand)]
 enum Command {
+    /// List task families, their keys, and the built-in suites.
+    Tasks(tasks::TasksArgs),
+    /// Train one task with a hand-designed optimizer and write its loss curve.
+    Train(train::TrainArgs),
     /// Meta-train a learned optimizer (PES by default), or resume a run.
     MetaTrain(meta_train::MetaTrainArgs),
     /// Reproduce an experiment of the paper.
@@ -25,6 +31,8 @@ enum Command {
 /// Runs the parsed command.
 pub fn run(cli: Cli) -> anyhow::Result<()> {
     match cli.command {
+        Command::Tasks(args) => tasks::run(args),
+        Command::Train(args) => train::run(args),
         Command::MetaTrain(args) => meta_train::run(args),
         Command::Repro(command) => repro::run(command),
     }

@@ -1,6 +1,6 @@
 //! Line charts: several named series over a shared x axis, optionally with a log y axis.
 
-use super::{FONT, PALETTE, PlotError, register_fonts};
+use super::{FONT, PALETTE, PlotError, register_fonts, short_number};
 use plotters::prelude::*;
 use std::path::Path;
 
@@ -84,15 +84,14 @@ impl LineChart {
             .x_desc(&self.x_label)
             .y_desc(&self.y_label)
             .label_style((FONT, 14))
-            .y_label_formatter(&|v| {
-                if log_y { format!("{:.2e}", 10f64.powf(*v)) } else { format!("{v:.3}") }
-            })
+            .x_label_formatter(&|v| short_number(*v))
+            .y_label_formatter(&|v| short_number(if log_y { 10f64.powf(*v) } else { *v }))
             .draw()
             .map_err(|e| fail(&e))?;
         for (i, (series, points)) in self.series.iter().zip(lines).enumerate() {
             let colour = PALETTE[i % PALETTE.len()];
             chart
-                .draw_series(LineSeries::new(points, colour.stroke_width(2)))
+                .draw_series(LineSeries::new(points, colour.stroke_width(1)))
                 .map_err(|e| fail(&e))?
                 .label(&series.name)
                 .legend(move |(x, y)| {

@@ -40,6 +40,15 @@ impl PlotError {
     }
 }
 
+/// `v` with about three significant digits, in scientific notation only when very large or small.
+pub fn short_number(v: f64) -> String {
+    if v != 0.0 && !(1e-3..1e5).contains(&v.abs()) {
+        return format!("{v:.2e}");
+    }
+    let rounded: f64 = format!("{v:.2e}").parse().unwrap_or(v);
+    rounded.to_string()
+}
+
 /// Registers the bundled DejaVu Sans as `FONT` (once per process).
 pub fn register_fonts() {
     static REGISTER: Once = Once::new();
@@ -49,4 +58,17 @@ pub fn register_fonts() {
             unreachable!("the bundled font is a valid TrueType font");
         }
     });
+}
+
+#[cfg(test)]
+mod tests {
+    use super::short_number;
+
+    #[test]
+    fn short_numbers_keep_three_significant_digits() {
+        let cases = [(2.5491, "2.55"), (0.63096, "0.631"), (1000.0, "1000"), (1.2e-5, "1.20e-5")];
+        for (v, want) in cases {
+            assert_eq!(short_number(v), want);
+        }
+    }
 }

@@ -27,7 +27,7 @@ impl TaskFamily for LogregSynth {
             classes_key(),
             KeySpec {
                 name: "teacher",
-                description: "hidden width of the tanh teacher (0: linear teacher)",
+                description: "hidden width of the tanh teacher (0: linear)",
                 default: "32",
                 valid: Domain::Int { min: 0, max: 1024 },
                 typical: Domain::Int { min: 0, max: 64 },

@@ -47,14 +47,14 @@ impl TaskFamily for QuadraticFamily {
             },
             KeySpec {
                 name: "rotate",
-                description: "eigenbasis is a random rotation (else the coordinate axes)",
+                description: "eigenbasis is a random rotation (else the axes)",
                 default: "true",
                 valid: Domain::choice(&["true", "false"]),
                 typical: Domain::choice(&["true", "false"]),
             },
             KeySpec {
                 name: "noise",
-                description: "standard deviation of the Gaussian noise added to each gradient",
+                description: "std of Gaussian noise added to each gradient",
                 default: "0",
                 valid: Domain::Float { min: 0.0, max: 100.0, log: false },
                 typical: Domain::Float { min: 0.0, max: 0.3, log: false },

@@ -167,3 +167,59 @@ impl MetaTrainConfig {
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const BENCHMARK: &str = include_str!("../../configs/benchmark.toml");
+
+    fn error(text: &str) -> String {
+        MetaTrainConfig::parse(text, Path::new("my.toml")).unwrap_err().to_string()
+    }
+
+    #[test]
+    fn shipped_configs_are_valid() {
+        for (name, text) in [
+            ("benchmark", BENCHMARK),
+            ("quick", include_str!("../../configs/quick.toml")),
+            ("full", include_str!("../../configs/full.toml")),
+        ] {
+            MetaTrainConfig::parse(text, Path::new(name)).unwrap();
+        }
+        let bench = MetaTrainConfig::parse(BENCHMARK, Path::new("benchmark")).unwrap();
+        assert_eq!((bench.estimator.particles, bench.estimator.truncation), (16, 20));
+        assert_eq!(bench.estimator.sigma, 0.01);
+        assert_eq!(bench.outer.clip_value, Some(3.0));
+    }
+
+    #[test]
+    fn an_unknown_field_is_named() {
+        let text = BENCHMARK.replace("truncation = 20", "truncation = 20\ntruncaton = 3");
+        let message = error(&text);
+        assert!(message.starts_with("config my.toml: "), "{message}");
+        assert!(message.contains("unknown field `truncaton`"), "{message}");
+    }
+
+    #[test]
+    fn out_of_range_values_name_their_field_and_range() {
+        assert_eq!(
+            error(&BENCHMARK.replace("sigma = 0.01", "sigma = -0.5")),
+            "config my.toml: [estimator] `sigma` must be positive and finite, got -0.5"
+        );
+        assert_eq!(
+            error(&BENCHMARK.replace("particles = 16", "particles = 7")),
+            "config my.toml: [estimator] `particles` must be even and at least 2, got 7"
+        );
+        assert_eq!(
+            error(&BENCHMARK.replace("lr = 1e-3", "lr = 0.0")),
+            "config my.toml: [outer] outer optimizer: `lr` = 0 is invalid; expected a positive finite number"
+        );
+        assert_eq!(
+            error(&BENCHMARK.replace("outer_steps = 60", "outer_steps = 0")),
+            "config my.toml: field `outer_steps` = 0: expected at least 1"
+        );
+        let both = BENCHMARK.replace("[tasks]\n", "[tasks]\nsuite = \"train\"\n");
+        assert!(error(&both).contains("field `tasks`"), "{}", error(&both));
+    }
+}

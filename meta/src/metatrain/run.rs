@@ -51,7 +51,9 @@ impl RunError {
 /// particle's inner run and accumulator (inside the estimator) and the step counter.
 #[derive(Serialize, Deserialize)]
 pub struct RunState {
-    /// The configuration the run was started with.
+    /// The configuration the run was started with (stored as TOML text, which is how its
+    /// tagged sections deserialise).
+    #[serde(with = "config_as_toml")]
     pub config: MetaTrainConfig,
     /// Outer steps completed.
     pub step: u64,
@@ -184,6 +186,20 @@ impl MetaTrainer {
     }
 }
 
+/// Serialises a config inside a checkpoint as its TOML text.
+mod config_as_toml {
+    use super::MetaTrainConfig;
+    use serde::{Deserialize, Deserializer, Serializer, de::Error, ser};
+
+    pub fn serialize<S: Serializer>(config: &MetaTrainConfig, out: S) -> Result<S::Ok, S::Error> {
+        out.serialize_str(&toml::to_string(config).map_err(ser::Error::custom)?)
+    }
+
+    pub fn deserialize<'de, D: Deserializer<'de>>(input: D) -> Result<MetaTrainConfig, D::Error> {
+        toml::from_str(&String::deserialize(input)?).map_err(D::Error::custom)
+    }
+}
+
 /// Where a run directory keeps its checkpoints.
 pub fn checkpoint_dir(run_dir: &Path) -> PathBuf {
     run_dir.join("checkpoints")
@@ -191,4 +207,100 @@ pub fn checkpoint_dir(run_dir: &Path) -> PathBuf {
 
 fn norm(v: &[f32]) -> f64 {
     v.iter().map(|&x| f64::from(x) * f64::from(x)).sum::<f64>().sqrt()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::observe::Observers;
+
+    /// A small PES run: 4 particles on a tiny MLP task with a short horizon, so resets happen.
+    fn config(kind: &str) -> MetaTrainConfig {
+        let text = format!(
+            r#"
+            seed = 3
+            outer_steps = 8
+            checkpoint_every = 3
+            keep_checkpoints = 2
+            [tasks]
+            task = "mlp-synth:input=8,hidden=8,classes=3,batch=16,steps=30"
+            [optimizer]
+            kind = "{kind}"
+            [estimator]
+            particles = 4
+            sigma = 0.01
+            truncation = 7
+            [outer]
+            clip_value = 3.0
+            [outer.optimizer]
+            kind = "adam"
+            lr = 0.001
+            beta1 = 0.9
+            beta2 = 0.999
+            eps = 1e-8
+            "#
+        );
+        MetaTrainConfig::parse(&text, Path::new("test.toml")).unwrap()
+    }
+
+    fn temp_dir(name: &str) -> PathBuf {
+        let dir = std::env::temp_dir().join(format!("pesto-run-{name}-{}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&dir);
+        dir
+    }
+
+    fn bits(theta: &[f32]) -> Vec<u32> {
+        theta.iter().map(|t| t.to_bits()).collect()
+    }
+
+    #[test]
+    fn stop_and_resume_is_bit_identical_to_a_straight_run() {
+        for kind in ["mlp-lopt", "learned-adam"] {
+            let never = AtomicBool::new(false);
+            let straight_dir = temp_dir(&format!("straight-{kind}"));
+            let mut straight = MetaTrainer::new(config(kind), &straight_dir).unwrap();
+            straight.run(8, &mut Observers::default(), &never).unwrap();
+
+            let split_dir = temp_dir(&format!("split-{kind}"));
+            let mut first = MetaTrainer::new(config(kind), &split_dir).unwrap();
+            first.run(4, &mut Observers::default(), &never).unwrap();
+            drop(first);
+            let (mut second, resumed) = MetaTrainer::resume(&split_dir).unwrap();
+            assert_eq!(resumed.path, checkpoint_dir(&split_dir).join(checkpoint::file_name(4)));
+            second.run(8, &mut Observers::default(), &never).unwrap();
+
+            assert_eq!(second.state().step, 8);
+            assert_eq!(bits(&second.state().theta), bits(&straight.state().theta), "{kind}");
+            assert_ne!(bits(&second.state().theta), bits(&straight.system.initial_theta()));
+            std::fs::remove_dir_all(&straight_dir).unwrap();
+            std::fs::remove_dir_all(&split_dir).unwrap();
+        }
+    }
+
+    #[test]
+    fn a_raised_stop_flag_ends_the_run_with_a_checkpoint() {
+        let dir = temp_dir("stop");
+        let mut trainer = MetaTrainer::new(config("mlp-lopt"), &dir).unwrap();
+        let stop = AtomicBool::new(true);
+        trainer.run(8, &mut Observers::default(), &stop).unwrap();
+        let latest = checkpoint::load_latest::<RunState>(&checkpoint_dir(&dir)).unwrap();
+        assert_eq!(latest.state.step, 0);
+        std::fs::remove_dir_all(&dir).unwrap();
+    }
+
+    #[test]
+    fn a_damaged_newest_checkpoint_falls_back_to_the_previous_one() {
+        let dir = temp_dir("damaged");
+        let never = AtomicBool::new(false);
+        let mut trainer = MetaTrainer::new(config("mlp-lopt"), &dir).unwrap();
+        trainer.run(6, &mut Observers::default(), &never).unwrap();
+        let newest = checkpoint_dir(&dir).join(checkpoint::file_name(6));
+        let bytes = std::fs::read(&newest).unwrap();
+        std::fs::write(&newest, &bytes[..bytes.len() - 10]).unwrap();
+        let (resumed, how) = MetaTrainer::resume(&dir).unwrap();
+        assert_eq!(resumed.state().step, 3);
+        assert_eq!(how.skipped.len(), 1);
+        assert!(how.skipped[0].to_string().contains("truncated"), "{}", how.skipped[0]);
+        std::fs::remove_dir_all(&dir).unwrap();
+    }
 }

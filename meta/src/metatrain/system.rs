@@ -147,4 +147,60 @@ impl UnrolledSystem for LoptTraining {
     fn position(&self, run: &InnerRun) -> u64 {
         run.step
     }
+
+    fn clipped(&self, run: &InnerRun) -> bool {
+        run.clipped
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::estimators::{AnyEstimator, Estimator, EstimatorConfig, EstimatorKind};
+
+    fn tiny_task() -> TaskSource {
+        TaskSource::Task(
+            TaskSpec::parse("mlp-synth:input=8,hidden=8,classes=3,batch=16,steps=12", 0).unwrap(),
+        )
+    }
+
+    #[test]
+    fn a_diverging_particle_is_clipped_then_reset_and_theta_stays_finite() {
+        // learned-adam with a learning rate of e^8: the inner loss blows up within a few steps.
+        let kind = LearnedKind::LearnedAdam;
+        let mut theta = kind.init_theta(0);
+        theta[0] = 8.0;
+        let system = LoptTraining::new(tiny_task(), kind, theta.clone());
+        let config =
+            EstimatorConfig { particles: 4, sigma: 0.01, truncation: 4, stagger: false, seed: 1 };
+        let mut pes = AnyEstimator::new(EstimatorKind::Pes, config, &system).unwrap();
+        let (mut clipped, mut resets) = (0, 0);
+        for step in 0..6 {
+            let estimate = pes.estimate(&system, &theta, step);
+            assert!(
+                estimate.grad.iter().all(|g| g.is_finite()),
+                "step {step}: {:?}",
+                estimate.grad
+            );
+            assert!(estimate.loss.is_finite());
+            clipped += estimate.clipped;
+            resets += estimate.resets;
+            theta.iter_mut().zip(&estimate.grad).for_each(|(t, g)| *t -= 0.1 * g);
+        }
+        assert!(clipped > 0, "no particle hit the loss clip");
+        assert_eq!(resets, 8, "every pair resets at steps 12 and 24 of 6 x 4");
+        assert!(theta.iter().all(|t| t.is_finite()));
+    }
+
+    #[test]
+    fn a_restarted_run_is_fresh_and_pairs_share_it() {
+        let kind = LearnedKind::MlpLopt;
+        let system = LoptTraining::new(tiny_task(), kind, kind.init_theta(0));
+        let a = system.init_state(9, 5);
+        let b = system.init_state(9, 5);
+        assert_eq!(a.params, b.params);
+        assert_eq!(a.spec, b.spec);
+        assert_eq!((a.step, a.horizon, a.diverged), (5, 12, false));
+        assert_ne!(system.init_state(10, 5).params, a.params);
+    }
 }

@@ -6,6 +6,7 @@ use pesto_meta::Optimizer;
 use pesto_meta::optim::mlp_lopt::Kernel;
 use pesto_meta::optim::{LearnedAdam, MlpLopt};
 use pesto_tasks::ParamLayout;
+use pesto_tasks::linalg::{Mat, gemm};
 use std::hint::black_box;
 
 fn student_layout() -> ParamLayout {
@@ -40,5 +41,20 @@ fn updates(c: &mut Criterion) {
     bench_update(c, "learned-adam", &mut adam);
 }
 
-criterion_group!(benches, updates);
+/// Baseline for the kernel design: mlp-lopt's dominant product alone, its 32 x 32 second layer
+/// over all 2,410 parameters (1,024 of the 1,344 multiply-adds per parameter), through sgemm.
+fn gemm_second_layer(c: &mut Criterion) {
+    let n = student_layout().len();
+    let w2: Vec<f32> = (0..32 * 32).map(|i| (i as f32 * 0.13).sin()).collect();
+    let h1: Vec<f32> = (0..32 * n).map(|i| (i as f32 * 0.07).cos()).collect();
+    let mut h2 = vec![0.0f32; 32 * n];
+    let mut group = c.benchmark_group("lopt");
+    group.throughput(Throughput::Elements(n as u64));
+    group.bench_function("gemm-second-layer-only", |b| {
+        b.iter(|| gemm(1.0, Mat::new(&w2, 32, 32), Mat::new(black_box(&h1), 32, n), 0.0, &mut h2))
+    });
+    group.finish();
+}
+
+criterion_group!(benches, updates, gemm_second_layer);
 criterion_main!(benches);

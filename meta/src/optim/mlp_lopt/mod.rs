@@ -2,8 +2,18 @@
 //!
 //! Per parameter, 19 features (g, p and six momenta, each divided by its RMS over the tensor,
 //! plus eleven time features) go through an MLP 19 -> 32 -> 32 -> 2 with ReLU whose outputs
-//! (d, m) give p <- p - 0.001 d exp(0.001 m). See `theta` for the layout of the 1,762 weights
-//! and `features` for how the normalisation and time features fold into the first layer.
+//! (d, m) give p <- p - 0.001 d exp(0.001 m). The six momenta are the `OptState` slots, in the
+//! order of `DECAYS`.
+//!
+//! theta (`THETA_DIM` = 1,762 values) holds, at the offsets `W1`, `B1`, `W2`, `B2`, `W3`, `B3`:
+//! W1 (19 x 32), b1 (32), W2 (32 x 32), b2 (32), W3 (32 x 2), b3 (2). Each matrix is row-major
+//! with one row per input unit: the weight from input `i` to output `j` of layer W is at
+//! `W + i * outputs + j`. The first layer's inputs are g, p, the six momenta (`DECAYS` order),
+//! then the eleven time features (`TIMESCALES` order); the outputs are d then m.
+//!
+//! The update folds the time features into a per-step bias and the per-tensor RMS into a
+//! per-tensor scaling of W1 (`features`), then runs the MLP over tiles of parameters with SIMD
+//! kernels picked at runtime (`kernel`). A step allocates nothing.
 
 mod features;
 mod kernel;

@@ -8,8 +8,21 @@ use std::io::Write;
 use std::path::{Path, PathBuf};
 use thiserror::Error;
 
-/// First bytes of every checkpoint file.
-pub const MAGIC: &[u8; 8] = b"PESTOCKP";
+/// A kind of file in the checkpoint format, told apart by its first eight bytes.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Format {
+    /// First bytes of every file of this kind.
+    pub magic: [u8; 8],
+    /// What the file holds, as said in errors.
+    pub what: &'static str,
+}
+
+/// A meta-training run's whole state.
+pub const RUN: Format = Format { magic: *b"PESTOCKP", what: "run checkpoint" };
+/// A learned optimizer alone: its kind and theta.
+pub const OPTIMIZER: Format = Format { magic: *b"PESTOOPT", what: "optimizer file" };
+const FORMATS: [Format; 2] = [RUN, OPTIMIZER];
+
 /// Version of the checkpoint format this build reads and writes.
 pub const FORMAT_VERSION: u32 = 1;
 const HEADER_LEN: usize = 8 + 4 + 8 + 4;
@@ -20,11 +33,11 @@ const SUFFIX: &str = ".bin";
 #[derive(Debug, Error)]
 pub enum CheckpointError {
     /// The file system refused a read or write.
-    #[error("checkpoint {path}: {source}")]
-    Io { path: PathBuf, source: std::io::Error },
-    /// Not a pesto checkpoint.
-    #[error("checkpoint {path}: not a pesto checkpoint (bad magic bytes)")]
-    BadMagic { path: PathBuf },
+    #[error("checkpoint {path}: {error}")]
+    Io { path: PathBuf, error: std::io::Error },
+    /// Not the kind of pesto file expected.
+    #[error("checkpoint {path}: not a pesto {expected} ({found})")]
+    BadMagic { path: PathBuf, expected: &'static str, found: &'static str },
     /// Written by an incompatible version of pesto.
     #[error("checkpoint {path}: format version {found}, this build reads version {expected}")]
     WrongVersion { path: PathBuf, found: u32, expected: u32 },
@@ -42,8 +55,18 @@ pub enum CheckpointError {
     Missing { dir: PathBuf },
 }
 
+impl CheckpointError {
+    /// True when the file given is at fault (damaged, wrong kind, missing), not the machine.
+    pub fn is_user_input(&self) -> bool {
+        match self {
+            CheckpointError::Io { error, .. } => error.kind() == std::io::ErrorKind::NotFound,
+            _ => true,
+        }
+    }
+}
+
 fn io_error(path: &Path) -> impl FnOnce(std::io::Error) -> CheckpointError + '_ {
-    move |source| CheckpointError::Io { path: path.to_path_buf(), source }
+    move |error| CheckpointError::Io { path: path.to_path_buf(), error }
 }
 
 /// The file name of the checkpoint taken after `step` outer steps.
@@ -51,12 +74,12 @@ pub fn file_name(step: u64) -> String {
     format!("{PREFIX}{step:010}{SUFFIX}")
 }
 
-/// Encodes `state` with its header.
-pub fn encode<T: Serialize>(state: &T) -> Vec<u8> {
+/// Encodes `state` with the header of `format`.
+pub fn encode<T: Serialize>(format: Format, state: &T) -> Vec<u8> {
     let payload = bincode::serde::encode_to_vec(state, bincode::config::standard())
         .expect("run state contains only serialisable data");
     let mut bytes = Vec::with_capacity(HEADER_LEN + payload.len());
-    bytes.extend_from_slice(MAGIC);
+    bytes.extend_from_slice(&format.magic);
     bytes.extend_from_slice(&FORMAT_VERSION.to_le_bytes());
     bytes.extend_from_slice(&(payload.len() as u64).to_le_bytes());
     bytes.extend_from_slice(&crc32fast::hash(&payload).to_le_bytes());
@@ -64,30 +87,38 @@ pub fn encode<T: Serialize>(state: &T) -> Vec<u8> {
     bytes
 }
 
-/// Decodes a checkpoint read from `path`, checking magic, version, length and checksum.
-pub fn decode<T: DeserializeOwned>(bytes: &[u8], path: &Path) -> Result<T, CheckpointError> {
+/// Decodes a file of `format` read from `path`, checking magic, version, length and checksum.
+pub fn decode<T: DeserializeOwned>(
+    format: Format,
+    bytes: &[u8],
+    path: &Path,
+) -> Result<T, CheckpointError> {
     let path = path.to_path_buf();
-    if bytes.len() < MAGIC.len() || &bytes[..MAGIC.len()] != MAGIC {
-        return Err(CheckpointError::BadMagic { path });
+    if !bytes.starts_with(&format.magic) {
+        let other = FORMATS.iter().find(|f| bytes.starts_with(&f.magic));
+        let found = other.map_or("unrecognised magic bytes", |f| f.what);
+        return Err(CheckpointError::BadMagic { path, expected: format.what, found });
+    }
+    let word = |range: std::ops::Range<usize>| bytes.get(range).map(<[u8]>::to_vec);
+    if let Some(version) = word(8..12) {
+        let version = u32::from_le_bytes(version.try_into().expect("4 bytes"));
+        if version != FORMAT_VERSION {
+            return Err(CheckpointError::WrongVersion {
+                path,
+                found: version,
+                expected: FORMAT_VERSION,
+            });
+        }
     }
     if bytes.len() < HEADER_LEN {
         return Err(CheckpointError::Truncated { path, found: bytes.len(), expected: HEADER_LEN });
     }
-    let word = |range: std::ops::Range<usize>| bytes[range].to_vec();
-    let version = u32::from_le_bytes(word(8..12).try_into().expect("4 bytes"));
-    if version != FORMAT_VERSION {
-        return Err(CheckpointError::WrongVersion {
-            path,
-            found: version,
-            expected: FORMAT_VERSION,
-        });
-    }
-    let len = u64::from_le_bytes(word(12..20).try_into().expect("8 bytes"));
+    let len = u64::from_le_bytes(bytes[12..20].try_into().expect("8 bytes"));
     let expected = usize::try_from(len).unwrap_or(usize::MAX).saturating_add(HEADER_LEN);
     if bytes.len() != expected {
         return Err(CheckpointError::Truncated { path, found: bytes.len(), expected });
     }
-    let crc = u32::from_le_bytes(word(20..24).try_into().expect("4 bytes"));
+    let crc = u32::from_le_bytes(bytes[20..24].try_into().expect("4 bytes"));
     let payload = &bytes[HEADER_LEN..];
     if crc32fast::hash(payload) != crc {
         return Err(CheckpointError::Corrupted { path });
@@ -97,29 +128,41 @@ pub fn decode<T: DeserializeOwned>(bytes: &[u8], path: &Path) -> Result<T, Check
         .map_err(|e| CheckpointError::Decode { path, reason: e.to_string() })
 }
 
-/// Reads and decodes the checkpoint at `path`.
-pub fn load<T: DeserializeOwned>(path: &Path) -> Result<T, CheckpointError> {
+/// Reads and decodes the file of `format` at `path`.
+pub fn load<T: DeserializeOwned>(format: Format, path: &Path) -> Result<T, CheckpointError> {
     let bytes = fs::read(path).map_err(io_error(path))?;
-    decode(&bytes, path)
+    decode(format, &bytes, path)
 }
 
-/// Writes `state` as the checkpoint of `step` in `dir` (temporary file, fsync, rename, fsync of
-/// the directory), then deletes all but the newest `keep` checkpoints. Returns the file's path.
+/// Writes `state` to `path` in `format`: to a temporary file beside it, fsynced, renamed into
+/// place and the directory fsynced, so `path` always holds either the old or the new file.
+pub fn write_atomic<T: Serialize>(
+    format: Format,
+    path: &Path,
+    state: &T,
+) -> Result<(), CheckpointError> {
+    let dir = path.parent().filter(|d| !d.as_os_str().is_empty()).unwrap_or(Path::new("."));
+    fs::create_dir_all(dir).map_err(io_error(dir))?;
+    let name = path.file_name().map_or("checkpoint".into(), |n| n.to_string_lossy());
+    let tmp = dir.join(format!(".{name}.tmp"));
+    let mut file = File::create(&tmp).map_err(io_error(&tmp))?;
+    file.write_all(&encode(format, state)).map_err(io_error(&tmp))?;
+    file.sync_all().map_err(io_error(&tmp))?;
+    drop(file);
+    fs::rename(&tmp, path).map_err(io_error(path))?;
+    File::open(dir).and_then(|d| d.sync_all()).map_err(io_error(dir))
+}
+
+/// Writes `state` as the run checkpoint of `step` in `dir`, then deletes all but the newest
+/// `keep` checkpoints. Returns the file's path.
 pub fn save<T: Serialize>(
     dir: &Path,
     step: u64,
     state: &T,
     keep: usize,
 ) -> Result<PathBuf, CheckpointError> {
-    fs::create_dir_all(dir).map_err(io_error(dir))?;
     let path = dir.join(file_name(step));
-    let tmp = dir.join(format!(".{}.tmp", file_name(step)));
-    let mut file = File::create(&tmp).map_err(io_error(&tmp))?;
-    file.write_all(&encode(state)).map_err(io_error(&tmp))?;
-    file.sync_all().map_err(io_error(&tmp))?;
-    drop(file);
-    fs::rename(&tmp, &path).map_err(io_error(&path))?;
-    File::open(dir).and_then(|d| d.sync_all()).map_err(io_error(dir))?;
+    write_atomic(RUN, &path, state)?;
     for old in list(dir)?.into_iter().rev().skip(keep.max(1)) {
         fs::remove_file(&old).map_err(io_error(&old))?;
     }
@@ -156,7 +199,7 @@ pub struct Latest<T> {
 pub fn load_latest<T: DeserializeOwned>(dir: &Path) -> Result<Latest<T>, CheckpointError> {
     let mut skipped = Vec::new();
     for path in list(dir)?.into_iter().rev() {
-        match load(&path) {
+        match load(RUN, &path) {
             Ok(state) => return Ok(Latest { state, path, skipped }),
             Err(err) => skipped.push(err),
         }
@@ -209,8 +252,8 @@ mod tests {
     #[test]
     fn each_kind_of_damage_has_its_error() {
         let path = Path::new("run/checkpoint-0000000001.bin");
-        let good = encode(&state(1));
-        let err = |bytes: &[u8]| decode::<State>(bytes, path).unwrap_err().to_string();
+        let good = encode(RUN, &state(1));
+        let err = |bytes: &[u8]| decode::<State>(RUN, bytes, path).unwrap_err().to_string();
 
         assert_eq!(
             err(&good[..good.len() - 3]),
@@ -235,7 +278,14 @@ mod tests {
         );
         assert_eq!(
             err(b"not a checkpoint at all"),
-            format!("checkpoint {}: not a pesto checkpoint (bad magic bytes)", path.display())
+            format!(
+                "checkpoint {}: not a pesto run checkpoint (unrecognised magic bytes)",
+                path.display()
+            )
+        );
+        assert_eq!(
+            err(&encode(OPTIMIZER, &state(1))),
+            format!("checkpoint {}: not a pesto run checkpoint (optimizer file)", path.display())
         );
     }
 

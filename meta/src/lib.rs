@@ -3,6 +3,7 @@
 
 pub mod checkpoint;
 pub mod estimators;
+pub mod eval;
 pub mod inner;
 pub mod metatrain;
 pub mod observe;

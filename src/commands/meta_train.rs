@@ -1,6 +1,7 @@
 //! `pesto meta-train`: meta-train a learned optimizer with PES (or another ES estimator).
 
-use anyhow::{Context, bail};
+use super::UsageError;
+use anyhow::Context;
 use clap::Args;
 use pesto_meta::metatrain::{MetaTrainConfig, MetaTrainer, checkpoint_dir};
 use pesto_meta::observe::{CsvLog, Observers, ProgressBar, TensorBoard};
@@ -51,10 +52,11 @@ pub fn run(args: MetaTrainArgs) -> anyhow::Result<()> {
             let (name, config) = load_config(args.config.as_deref())?;
             let dir = args.out.unwrap_or_else(|| Path::new("checkpoints").join(name));
             if checkpoint_dir(&dir).exists() {
-                bail!(
+                return Err(UsageError(format!(
                     "{} already holds a run; continue it with `pesto meta-train --resume {0}` or choose another --out",
                     dir.display()
-                );
+                ))
+                .into());
             }
             std::fs::create_dir_all(&dir).with_context(|| format!("creating {}", dir.display()))?;
             let text = toml::to_string(&config).context("encoding the config")?;

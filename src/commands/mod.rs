@@ -1,5 +1,7 @@
 //! One module per subcommand.
 
+mod bench;
+mod eval;
 mod meta_train;
 mod repro;
 mod tasks;
@@ -23,6 +25,10 @@ enum Command {
     Train(train::TrainArgs),
     /// Meta-train a learned optimizer (PES by default), or resume a run.
     MetaTrain(meta_train::MetaTrainArgs),
+    /// Evaluate a learned optimizer against tuned Adam and SGD-momentum on a suite.
+    Eval(eval::EvalArgs),
+    /// Time the reference meta-training workload (BENCHMARK.md).
+    Bench(bench::BenchArgs),
     /// Reproduce an experiment of the paper.
     #[command(subcommand)]
     Repro(repro::Repro),
@@ -34,14 +40,28 @@ pub fn run(cli: Cli) -> anyhow::Result<()> {
         Command::Tasks(args) => tasks::run(args),
         Command::Train(args) => train::run(args),
         Command::MetaTrain(args) => meta_train::run(args),
+        Command::Eval(args) => eval::run(args),
+        Command::Bench(args) => bench::run(args),
         Command::Repro(command) => repro::run(command),
     }
 }
 
+/// A command line that asks for something impossible (exit code 2).
+#[derive(Debug)]
+pub struct UsageError(pub String);
+
+impl std::fmt::Display for UsageError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
+impl std::error::Error for UsageError {}
+
 /// Sizes rayon's global pool; `None` keeps one thread per core.
 pub fn set_threads(threads: Option<usize>) -> anyhow::Result<()> {
     match threads {
-        Some(0) => anyhow::bail!("--threads must be at least 1"),
+        Some(0) => return Err(UsageError("--threads must be at least 1".into()).into()),
         Some(n) => rayon::ThreadPoolBuilder::new().num_threads(n).build_global()?,
         None => {}
     }
@@ -51,10 +71,14 @@ pub fn set_threads(threads: Option<usize>) -> anyhow::Result<()> {
 /// Exit code for an error: 2 for bad user input (as clap uses for bad arguments), 1 otherwise.
 pub fn exit_code(err: &anyhow::Error) -> u8 {
     let user_input = |cause: &(dyn std::error::Error + 'static)| {
-        cause.is::<pesto_tasks::TaskError>()
+        cause.is::<UsageError>()
+            || cause.is::<pesto_tasks::TaskError>()
             || cause.is::<pesto_meta::estimators::EstimatorError>()
             || cause.is::<pesto_meta::outer::OuterError>()
             || cause.is::<pesto_meta::metatrain::ConfigError>()
+            || cause
+                .downcast_ref::<pesto_meta::checkpoint::CheckpointError>()
+                .is_some_and(|e| e.is_user_input())
             || cause
                 .downcast_ref::<pesto_meta::metatrain::RunError>()
                 .is_some_and(|e| e.is_user_input())

@@ -1,9 +1,10 @@
-//! `pesto train`: trains one task with a hand-designed optimizer and writes its loss curve.
+//! `pesto train`: trains one task with a hand-designed or learned optimizer and writes its loss
+//! curve.
 
 use anyhow::Context;
 use clap::{Args, ValueEnum};
 use indicatif::{ProgressBar, ProgressStyle};
-use pesto_meta::optim::{Adam, Optimizer, Schedule, Sgd};
+use pesto_meta::optim::{Adam, Optimizer, SavedOptimizer, Schedule, Sgd};
 use pesto_meta::plot::LineChart;
 use pesto_meta::{Curve, InnerObserver, train_task};
 use pesto_tasks::{TaskSpec, registry};
@@ -13,7 +14,8 @@ use std::io::BufWriter;
 use std::path::PathBuf;
 use std::time::Instant;
 
-/// Trains one task with SGD, momentum or Adam and writes curve.csv, summary.json and curve.png.
+/// Trains one task with SGD, momentum, Adam or a learned optimizer and writes curve.csv,
+/// summary.json and curve.png.
 #[derive(Debug, Args)]
 pub struct TrainArgs {
     /// The task, FAMILY[:key=value,...] (see `pesto tasks`).
@@ -25,6 +27,9 @@ pub struct TrainArgs {
     /// The optimizer.
     #[arg(long, value_enum, default_value_t = OptimizerKind::Adam)]
     optimizer: OptimizerKind,
+    /// A learned optimizer instead: an optimizer file or a meta-training run directory.
+    #[arg(long, conflicts_with_all = ["optimizer", "lr", "schedule"])]
+    lopt: Option<PathBuf>,
     /// Learning rate (the initial one under a cosine schedule).
     #[arg(long, default_value_t = 3e-3, value_parser = positive)]
     lr: f32,
@@ -102,10 +107,11 @@ pub fn run(args: TrainArgs) -> anyhow::Result<()> {
         ScheduleKind::Constant => Schedule::Constant(args.lr),
         ScheduleKind::Cosine => Schedule::Cosine { lr: args.lr, horizon: steps, floor: 0.0 },
     };
-    let mut optimizer: Box<dyn Optimizer> = match args.optimizer {
-        OptimizerKind::Sgd => Box::new(Sgd::new(lr)),
-        OptimizerKind::Momentum => Box::new(Sgd::with_momentum(lr, 0.9)),
-        OptimizerKind::Adam => Box::new(Adam::new(lr)),
+    let mut optimizer: Box<dyn Optimizer> = match (&args.lopt, args.optimizer) {
+        (Some(path), _) => SavedOptimizer::load(path)?.build(),
+        (None, OptimizerKind::Sgd) => Box::new(Sgd::new(lr)),
+        (None, OptimizerKind::Momentum) => Box::new(Sgd::with_momentum(lr, 0.9)),
+        (None, OptimizerKind::Adam) => Box::new(Adam::new(lr)),
     };
     std::fs::create_dir_all(&args.out)
         .with_context(|| format!("creating {}", args.out.display()))?;

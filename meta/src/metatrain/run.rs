@@ -5,6 +5,7 @@ use super::{LoptTraining, MetaTrainConfig, TaskSource};
 use crate::checkpoint::{self, CheckpointError};
 use crate::estimators::{AnyEstimator, Estimator, EstimatorError};
 use crate::observe::{Observer, OuterRecord};
+use crate::optim::{SAVED_OPTIMIZER_FILE, SavedOptimizer};
 use crate::outer::OuterState;
 use crate::unrolled::UnrolledSystem;
 use pesto_tasks::{TaskError, rng};
@@ -41,7 +42,7 @@ impl RunError {
     pub fn is_user_input(&self) -> bool {
         match self {
             RunError::Task(_) | RunError::Estimator(_) => true,
-            RunError::Checkpoint(err) => !matches!(err, CheckpointError::Io { .. }),
+            RunError::Checkpoint(err) => err.is_user_input(),
             RunError::Log(_) => false,
         }
     }
@@ -112,10 +113,15 @@ impl MetaTrainer {
         &self.state
     }
 
-    /// Writes a checkpoint of the current state.
+    /// Writes a checkpoint of the current state, and the current learned optimizer alone.
     pub fn save(&self) -> Result<PathBuf, RunError> {
-        let keep = self.state.config.keep_checkpoints;
-        Ok(checkpoint::save(&checkpoint_dir(&self.dir), self.state.step, &self.state, keep)?)
+        let s = &self.state;
+        let keep = s.config.keep_checkpoints;
+        let path = checkpoint::save(&checkpoint_dir(&self.dir), s.step, s, keep)?;
+        let kind = s.config.optimizer.kind;
+        let saved = SavedOptimizer { kind, theta: s.theta.clone(), outer_steps: s.step };
+        saved.save(&self.dir.join(SAVED_OPTIMIZER_FILE))?;
+        Ok(path)
     }
 
     /// Takes one outer step: estimate the meta-gradient, clip it, update theta. Evaluates the

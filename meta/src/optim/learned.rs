@@ -80,19 +80,6 @@ impl LearnedKind {
     }
 }
 
-/// The learned optimizer of `kind` with meta-parameters `theta`.
-pub fn build(
-    kind: LearnedKind,
-    theta: Vec<f32>,
-) -> Result<Box<dyn LearnedOptimizer>, LearnedError> {
-    kind.build(theta)
-}
-
-/// An initial theta of `kind` drawn from `seed`.
-pub fn init_theta(kind: LearnedKind, seed: u64) -> Vec<f32> {
-    kind.init_theta(seed)
-}
-
 impl fmt::Display for LearnedKind {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.write_str(self.name())
@@ -121,9 +108,9 @@ mod tests {
         layout.push("w", &[6, 5]);
         layout.push("b", &[5]);
         for kind in LearnedKind::ALL {
-            let mut opt = build(kind, init_theta(kind, 3)).unwrap();
+            let mut opt = kind.build(kind.init_theta(3)).unwrap();
             assert_eq!(opt.theta_dim(), kind.theta_dim());
-            assert_eq!(opt.theta(), init_theta(kind, 3).as_slice());
+            assert_eq!(opt.theta(), kind.init_theta(3).as_slice());
             let mut state = opt.init_state(&layout);
             let mut params = vec![0.5f32; layout.len()];
             let grad: Vec<f32> = (1..=layout.len()).map(|i| (i as f32).sin()).collect();
@@ -152,7 +139,7 @@ mod tests {
             err.to_string(),
             "unknown learned optimizer `mlp`; valid: mlp-lopt, learned-adam"
         );
-        let err = build(LearnedKind::LearnedAdam, vec![0.0; 5]).err().unwrap();
+        let err = LearnedKind::LearnedAdam.build(vec![0.0; 5]).err().unwrap();
         assert_eq!(err.to_string(), "theta of learned-adam must have 4 values, found 5");
     }
 }

@@ -57,13 +57,15 @@ mod learned_adam;
 pub mod mlp_lopt;
 #[cfg(test)]
 mod registry_tests;
+mod saved;
 mod schedule;
 mod sgd;
 
 pub use adam::{Adam, AdamBetas, adam_update};
-pub use learned::{LearnedError, LearnedKind, build, init_theta};
+pub use learned::{LearnedError, LearnedKind};
 pub use learned_adam::LearnedAdam;
 pub use mlp_lopt::MlpLopt;
+pub use saved::{FILE_NAME as SAVED_OPTIMIZER_FILE, SavedOptimizer};
 pub use schedule::Schedule;
 pub use sgd::Sgd;
 

@@ -1,0 +1,418 @@
+//! Evaluation of a learned optimizer on a suite against tuned hand-designed baselines: Adam and
+//! SGD with momentum over a learning-rate grid, several seeds per task, each task's horizon.
+
+use crate::inner::{Curve, train_task};
+use crate::optim::{Adam, Optimizer, SavedOptimizer, Schedule, Sgd};
+use crate::plot::{LineChart, PlotError};
+use pesto_tasks::suite::Suite;
+use pesto_tasks::{Task, TaskError, TaskSpec, registry};
+use rayon::prelude::*;
+use serde::Serialize;
+use std::fmt::Write as _;
+use std::io::{self, BufWriter, Write};
+use std::path::Path;
+use thiserror::Error;
+
+/// Learning rates 1e-4 to 1e-1 in half decades.
+pub const LR_GRID: [f32; 7] = [1e-4, 3.162_278e-4, 1e-3, 3.162_278e-3, 1e-2, 3.162_278e-2, 1e-1];
+/// Momentum of the SGD-momentum baseline.
+pub const MOMENTUM: f32 = 0.9;
+
+/// Why an evaluation could not be written.
+#[derive(Debug, Error)]
+pub enum EvalError {
+    /// A result file could not be written.
+    #[error("writing {path}: {error}")]
+    Io { path: String, error: io::Error },
+    /// A plot could not be drawn.
+    #[error(transparent)]
+    Plot(#[from] PlotError),
+}
+
+/// How an evaluation runs.
+#[derive(Clone, Debug, PartialEq)]
+pub struct EvalSettings {
+    /// Initialisation seeds per task.
+    pub seeds: u64,
+    /// Learning rates tried for each baseline.
+    pub lr_grid: Vec<f32>,
+    /// Fraction of the last steps whose minibatch losses average into the final training loss.
+    pub tail: f64,
+    /// Held-out evaluations per run.
+    pub heldout_points: u64,
+}
+
+impl Default for EvalSettings {
+    fn default() -> Self {
+        Self { seeds: 3, lr_grid: LR_GRID.to_vec(), tail: 0.1, heldout_points: 20 }
+    }
+}
+
+/// An optimizer entered in the evaluation.
+#[derive(Clone, Copy, Debug, PartialEq, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Contender {
+    /// The learned optimizer being evaluated.
+    Learned,
+    /// Adam at one grid learning rate.
+    Adam(f32),
+    /// SGD with momentum 0.9 at one grid learning rate.
+    Momentum(f32),
+}
+
+impl Contender {
+    /// Name for tables and legends.
+    pub fn family(&self) -> &'static str {
+        match self {
+            Contender::Learned => "learned",
+            Contender::Adam(_) => "adam",
+            Contender::Momentum(_) => "momentum",
+        }
+    }
+
+    /// The grid learning rate, for baselines.
+    pub fn lr(&self) -> Option<f32> {
+        match *self {
+            Contender::Learned => None,
+            Contender::Adam(lr) | Contender::Momentum(lr) => Some(lr),
+        }
+    }
+
+    fn optimizer(&self, saved: &SavedOptimizer) -> Box<dyn Optimizer> {
+        match *self {
+            Contender::Learned => saved.build(),
+            Contender::Adam(lr) => Box::new(Adam::new(Schedule::Constant(lr))),
+            Contender::Momentum(lr) => {
+                Box::new(Sgd::with_momentum(Schedule::Constant(lr), MOMENTUM))
+            }
+        }
+    }
+}
+
+/// One contender's runs on one task, over all seeds.
+#[derive(Clone, Debug, Serialize)]
+pub struct Entry {
+    /// Who ran.
+    pub contender: Contender,
+    /// Mean over seeds of the final training loss (NaN if any run diverged).
+    pub final_train: f64,
+    /// Mean over seeds of the final held-out loss (NaN if any run diverged).
+    pub final_heldout: f64,
+    /// Per seed: (final training loss, final held-out loss).
+    pub per_seed: Vec<(f32, f32)>,
+    /// The loss curves, one per seed.
+    #[serde(skip)]
+    pub curves: Vec<Curve>,
+}
+
+impl Entry {
+    /// Final training loss with divergence ranked last.
+    fn rank(&self) -> f64 {
+        if self.final_train.is_finite() { self.final_train } else { f64::INFINITY }
+    }
+}
+
+/// The results on one task.
+#[derive(Clone, Debug, Serialize)]
+pub struct TaskResult {
+    /// The task, `FAMILY:key=value,...`.
+    pub task: String,
+    /// Number of parameters.
+    pub params: usize,
+    /// Inner steps of each run (the task's horizon).
+    pub steps: u64,
+    /// The learned optimizer's runs.
+    pub learned: Entry,
+    /// The best Adam grid point.
+    pub adam: Entry,
+    /// The best SGD-momentum grid point.
+    pub momentum: Entry,
+    /// Every grid point: (contender, mean final training loss).
+    pub grid: Vec<(Contender, f64)>,
+}
+
+/// The whole evaluation.
+#[derive(Clone, Debug, Serialize)]
+pub struct EvalReport {
+    /// Suite evaluated.
+    pub suite: String,
+    /// The learned optimizer's kind.
+    pub optimizer: String,
+    /// Outer steps of meta-training behind it.
+    pub outer_steps: u64,
+    /// Seeds per task.
+    pub seeds: u64,
+    /// Per task.
+    pub tasks: Vec<TaskResult>,
+    /// Tasks where the learned optimizer's final training loss beats the best Adam's.
+    pub wins_vs_adam: usize,
+    /// Mean over tasks of the final training loss: learned, best Adam, best momentum.
+    pub mean_final_train: [f64; 3],
+}
+
+/// Trains every task of `suite` with the learned optimizer and every baseline grid point.
+pub fn evaluate(
+    suite: &Suite,
+    saved: &SavedOptimizer,
+    settings: &EvalSettings,
+) -> Result<EvalReport, TaskError> {
+    let specs = suite.members();
+    let tasks: Vec<Box<dyn Task>> = specs.iter().map(registry::build).collect::<Result<_, _>>()?;
+    let mut contenders = vec![Contender::Learned];
+    contenders.extend(settings.lr_grid.iter().map(|&lr| Contender::Adam(lr)));
+    contenders.extend(settings.lr_grid.iter().map(|&lr| Contender::Momentum(lr)));
+    let jobs: Vec<(usize, Contender, u64)> = (0..tasks.len())
+        .flat_map(|t| {
+            contenders.iter().flat_map(move |&c| (0..settings.seeds).map(move |s| (t, c, s)))
+        })
+        .collect();
+    let curves: Vec<Curve> = jobs
+        .par_iter()
+        .map(|&(t, contender, seed)| {
+            let mut task = tasks[t].boxed_clone();
+            let steps = task.horizon();
+            let every = (steps / settings.heldout_points.max(1)).max(1);
+            train_task(
+                task.as_mut(),
+                contender.optimizer(saved).as_mut(),
+                seed,
+                steps,
+                every,
+                &mut (),
+            )
+        })
+        .collect();
+    let mut curves = curves.into_iter();
+    let results: Vec<TaskResult> = specs
+        .iter()
+        .zip(&tasks)
+        .map(|(spec, task)| {
+            let entries: Vec<Entry> = contenders
+                .iter()
+                .map(|&c| {
+                    entry(c, curves.by_ref().take(settings.seeds as usize).collect(), settings.tail)
+                })
+                .collect();
+            task_result(spec, task.as_ref(), entries)
+        })
+        .collect();
+    let mean = |f: fn(&TaskResult) -> f64| {
+        results.iter().map(f).sum::<f64>() / results.len().max(1) as f64
+    };
+    Ok(EvalReport {
+        suite: suite.name().to_string(),
+        optimizer: saved.kind.to_string(),
+        outer_steps: saved.outer_steps,
+        seeds: settings.seeds,
+        wins_vs_adam: results.iter().filter(|r| r.learned.rank() < r.adam.rank()).count(),
+        mean_final_train: [
+            mean(|r| r.learned.final_train),
+            mean(|r| r.adam.final_train),
+            mean(|r| r.momentum.final_train),
+        ],
+        tasks: results,
+    })
+}
+
+/// Summarises one contender's curves.
+fn entry(contender: Contender, curves: Vec<Curve>, tail: f64) -> Entry {
+    let per_seed: Vec<(f32, f32)> = curves
+        .iter()
+        .map(|c| {
+            let n = ((c.train.len() as f64 * tail).ceil() as usize).max(1);
+            (c.final_train(n).unwrap_or(f32::NAN), c.final_heldout().unwrap_or(f32::NAN))
+        })
+        .collect();
+    let mean = |f: fn(&(f32, f32)) -> f32| {
+        per_seed.iter().map(|r| f64::from(f(r))).sum::<f64>() / per_seed.len().max(1) as f64
+    };
+    Entry { contender, final_train: mean(|r| r.0), final_heldout: mean(|r| r.1), per_seed, curves }
+}
+
+/// Picks the best grid point of each baseline for one task.
+fn task_result(spec: &TaskSpec, task: &dyn Task, mut entries: Vec<Entry>) -> TaskResult {
+    let grid = entries[1..].iter().map(|e| (e.contender, e.final_train)).collect();
+    let best = |entries: &mut Vec<Entry>, family: &str| {
+        let index = (0..entries.len())
+            .filter(|&i| entries[i].contender.family() == family)
+            .min_by(|&a, &b| entries[a].rank().total_cmp(&entries[b].rank()))
+            .expect("every baseline has a grid");
+        entries.swap_remove(index)
+    };
+    let adam = best(&mut entries, "adam");
+    let momentum = best(&mut entries, "momentum");
+    let learned = best(&mut entries, "learned");
+    TaskResult {
+        task: spec.to_string(),
+        params: task.layout().len(),
+        steps: task.horizon(),
+        learned,
+        adam,
+        momentum,
+        grid,
+    }
+}
+
+/// The per-task table: final training and held-out loss of each optimizer, and the winning
+/// grid learning rates.
+pub fn table(report: &EvalReport) -> String {
+    let mut out = String::new();
+    let _ = writeln!(
+        out,
+        "{:<58} {:>21} {:>29} {:>29}",
+        "task",
+        "learned train/heldout",
+        "best adam train/heldout (lr)",
+        "best momentum train/heldout (lr)"
+    );
+    for r in &report.tasks {
+        let cell = |e: &Entry| match e.contender.lr() {
+            Some(lr) => format!("{:.4}/{:.4} ({lr:.0e})", e.final_train, e.final_heldout),
+            None => format!("{:.4}/{:.4}", e.final_train, e.final_heldout),
+        };
+        let mark = if r.learned.rank() < r.adam.rank() { "*" } else { " " };
+        let _ = writeln!(
+            out,
+            "{:<58} {:>20}{mark} {:>29} {:>29}",
+            truncate(&r.task, 58),
+            cell(&r.learned),
+            cell(&r.adam),
+            cell(&r.momentum)
+        );
+    }
+    let [learned, adam, momentum] = report.mean_final_train;
+    let _ = writeln!(
+        out,
+        "mean final training loss: learned {learned:.4}, best adam {adam:.4}, best momentum {momentum:.4}; \
+         learned beats best adam on {} of {} tasks (*)",
+        report.wins_vs_adam,
+        report.tasks.len()
+    );
+    out
+}
+
+fn truncate(text: &str, width: usize) -> String {
+    if text.chars().count() <= width {
+        text.to_string()
+    } else {
+        text.chars().take(width - 1).chain(['~']).collect()
+    }
+}
+
+/// Writes DIR/results.json, DIR/curves.csv (the learned optimizer and the best baselines, every
+/// seed) and one loss-vs-step PNG per task in DIR/plots.
+pub fn write_outputs(report: &EvalReport, dir: &Path) -> Result<(), EvalError> {
+    let io_err = |path: &Path| {
+        let path = path.display().to_string();
+        move |error| EvalError::Io { path, error }
+    };
+    let plots = dir.join("plots");
+    std::fs::create_dir_all(&plots).map_err(io_err(&plots))?;
+    let json = dir.join("results.json");
+    let text = serde_json::to_string_pretty(report).expect("reports serialise");
+    std::fs::write(&json, text).map_err(io_err(&json))?;
+
+    let csv = dir.join("curves.csv");
+    let mut out = BufWriter::new(std::fs::File::create(&csv).map_err(io_err(&csv))?);
+    write_curves(report, &mut out).and_then(|()| out.flush()).map_err(io_err(&csv))?;
+
+    for (i, r) in report.tasks.iter().enumerate() {
+        let family = r.task.split(':').next().unwrap_or("task");
+        let mut chart =
+            LineChart::new(&truncate(&r.task, 90), "inner step", "training loss (mean over seeds)")
+                .log_y(true);
+        for e in [&r.learned, &r.adam, &r.momentum] {
+            let label = match e.contender.lr() {
+                Some(lr) => format!("{} lr={lr:.0e}", e.contender.family()),
+                None => format!("learned ({})", report.optimizer),
+            };
+            chart = chart.with_series(&label, smoothed_mean(&e.curves));
+        }
+        chart.write_png(&plots.join(format!("{i:02}-{family}.png")), 900, 560)?;
+    }
+    Ok(())
+}
+
+fn write_curves(report: &EvalReport, out: &mut impl Write) -> io::Result<()> {
+    writeln!(out, "task,optimizer,lr,seed,step,train_loss,heldout_loss")?;
+    for r in &report.tasks {
+        for e in [&r.learned, &r.adam, &r.momentum] {
+            let lr = e.contender.lr().map_or(String::new(), |lr| lr.to_string());
+            for (seed, curve) in e.curves.iter().enumerate() {
+                let mut heldout = curve.heldout.iter().peekable();
+                for (step, train) in curve.train.iter().enumerate() {
+                    let h = heldout
+                        .next_if(|(s, _)| *s == step as u64)
+                        .map_or(String::new(), |(_, l)| l.to_string());
+                    let family = e.contender.family();
+                    writeln!(out, "\"{}\",{family},{lr},{seed},{step},{train},{h}", r.task)?;
+                }
+            }
+        }
+    }
+    Ok(())
+}
+
+/// Mean over seeds of the training loss, smoothed with a moving average of 1% of the steps.
+fn smoothed_mean(curves: &[Curve]) -> Vec<(f64, f64)> {
+    let steps = curves.iter().map(|c| c.train.len()).min().unwrap_or(0);
+    let mean: Vec<f64> = (0..steps)
+        .map(|t| curves.iter().map(|c| f64::from(c.train[t])).sum::<f64>() / curves.len() as f64)
+        .collect();
+    let window = (steps / 100).max(1);
+    (0..steps.saturating_sub(window - 1))
+        .step_by(window.div_ceil(2))
+        .map(|t| (t as f64, mean[t..t + window].iter().sum::<f64>() / window as f64))
+        .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::optim::LearnedKind;
+
+    #[test]
+    fn picks_the_best_grid_point_and_counts_wins() {
+        let suite = Suite::parse(
+            "tiny",
+            r#"
+            description = "two tiny tasks"
+            partition = 3
+            [[entry]]
+            family = "quadratic"
+            weight = 1
+            members = 2
+            [entry.keys]
+            dim = 4
+            steps = 40
+            "#,
+        )
+        .unwrap();
+        let kind = LearnedKind::LearnedAdam;
+        let saved = SavedOptimizer { kind, theta: kind.init_theta(0), outer_steps: 0 };
+        let settings =
+            EvalSettings { seeds: 2, lr_grid: vec![1e-3, 1e-1], tail: 0.1, heldout_points: 4 };
+        let report = evaluate(&suite, &saved, &settings).unwrap();
+        assert_eq!(report.tasks.len(), 2);
+        for r in &report.tasks {
+            assert_eq!(r.grid.len(), 4);
+            let best_adam = r
+                .grid
+                .iter()
+                .filter(|g| g.0.family() == "adam")
+                .map(|g| g.1)
+                .fold(f64::INFINITY, f64::min);
+            assert_eq!(r.adam.final_train, best_adam);
+            assert_eq!(r.adam.contender, Contender::Adam(1e-1), "a larger lr wins in 40 steps");
+            assert_eq!(r.learned.per_seed.len(), 2);
+            assert_eq!(r.learned.curves[0].train.len(), 40);
+        }
+        let dir = std::env::temp_dir().join(format!("pesto-eval-{}", std::process::id()));
+        write_outputs(&report, &dir).unwrap();
+        let csv = std::fs::read_to_string(dir.join("curves.csv")).unwrap();
+        assert_eq!(csv.lines().count(), 1 + 2 * 3 * 2 * 40);
+        assert!(dir.join("plots/00-quadratic.png").exists());
+        assert!(table(&report).contains("learned beats best adam on"));
+        std::fs::remove_dir_all(&dir).unwrap();
+    }
+}

@@ -1,0 +1,64 @@
+//! A learned optimizer saved on its own (kind and theta), for evaluation and `pesto train --lopt`.
+
+use super::{LearnedKind, LearnedOptimizer};
+use crate::checkpoint::{self, CheckpointError, OPTIMIZER};
+use serde::{Deserialize, Serialize};
+use std::path::{Path, PathBuf};
+
+/// The file name a run directory keeps its current learned optimizer under.
+pub const FILE_NAME: &str = "optimizer.bin";
+
+/// A learned optimizer's kind and meta-parameters, with the outer step they come from.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct SavedOptimizer {
+    /// The learned optimizer family.
+    pub kind: LearnedKind,
+    /// Its meta-parameters.
+    pub theta: Vec<f32>,
+    /// Outer steps of meta-training behind theta.
+    pub outer_steps: u64,
+}
+
+impl SavedOptimizer {
+    /// Writes the optimizer file at `path` atomically.
+    pub fn save(&self, path: &Path) -> Result<(), CheckpointError> {
+        checkpoint::write_atomic(OPTIMIZER, path, self)
+    }
+
+    /// Reads an optimizer file, or the current optimizer of a run directory.
+    pub fn load(path: &Path) -> Result<Self, CheckpointError> {
+        let file: PathBuf = if path.is_dir() { path.join(FILE_NAME) } else { path.to_path_buf() };
+        let saved: Self = checkpoint::load(OPTIMIZER, &file)?;
+        let expected = saved.kind.theta_dim();
+        if saved.theta.len() != expected {
+            let reason = format!(
+                "{} theta has {} values, expected {expected}",
+                saved.kind,
+                saved.theta.len()
+            );
+            return Err(CheckpointError::Decode { path: file, reason });
+        }
+        Ok(saved)
+    }
+
+    /// The optimizer itself.
+    pub fn build(&self) -> Box<dyn LearnedOptimizer> {
+        self.kind.build(self.theta.clone()).expect("theta dimension checked on load")
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn round_trips_through_a_file_or_its_directory() {
+        let dir = std::env::temp_dir().join(format!("pesto-saved-{}", std::process::id()));
+        let kind = LearnedKind::MlpLopt;
+        let saved = SavedOptimizer { kind, theta: kind.init_theta(4), outer_steps: 12 };
+        saved.save(&dir.join(FILE_NAME)).unwrap();
+        assert_eq!(SavedOptimizer::load(&dir).unwrap(), saved);
+        assert_eq!(SavedOptimizer::load(&dir.join(FILE_NAME)).unwrap(), saved);
+        std::fs::remove_dir_all(&dir).unwrap();
+    }
+}

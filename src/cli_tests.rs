@@ -1,0 +1,194 @@
+//! End-to-end tests of the `pesto` binary: runs it as a user would, kills and interrupts it.
+
+use pesto_meta::optim::SavedOptimizer;
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Output, Stdio};
+use std::time::{Duration, Instant};
+
+const CONFIG: &str = r#"
+seed = 5
+outer_steps = 100000
+checkpoint_every = 5
+keep_checkpoints = 2
+
+[tasks]
+task = "mlp-synth:input=16,hidden=16,classes=4,batch=32,steps=50"
+
+[optimizer]
+kind = "mlp-lopt"
+
+[estimator]
+particles = 4
+sigma = 0.01
+truncation = 10
+
+[outer]
+clip_value = 3.0
+
+[outer.optimizer]
+kind = "adam"
+lr = 0.001
+beta1 = 0.9
+beta2 = 0.999
+eps = 1e-8
+"#;
+
+fn pesto() -> Command {
+    Command::new(env!("CARGO_BIN_EXE_pesto"))
+}
+
+fn scratch(name: &str) -> PathBuf {
+    let dir = std::env::temp_dir().join(format!("pesto-cli-{name}-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    std::fs::create_dir_all(&dir).unwrap();
+    dir
+}
+
+fn run(command: &mut Command) -> Output {
+    let output = command.output().unwrap();
+    assert!(output.status.success(), "{}", String::from_utf8_lossy(&output.stderr));
+    output
+}
+
+fn theta_bits(run_dir: &Path) -> Vec<u32> {
+    SavedOptimizer::load(run_dir).unwrap().theta.iter().map(|t| t.to_bits()).collect()
+}
+
+/// Starts a long meta-training run and waits until it has written a checkpoint.
+fn start_and_wait_for_checkpoint(config: &Path, out: &Path) -> Child {
+    let mut child = pesto()
+        .args(["meta-train", "--config"])
+        .arg(config)
+        .arg("--out")
+        .arg(out)
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let deadline = Instant::now() + Duration::from_secs(60);
+    while !out.join("optimizer.bin").exists() {
+        assert!(Instant::now() < deadline, "no checkpoint within 60 s");
+        assert!(child.try_wait().unwrap().is_none(), "meta-train exited early");
+        std::thread::sleep(Duration::from_millis(2));
+    }
+    child
+}
+
+#[test]
+fn killed_and_resumed_run_matches_a_straight_run() {
+    let dir = scratch("kill");
+    let config = dir.join("tiny.toml");
+    std::fs::write(&config, CONFIG).unwrap();
+
+    let killed = dir.join("killed");
+    let mut child = start_and_wait_for_checkpoint(&config, &killed);
+    child.kill().unwrap();
+    child.wait().unwrap();
+    let resumed = run(pesto().args(["meta-train", "--steps", "200", "--resume"]).arg(&killed));
+    let said = String::from_utf8_lossy(&resumed.stderr);
+    assert!(said.contains("resuming from"), "{said}");
+
+    let straight = dir.join("straight");
+    run(pesto()
+        .args(["meta-train", "--steps", "200", "--config"])
+        .arg(&config)
+        .arg("--out")
+        .arg(&straight));
+    assert_eq!(SavedOptimizer::load(&killed).unwrap().outer_steps, 200);
+    assert_eq!(theta_bits(&killed), theta_bits(&straight));
+    std::fs::remove_dir_all(&dir).unwrap();
+}
+
+#[test]
+fn interrupt_stops_cleanly_with_a_checkpoint() {
+    let dir = scratch("interrupt");
+    let config = dir.join("tiny.toml");
+    std::fs::write(&config, CONFIG).unwrap();
+    let out = dir.join("run");
+    let child = start_and_wait_for_checkpoint(&config, &out);
+    let status = Command::new("kill").args(["-INT", &child.id().to_string()]).status().unwrap();
+    assert!(status.success());
+    let output = child.wait_with_output().unwrap();
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(output.status.success(), "{stderr}");
+    assert!(stderr.contains("interrupted: checkpoint written at outer step"), "{stderr}");
+    let step = SavedOptimizer::load(&out).unwrap().outer_steps;
+    assert!(step > 0 && step < 100000);
+    std::fs::remove_dir_all(&dir).unwrap();
+}
+
+#[test]
+fn damaged_checkpoints_are_reported_by_name_and_exit_2() {
+    let dir = scratch("damaged");
+    let config = dir.join("tiny.toml");
+    std::fs::write(&config, CONFIG).unwrap();
+    let out = dir.join("run");
+    run(pesto()
+        .args(["meta-train", "--steps", "10", "--config"])
+        .arg(&config)
+        .arg("--out")
+        .arg(&out));
+
+    let refused = pesto()
+        .args(["meta-train", "--config"])
+        .arg(&config)
+        .arg("--out")
+        .arg(&out)
+        .output()
+        .unwrap();
+    assert_eq!(refused.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&refused.stderr).contains("already holds a run"));
+
+    let checkpoints = out.join("checkpoints");
+    let newest = checkpoints.join("checkpoint-0000000010.bin");
+    let bytes = std::fs::read(&newest).unwrap();
+    std::fs::write(&newest, &bytes[..bytes.len() / 2]).unwrap();
+    let fell_back = run(pesto().args(["meta-train", "--steps", "10", "--resume"]).arg(&out));
+    let said = String::from_utf8_lossy(&fell_back.stderr);
+    assert!(
+        said.contains(&format!(
+            "warning: skipping damaged checkpoint: checkpoint {}: truncated",
+            newest.display()
+        )),
+        "{said}"
+    );
+    assert!(said.contains("checkpoint-0000000005.bin"), "{said}");
+
+    std::fs::write(checkpoints.join("checkpoint-0000000005.bin"), b"garbage").unwrap();
+    std::fs::write(&newest, b"PESTOCKP\x07\0\0\0").unwrap();
+    let failed = pesto().args(["meta-train", "--resume"]).arg(&out).output().unwrap();
+    assert_eq!(failed.status.code(), Some(2));
+    let said = String::from_utf8_lossy(&failed.stderr);
+    assert_eq!(
+        said.trim_end(),
+        format!(
+            "error: checkpoint {}: format version 7, this build reads version 1",
+            newest.display()
+        )
+    );
+    std::fs::remove_dir_all(&dir).unwrap();
+}
+
+#[test]
+fn bad_config_fields_exit_2_naming_the_field() {
+    let dir = scratch("config");
+    let config = dir.join("bad.toml");
+    std::fs::write(&config, CONFIG.replace("sigma = 0.01", "sigma = 0.0")).unwrap();
+    let output = pesto()
+        .args(["meta-train", "--config"])
+        .arg(&config)
+        .arg("--out")
+        .arg(dir.join("run"))
+        .output()
+        .unwrap();
+    assert_eq!(output.status.code(), Some(2));
+    assert_eq!(
+        String::from_utf8_lossy(&output.stderr).trim_end(),
+        format!(
+            "error: config {}: [estimator] `sigma` must be positive and finite, got 0",
+            config.display()
+        )
+    );
+    assert!(!dir.join("run").exists(), "a rejected config must not create the run directory");
+    std::fs::remove_dir_all(&dir).unwrap();
+}

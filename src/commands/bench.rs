@@ -1,0 +1,43 @@
+//! `pesto bench`: the reference meta-training workload (meta/configs/benchmark.toml), timed.
+
+use clap::Args;
+use pesto_meta::metatrain::{MetaTrainConfig, WARMUP_STEPS, bench};
+use std::path::Path;
+
+/// The benchmark workload of BENCHMARK.md.
+const BENCHMARK: &str = include_str!("../../meta/configs/benchmark.toml");
+
+/// Arguments of `pesto bench`.
+#[derive(Debug, Args)]
+pub struct BenchArgs {
+    /// Worker threads (default: one per core).
+    #[arg(long)]
+    threads: Option<usize>,
+    /// Timed outer steps, after the warm-up.
+    #[arg(long, default_value_t = 50, value_parser = clap::value_parser!(u64).range(1..))]
+    steps: u64,
+    /// Print the report as one JSON object.
+    #[arg(long)]
+    json: bool,
+}
+
+/// Runs `pesto bench`.
+pub fn run(args: BenchArgs) -> anyhow::Result<()> {
+    super::set_threads(args.threads)?;
+    let config = MetaTrainConfig::parse(BENCHMARK, Path::new("meta/configs/benchmark.toml"))?;
+    let report = bench(config, args.steps)?;
+    if args.json {
+        println!("{}", serde_json::to_string(&report)?);
+    } else {
+        println!("benchmark workload (meta/configs/benchmark.toml), {} threads", report.threads);
+        println!("  inner steps/s       {:.0}", report.inner_steps_per_sec);
+        println!("  outer steps/s       {:.2}", report.outer_steps_per_sec);
+        println!("  first outer step    {:.3} s after start", report.first_step_secs);
+        match report.peak_rss_mib {
+            Some(mib) => println!("  peak resident       {mib:.1} MiB"),
+            None => println!("  peak resident       not reported by this OS"),
+        }
+        println!("  timed {} outer steps after {WARMUP_STEPS} warm-up steps", report.outer_steps);
+    }
+    Ok(())
+}

@@ -1,0 +1,62 @@
+//! `pesto eval`: a learned optimizer against tuned Adam and SGD-momentum on a suite.
+
+use anyhow::Context;
+use clap::Args;
+use pesto_meta::eval::{EvalSettings, evaluate, table, write_outputs};
+use pesto_meta::optim::SavedOptimizer;
+use pesto_tasks::suite::Suite;
+use std::path::{Path, PathBuf};
+use std::time::Instant;
+
+/// Arguments of `pesto eval`.
+#[derive(Debug, Args)]
+pub struct EvalArgs {
+    /// The learned optimizer: an optimizer file or a meta-training run directory.
+    #[arg(long, default_value = "checkpoints/pretrained")]
+    checkpoint: PathBuf,
+    /// Suite to evaluate on: `heldout`, `ood`, `train`, or the path of a suite file.
+    #[arg(long, default_value = "heldout")]
+    suite: String,
+    /// Output directory for results.json, curves.csv and plots/.
+    #[arg(long, default_value = "runs/eval")]
+    out: PathBuf,
+    /// Initialisation seeds per task.
+    #[arg(long, default_value_t = 3, value_parser = clap::value_parser!(u64).range(1..=100))]
+    seeds: u64,
+    /// Worker threads (default: one per core).
+    #[arg(long)]
+    threads: Option<usize>,
+}
+
+/// Runs `pesto eval`.
+pub fn run(args: EvalArgs) -> anyhow::Result<()> {
+    super::set_threads(args.threads)?;
+    let saved = SavedOptimizer::load(&args.checkpoint)?;
+    let suite = if args.suite.ends_with(".toml") {
+        Suite::from_file(Path::new(&args.suite))?
+    } else {
+        Suite::named(&args.suite)?
+    };
+    let settings = EvalSettings { seeds: args.seeds, ..EvalSettings::default() };
+    eprintln!(
+        "evaluating {} ({} outer steps) on suite `{}`: {} tasks x {} seeds x (1 + 2 x {} grid points)",
+        saved.kind,
+        saved.outer_steps,
+        suite.name(),
+        suite.members().len(),
+        settings.seeds,
+        settings.lr_grid.len()
+    );
+    let started = Instant::now();
+    let report = evaluate(&suite, &saved, &settings)?;
+    std::fs::create_dir_all(&args.out)
+        .with_context(|| format!("creating {}", args.out.display()))?;
+    write_outputs(&report, &args.out)?;
+    print!("{}", table(&report));
+    println!(
+        "{:.1} s; wrote results.json, curves.csv and plots/ to {}",
+        started.elapsed().as_secs_f64(),
+        args.out.display()
+    );
+    Ok(())
+}

@@ -1,6 +1,8 @@
 //! Everything about learning theta: unrolled systems, gradient estimators, optimizers
 //! (hand-designed and learned), the outer loop, checkpoints, logging and evaluation.
 
+#[cfg(test)]
+mod alloc_count;
 pub mod checkpoint;
 pub mod estimators;
 pub mod eval;

@@ -1,29 +1,6 @@
 use super::*;
+use crate::alloc_count::allocations;
 use rand::RngExt;
-use std::alloc::{GlobalAlloc, Layout, System};
-use std::cell::Cell;
-
-thread_local! {
-    static ALLOCATIONS: Cell<usize> = const { Cell::new(0) };
-}
-
-/// The system allocator, counting allocations per thread so that parallel tests do not mix.
-struct CountingAllocator;
-
-// SAFETY: forwards every call to `System` unchanged.
-unsafe impl GlobalAlloc for CountingAllocator {
-    unsafe fn alloc(&self, layout: Layout) -> *mut u8 {
-        let _ = ALLOCATIONS.try_with(|n| n.set(n.get() + 1));
-        unsafe { System.alloc(layout) }
-    }
-
-    unsafe fn dealloc(&self, ptr: *mut u8, layout: Layout) {
-        unsafe { System.dealloc(ptr, layout) }
-    }
-}
-
-#[global_allocator]
-static ALLOCATOR: CountingAllocator = CountingAllocator;
 
 /// Tensors whose sizes are not multiples of any tile width, and one that is.
 fn layout() -> ParamLayout {
@@ -198,11 +175,11 @@ fn a_step_allocates_nothing() {
     let mut state = lopt.init_state(&layout);
     let mut params = normal_vec(8, 0, layout.len(), 1.0);
     let grad = normal_vec(9, 0, layout.len(), 1.0);
-    let before = ALLOCATIONS.with(Cell::get);
+    let before = allocations();
     for _ in 0..10 {
         lopt.step(&mut state, &layout, &mut params, &grad);
     }
-    assert_eq!(ALLOCATIONS.with(Cell::get), before);
+    assert_eq!(allocations(), before);
 }
 
 #[test]

@@ -21,7 +21,7 @@ pub struct Cli {
 enum Command {
     /// List task families, their keys, and the built-in suites.
     Tasks(tasks::TasksArgs),
-    /// Train one task with a hand-designed optimizer and write its loss curve.
+    /// Train one task with a hand-designed or learned optimizer and write its loss curve.
     Train(train::TrainArgs),
     /// Meta-train a learned optimizer (PES by default), or resume a run.
     MetaTrain(meta_train::MetaTrainArgs),

@@ -3,6 +3,7 @@
 use anyhow::Context;
 use clap::{Args, Subcommand};
 use pesto_meta::estimators::EstimatorKind;
+use pesto_meta::repro::influence_balancing::{self, InfluenceBalancingSettings};
 use pesto_meta::repro::toy_regression::{self, ToyRegressionSettings};
 use pesto_meta::repro::variance::{self, VarianceSettings};
 use std::path::PathBuf;
@@ -14,6 +15,19 @@ pub enum Repro {
     ToyRegression(ToyRegressionArgs),
     /// Variance of the ES-family estimators at equal compute on the toy regression.
     Variance(VarianceArgs),
+    /// Influence balancing: truncated methods diverge, PES and RTRL reach theta* = -1/6.
+    InfluenceBalancing(InfluenceBalancingArgs),
+}
+
+/// Options of `pesto repro influence-balancing`.
+#[derive(Debug, Args)]
+pub struct InfluenceBalancingArgs {
+    /// Output directory.
+    #[arg(long)]
+    out: PathBuf,
+    /// Outer steps per method.
+    #[arg(long, default_value_t = InfluenceBalancingSettings::default().outer_steps)]
+    steps: u64,
 }
 
 /// Options of `pesto repro toy-regression`.
@@ -46,7 +60,25 @@ pub fn run(command: Repro) -> anyhow::Result<()> {
     match command {
         Repro::ToyRegression(args) => toy_regression(args),
         Repro::Variance(args) => variance(args),
+        Repro::InfluenceBalancing(args) => influence_balancing(args),
     }
+}
+
+fn influence_balancing(args: InfluenceBalancingArgs) -> anyhow::Result<()> {
+    let settings = InfluenceBalancingSettings { outer_steps: args.steps, ..Default::default() };
+    println!("{:<12} {:>10} {:>14} {:>9}", "method", "theta", "eval loss", "seconds");
+    let mut runs = Vec::new();
+    for method in &settings.methods {
+        let run = influence_balancing::run(method, &settings)?;
+        println!("{:<12} {:>10.5} {:>14.6e} {:>9.2}", run.label, run.theta, run.loss, run.seconds);
+        runs.push(run);
+    }
+    influence_balancing::write_outputs(&args.out, &settings, &runs)?;
+    println!(
+        "theta* = -1/6; wrote curves.csv, summary.json and influence_balancing.png to {}",
+        args.out.display()
+    );
+    Ok(())
 }
 
 fn toy_regression(args: ToyRegressionArgs) -> anyhow::Result<()> {

@@ -1,6 +1,7 @@
 //! Figures written as PNG files. Text is drawn with DejaVu Sans, bundled in the binary.
 
 pub mod heatmap;
+pub mod lines;
 
 use plotters::style::{FontStyle, register_font};
 use std::sync::Once;

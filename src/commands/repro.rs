@@ -2,7 +2,7 @@
 
 use anyhow::Context;
 use clap::{Args, Subcommand};
-use pesto_meta::estimators::EstimatorKind;
+use pesto_meta::estimators::MethodKind;
 use pesto_meta::repro::influence_balancing::{self, InfluenceBalancingSettings};
 use pesto_meta::repro::toy_regression::{self, ToyRegressionSettings};
 use pesto_meta::repro::variance::{self, VarianceSettings};
@@ -11,7 +11,7 @@ use std::path::PathBuf;
 /// Reproduce an experiment of the paper.
 #[derive(Debug, Subcommand)]
 pub enum Repro {
-    /// Toy 2-D regression: meta-learn a learning-rate schedule with ES-family estimators.
+    /// Toy 2-D regression: meta-learn a learning-rate schedule with every estimator.
     ToyRegression(ToyRegressionArgs),
     /// Variance of the ES-family estimators at equal compute on the toy regression.
     Variance(VarianceArgs),
@@ -33,7 +33,8 @@ pub struct InfluenceBalancingArgs {
 /// Options of `pesto repro toy-regression`.
 #[derive(Debug, Args)]
 pub struct ToyRegressionArgs {
-    /// Estimator: es, tes, pes, nres or all.
+    /// Estimator: es, tes, pes, nres, bptt, tbptt, artbp, rtrl, uoro, reparam, pes-analytic
+    /// or all.
     #[arg(long, default_value = "all")]
     estimator: String,
     /// Output directory.
@@ -83,19 +84,22 @@ fn influence_balancing(args: InfluenceBalancingArgs) -> anyhow::Result<()> {
 
 fn toy_regression(args: ToyRegressionArgs) -> anyhow::Result<()> {
     let kinds = match args.estimator.as_str() {
-        "all" => EstimatorKind::ALL.to_vec(),
-        name => vec![name.parse::<EstimatorKind>().context("--estimator (or `all`)")?],
+        "all" => MethodKind::all(),
+        name => vec![name.parse::<MethodKind>().context("--estimator (or `all`)")?],
     };
     let settings = ToyRegressionSettings { outer_steps: args.steps, ..Default::default() };
     let mut runs = Vec::new();
     println!(
-        "{:<6} {:>9} {:>9} {:>15} {:>9}",
+        "{:<12} {:>9} {:>9} {:>15} {:>9}",
         "est", "theta0", "theta1", "meta-objective", "seconds"
     );
     for kind in kinds {
         let run = toy_regression::run(kind, &settings)?;
         let [t0, t1] = run.theta;
-        println!("{kind:<6} {t0:>9.4} {t1:>9.4} {:>15.3} {:>9.2}", run.meta_objective, run.seconds);
+        println!(
+            "{kind:<12} {t0:>9.4} {t1:>9.4} {:>15.3} {:>9.2}",
+            run.meta_objective, run.seconds
+        );
         runs.push(run);
     }
     toy_regression::write_outputs(&args.out, &settings, &runs)?;

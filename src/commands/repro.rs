@@ -4,6 +4,7 @@ use anyhow::Context;
 use clap::{Args, Subcommand};
 use pesto_meta::estimators::MethodKind;
 use pesto_meta::repro::influence_balancing::{self, InfluenceBalancingSettings};
+use pesto_meta::repro::table::{self, TableSettings};
 use pesto_meta::repro::toy_regression::{self, ToyRegressionSettings};
 use pesto_meta::repro::variance::{self, VarianceSettings};
 use std::path::PathBuf;
@@ -17,6 +18,16 @@ pub enum Repro {
     Variance(VarianceArgs),
     /// Influence balancing: truncated methods diverge, PES and RTRL reach theta* = -1/6.
     InfluenceBalancing(InfluenceBalancingArgs),
+    /// Every estimator's measured compute and memory, as in the paper's Table 1.
+    Table(TableArgs),
+}
+
+/// Options of `pesto repro table`.
+#[derive(Debug, Args)]
+pub struct TableArgs {
+    /// Outer steps measured per estimator.
+    #[arg(long, default_value_t = TableSettings::default().outer_steps)]
+    steps: u64,
 }
 
 /// Options of `pesto repro influence-balancing`.
@@ -62,7 +73,15 @@ pub fn run(command: Repro) -> anyhow::Result<()> {
         Repro::ToyRegression(args) => toy_regression(args),
         Repro::Variance(args) => variance(args),
         Repro::InfluenceBalancing(args) => influence_balancing(args),
+        Repro::Table(args) => table(args),
     }
+}
+
+fn table(args: TableArgs) -> anyhow::Result<()> {
+    let settings = TableSettings { outer_steps: args.steps, ..Default::default() };
+    let rows = table::measure(&settings)?;
+    print!("{}", table::to_text(&settings, &rows));
+    Ok(())
 }
 
 fn influence_balancing(args: InfluenceBalancingArgs) -> anyhow::Result<()> {

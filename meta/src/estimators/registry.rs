@@ -299,6 +299,18 @@ impl MethodKind {
     }
 }
 
+impl From<EstimatorKind> for MethodKind {
+    fn from(kind: EstimatorKind) -> Self {
+        Self::Es(kind)
+    }
+}
+
+impl From<GradientKind> for MethodKind {
+    fn from(kind: GradientKind) -> Self {
+        Self::Gradient(kind)
+    }
+}
+
 impl fmt::Display for MethodKind {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.pad(self.name())

@@ -79,7 +79,11 @@ pub struct EstimatorRun {
 }
 
 /// Meta-trains theta of the toy regression with `kind` under `settings`.
-pub fn run(kind: MethodKind, settings: &ToyRegressionSettings) -> Result<EstimatorRun, ReproError> {
+pub fn run(
+    kind: impl Into<MethodKind>,
+    settings: &ToyRegressionSettings,
+) -> Result<EstimatorRun, ReproError> {
+    let kind = kind.into();
     let started = Instant::now();
     let system = ToyRegression::default();
     let config = GradientConfig::from(settings.estimator.clone());

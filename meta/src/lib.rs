@@ -4,6 +4,7 @@
 #[cfg(test)]
 mod alloc_count;
 pub mod checkpoint;
+pub mod differentiable;
 pub mod estimators;
 pub mod eval;
 pub mod inner;
@@ -16,6 +17,7 @@ pub mod repro;
 pub mod systems;
 pub mod unrolled;
 
+pub use differentiable::DifferentiableSystem;
 pub use estimators::{Estimate, Estimator};
 pub use inner::{Curve, InnerObserver, train_task};
 pub use optim::{LearnedOptimizer, OptState, Optimizer};

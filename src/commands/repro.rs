@@ -2,7 +2,9 @@
 
 use anyhow::Context;
 use clap::{Args, Subcommand};
-use pesto_meta::estimators::EstimatorKind;
+use pesto_meta::estimators::MethodKind;
+use pesto_meta::repro::influence_balancing::{self, InfluenceBalancingSettings};
+use pesto_meta::repro::table::{self, TableSettings};
 use pesto_meta::repro::toy_regression::{self, ToyRegressionSettings};
 use pesto_meta::repro::variance::{self, VarianceSettings};
 use std::path::PathBuf;
@@ -10,16 +12,40 @@ use std::path::PathBuf;
 /// Reproduce an experiment of the paper.
 #[derive(Debug, Subcommand)]
 pub enum Repro {
-    /// Toy 2-D regression: meta-learn a learning-rate schedule with ES-family estimators.
+    /// Toy 2-D regression: meta-learn a learning-rate schedule with every estimator.
     ToyRegression(ToyRegressionArgs),
     /// Variance of the ES-family estimators at equal compute on the toy regression.
     Variance(VarianceArgs),
+    /// Influence balancing: truncated methods diverge, PES and RTRL reach theta* = -1/6.
+    InfluenceBalancing(InfluenceBalancingArgs),
+    /// Every estimator's measured compute and memory, as in the paper's Table 1.
+    Table(TableArgs),
+}
+
+/// Options of `pesto repro table`.
+#[derive(Debug, Args)]
+pub struct TableArgs {
+    /// Outer steps measured per estimator.
+    #[arg(long, default_value_t = TableSettings::default().outer_steps)]
+    steps: u64,
+}
+
+/// Options of `pesto repro influence-balancing`.
+#[derive(Debug, Args)]
+pub struct InfluenceBalancingArgs {
+    /// Output directory.
+    #[arg(long)]
+    out: PathBuf,
+    /// Outer steps per method.
+    #[arg(long, default_value_t = InfluenceBalancingSettings::default().outer_steps)]
+    steps: u64,
 }
 
 /// Options of `pesto repro toy-regression`.
 #[derive(Debug, Args)]
 pub struct ToyRegressionArgs {
-    /// Estimator: es, tes, pes, nres or all.
+    /// Estimator: es, tes, pes, nres, bptt, tbptt, artbp, rtrl, uoro, reparam, pes-analytic
+    /// or all.
     #[arg(long, default_value = "all")]
     estimator: String,
     /// Output directory.
@@ -46,24 +72,53 @@ pub fn run(command: Repro) -> anyhow::Result<()> {
     match command {
         Repro::ToyRegression(args) => toy_regression(args),
         Repro::Variance(args) => variance(args),
+        Repro::InfluenceBalancing(args) => influence_balancing(args),
+        Repro::Table(args) => table(args),
     }
+}
+
+fn table(args: TableArgs) -> anyhow::Result<()> {
+    let settings = TableSettings { outer_steps: args.steps, ..Default::default() };
+    let rows = table::measure(&settings)?;
+    print!("{}", table::to_text(&settings, &rows));
+    Ok(())
+}
+
+fn influence_balancing(args: InfluenceBalancingArgs) -> anyhow::Result<()> {
+    let settings = InfluenceBalancingSettings { outer_steps: args.steps, ..Default::default() };
+    println!("{:<12} {:>10} {:>14} {:>9}", "method", "theta", "eval loss", "seconds");
+    let mut runs = Vec::new();
+    for method in &settings.methods {
+        let run = influence_balancing::run(method, &settings)?;
+        println!("{:<12} {:>10.5} {:>14.6e} {:>9.2}", run.label, run.theta, run.loss, run.seconds);
+        runs.push(run);
+    }
+    influence_balancing::write_outputs(&args.out, &settings, &runs)?;
+    println!(
+        "theta* = -1/6; wrote curves.csv, summary.json and influence_balancing.png to {}",
+        args.out.display()
+    );
+    Ok(())
 }
 
 fn toy_regression(args: ToyRegressionArgs) -> anyhow::Result<()> {
     let kinds = match args.estimator.as_str() {
-        "all" => EstimatorKind::ALL.to_vec(),
-        name => vec![name.parse::<EstimatorKind>().context("--estimator (or `all`)")?],
+        "all" => MethodKind::all(),
+        name => vec![name.parse::<MethodKind>().context("--estimator (or `all`)")?],
     };
     let settings = ToyRegressionSettings { outer_steps: args.steps, ..Default::default() };
     let mut runs = Vec::new();
     println!(
-        "{:<6} {:>9} {:>9} {:>15} {:>9}",
+        "{:<12} {:>9} {:>9} {:>15} {:>9}",
         "est", "theta0", "theta1", "meta-objective", "seconds"
     );
     for kind in kinds {
         let run = toy_regression::run(kind, &settings)?;
         let [t0, t1] = run.theta;
-        println!("{kind:<6} {t0:>9.4} {t1:>9.4} {:>15.3} {:>9.2}", run.meta_objective, run.seconds);
+        println!(
+            "{kind:<12} {t0:>9.4} {t1:>9.4} {:>15.3} {:>9.2}",
+            run.meta_objective, run.seconds
+        );
         runs.push(run);
     }
     toy_regression::write_outputs(&args.out, &settings, &runs)?;

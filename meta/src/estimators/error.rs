@@ -17,6 +17,9 @@ pub enum EstimatorError {
     /// A truncation must take at least one step.
     #[error("`truncation` (K) must be at least 1, got 0")]
     Truncation,
+    /// ARTBP's cut probability must lie strictly between 0 and 1.
+    #[error("`cut_probability` must be in (0, 1), got {0}")]
+    CutProbability(f64),
     /// The estimator unrolls whole inner problems, which the system does not have.
     #[error("estimator `{0}` needs a finite horizon, but the system's horizon is infinite")]
     InfiniteHorizon(&'static str),

@@ -26,6 +26,11 @@ impl<S: UnrolledSystem> Es<S> {
             None => Err(EstimatorError::InfiniteHorizon("es")),
         }
     }
+
+    /// Floats held: each particle's state and perturbation.
+    pub fn held_floats(&self, state_dim: usize) -> usize {
+        self.particles.held_floats(state_dim)
+    }
 }
 
 impl<S: UnrolledSystem> Estimator<S> for Es<S> {

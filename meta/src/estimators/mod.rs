@@ -1,20 +1,39 @@
 //! Gradient estimators for unrolled systems (REFERENCE.md §2), one file each.
 
+mod artbp;
+mod backprop;
+mod bptt;
 mod error;
 mod es;
+mod gradient;
 mod nres;
 mod particles;
 mod pes;
+mod pes_analytic;
 mod registry;
+mod reparam;
+mod rtrl;
+mod tbptt;
 mod tes;
+mod uoro;
 
+pub use artbp::Artbp;
+pub use bptt::Bptt;
 pub use error::EstimatorError;
 pub use es::Es;
+pub use gradient::GradientConfig;
 pub use nres::Nres;
 pub use particles::EstimatorConfig;
 pub use pes::Pes;
-pub use registry::{AnyEstimator, EstimatorKind};
+pub use pes_analytic::PesAnalytic;
+pub use registry::{
+    AnyEstimator, AnyGradientEstimator, AnyMethod, EstimatorKind, GradientKind, MethodKind,
+};
+pub use reparam::Reparam;
+pub use rtrl::Rtrl;
+pub use tbptt::Tbptt;
 pub use tes::TruncatedEs;
+pub use uoro::Uoro;
 
 use crate::unrolled::UnrolledSystem;
 use serde::{Deserialize, Serialize};
@@ -46,5 +65,7 @@ pub trait Estimator<S: UnrolledSystem>: Send {
     fn estimate(&mut self, system: &S, theta: &[f32], outer_step: u64) -> Estimate;
 }
 
+#[cfg(test)]
+mod gradient_tests;
 #[cfg(test)]
 mod tests;

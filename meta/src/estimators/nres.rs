@@ -24,6 +24,11 @@ impl<S: UnrolledSystem> Nres<S> {
         (0..particles.config.pairs()).for_each(|pair| draw_episode_noise(&mut particles, pair));
         Ok(Self { particles })
     }
+
+    /// Floats held: each particle's state and perturbation.
+    pub fn held_floats(&self, state_dim: usize) -> usize {
+        self.particles.held_floats(state_dim)
+    }
 }
 
 /// Draws pair `pair`'s perturbation for its current inner problem.

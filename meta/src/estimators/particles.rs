@@ -80,6 +80,21 @@ pub struct Particle<St> {
     pub clipped: bool,
 }
 
+impl<St> Particle<St> {
+    /// Writes theta + eps_i into the particle's scratch; returns the state and theta + eps_i.
+    pub fn perturb(&mut self, theta: &[f32]) -> (&mut St, &[f32]) {
+        for ((q, t), e) in self.perturbed.iter_mut().zip(theta).zip(&self.eps) {
+            *q = t + e;
+        }
+        (&mut self.state, &self.perturbed)
+    }
+
+    /// Floats the particle holds besides its state: eps_i and its scratch theta + eps_i.
+    pub fn held_floats(&self) -> usize {
+        self.eps.len() + self.perturbed.len()
+    }
+}
+
 /// The particles of an ES-family estimator, in antithetic pairs, with each pair's episode count.
 #[derive(Clone, Serialize, Deserialize)]
 #[serde(bound = "")]
@@ -144,11 +159,10 @@ impl<S: UnrolledSystem> Particles<S> {
     /// its loss and step count.
     pub fn unroll(&mut self, system: &S, theta: &[f32], k: u64) {
         self.members.par_iter_mut().for_each(|particle| {
-            for ((q, t), e) in particle.perturbed.iter_mut().zip(theta).zip(&particle.eps) {
-                *q = t + e;
-            }
             particle.steps = truncation_len(system, &particle.state, k);
-            particle.loss = system.unroll(&mut particle.state, &particle.perturbed, particle.steps);
+            let steps = particle.steps;
+            let (state, perturbed) = particle.perturb(theta);
+            particle.loss = system.unroll(state, perturbed, steps);
             particle.clipped = system.clipped(&particle.state);
         });
     }
@@ -156,6 +170,12 @@ impl<S: UnrolledSystem> Particles<S> {
     /// The estimate g = 1/(N sigma^2) sum_i L_i v_i (REFERENCE.md §2), reduced in particle
     /// order so it does not depend on the number of threads.
     pub fn estimate(&self, weights: Weights<'_>) -> super::Estimate {
+        self.estimate_with_control(weights, &[])
+    }
+
+    /// The estimate g = 1/(N sigma^2) sum_i (L_i - eps_i . c) v_i with the control variate
+    /// eps_i . c (PES + analytic, REFERENCE.md §2; an empty `control` is c = 0).
+    pub fn estimate_with_control(&self, weights: Weights<'_>, control: &[f64]) -> super::Estimate {
         let n = self.members.len();
         let dim = self.members[0].eps.len();
         let mut sum = vec![0.0f64; dim];
@@ -164,8 +184,10 @@ impl<S: UnrolledSystem> Particles<S> {
                 Weights::Perturbations => &particle.eps,
                 Weights::Accumulators(xi) => &xi[i],
             };
+            let baseline: f64 =
+                particle.eps.iter().zip(control).map(|(&e, c)| f64::from(e) * c).sum();
             for (s, &v) in sum.iter_mut().zip(v) {
-                *s += particle.loss * f64::from(v);
+                *s += (particle.loss - baseline) * f64::from(v);
             }
         }
         let scale = 1.0 / (n as f64 * f64::from(self.config.sigma).powi(2));
@@ -183,6 +205,11 @@ impl<S: UnrolledSystem> Particles<S> {
     pub fn next_episode(&mut self, system: &S, pair: usize) -> S::State {
         self.episodes[pair] += 1;
         system.init_state(task_seed(self.config.seed, pair as u64, self.episodes[pair]), 0)
+    }
+
+    /// Floats the particles hold: each one's state (`state_dim` floats), eps_i and scratch.
+    pub fn held_floats(&self, state_dim: usize) -> usize {
+        self.members.iter().map(|p| state_dim + p.held_floats()).sum()
     }
 
     /// Index of pair `pair`'s current inner problem.

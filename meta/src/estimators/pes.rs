@@ -26,6 +26,12 @@ impl<S: UnrolledSystem> Pes<S> {
         let accumulators = vec![vec![0.0; system.theta_dim()]; particles.members.len()];
         Ok(Self { particles, accumulators })
     }
+
+    /// Floats held: each particle's state, perturbation and accumulator.
+    pub fn held_floats(&self, state_dim: usize) -> usize {
+        self.particles.held_floats(state_dim)
+            + self.accumulators.iter().map(Vec::len).sum::<usize>()
+    }
 }
 
 impl<S: UnrolledSystem> Estimator<S> for Pes<S> {

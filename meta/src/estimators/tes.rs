@@ -27,6 +27,11 @@ impl<S: UnrolledSystem> TruncatedEs<S> {
         let shared = particles.members.iter().step_by(2).map(|p| p.state.clone()).collect();
         Ok(Self { particles, shared })
     }
+
+    /// Floats held: each particle's state and perturbation, and the shared states.
+    pub fn held_floats(&self, state_dim: usize) -> usize {
+        self.particles.held_floats(state_dim) + self.shared.len() * state_dim
+    }
 }
 
 impl<S: UnrolledSystem> Estimator<S> for TruncatedEs<S> {

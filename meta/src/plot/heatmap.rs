@@ -66,13 +66,18 @@ pub struct Labels<'a> {
 }
 
 /// Colours of the paths, chosen to stand out on the viridis map.
-const PATH_COLOURS: [RGBColor; 6] = [
+const PATH_COLOURS: [RGBColor; 11] = [
     RGBColor(255, 255, 255),
     RGBColor(228, 26, 28),
     RGBColor(255, 127, 0),
     RGBColor(247, 129, 191),
     RGBColor(0, 0, 0),
     RGBColor(166, 86, 40),
+    RGBColor(55, 126, 184),
+    RGBColor(152, 78, 163),
+    RGBColor(255, 255, 51),
+    RGBColor(0, 255, 255),
+    RGBColor(128, 128, 128),
 ];
 
 /// Viridis, sampled at five points and interpolated linearly; `u` in [0, 1].

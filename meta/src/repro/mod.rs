@@ -1,6 +1,8 @@
 //! Reproductions of the paper's experiments (REFERENCE.md §4) and estimator diagnostics; the
 //! CLI only parses their options and prints their results.
 
+pub mod influence_balancing;
+pub mod table;
 pub mod toy_regression;
 pub mod variance;
 

@@ -1,9 +1,9 @@
 //! The toy-regression experiment of REFERENCE.md §4: meta-learn a learning-rate schedule with
-//! each ES-family estimator from theta = (-4, -4), and plot the trajectories over the
-//! meta-objective surface.
+//! each estimator (ES family and gradient-based) from theta = (-4, -4), and plot the
+//! trajectories over the meta-objective surface.
 
 use super::ReproError;
-use crate::estimators::{AnyEstimator, Estimator, EstimatorConfig, EstimatorKind};
+use crate::estimators::{AnyMethod, Estimator, EstimatorConfig, GradientConfig, MethodKind};
 use crate::outer::{OuterConfig, OuterOptimizer};
 use crate::plot::heatmap::{self, Labels, Surface, Trajectory};
 use crate::systems::ToyRegression;
@@ -20,7 +20,9 @@ pub struct ToyRegressionSettings {
     pub outer_steps: u64,
     /// Outer steps between two logged points of the trajectory.
     pub log_every: u64,
-    /// Estimator settings shared by all estimators.
+    /// Estimator settings shared by all estimators (gradient-based ones use K and, for the
+    /// reparameterisation gradient and PES + analytic, N and sigma; ARTBP cuts with
+    /// probability 1/(K + 1)).
     pub estimator: EstimatorConfig,
     /// The outer optimizer.
     pub outer: OuterConfig,
@@ -64,7 +66,7 @@ pub struct TrajectoryPoint {
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct EstimatorRun {
     /// The estimator.
-    pub estimator: EstimatorKind,
+    pub estimator: MethodKind,
     /// Final theta.
     pub theta: [f32; 2],
     /// Full-horizon meta-objective at the final theta.
@@ -78,12 +80,14 @@ pub struct EstimatorRun {
 
 /// Meta-trains theta of the toy regression with `kind` under `settings`.
 pub fn run(
-    kind: EstimatorKind,
+    kind: impl Into<MethodKind>,
     settings: &ToyRegressionSettings,
 ) -> Result<EstimatorRun, ReproError> {
+    let kind = kind.into();
     let started = Instant::now();
     let system = ToyRegression::default();
-    let mut estimator = AnyEstimator::new(kind, settings.estimator.clone(), &system)?;
+    let config = GradientConfig::from(settings.estimator.clone());
+    let mut estimator = AnyMethod::new(kind, config, &system)?;
     let mut outer_state = settings.outer.init_state(system.theta_dim())?;
     let mut theta = system.initial_theta();
     let point = |step, theta: &[f32]| TrajectoryPoint {

@@ -9,6 +9,7 @@
 //! For a quadratic, E[L(theta + eps)] = L(theta) + const, so the Gaussian-smoothed gradient that
 //! ES estimators target equals this exact gradient for every sigma.
 
+use crate::differentiable::{DifferentiableSystem, StepJacobians};
 use crate::unrolled::UnrolledSystem;
 use serde::{Deserialize, Serialize};
 
@@ -44,10 +45,13 @@ pub struct LqState {
 impl LinearQuadratic {
     /// One step s_{t+1} = a s_t + theta0 + theta1 (-1)^t; returns L_{t+1}.
     pub fn step(&self, state: &mut LqState, theta: &[f32]) -> f64 {
-        let u = if state.t.is_multiple_of(2) { 1.0 } else { -1.0 };
-        state.s = self.a * state.s + f64::from(theta[0]) + f64::from(theta[1]) * u;
-        state.t += 1;
+        self.advance(state, theta);
         0.5 * (state.s - self.target).powi(2)
+    }
+
+    /// The input u_t = (-1)^t.
+    fn input(t: u64) -> f64 {
+        if t.is_multiple_of(2) { 1.0 } else { -1.0 }
     }
 
     /// The closed-form gradient of the meta-objective at theta, equal to its Gaussian-smoothed
@@ -96,9 +100,60 @@ impl UnrolledSystem for LinearQuadratic {
     }
 }
 
+/// df/ds = a, df/dtheta = (1, u_t), and the loss's gradient is s_{t+1} - target.
+impl DifferentiableSystem for LinearQuadratic {
+    fn state_dim(&self) -> usize {
+        1
+    }
+
+    fn state_vector(&self, state: &LqState, out: &mut [f64]) {
+        out[0] = state.s;
+    }
+
+    fn set_state_vector(&self, state: &mut LqState, s: &[f64]) {
+        state.s = s[0];
+    }
+
+    fn advance(&self, state: &mut LqState, theta: &[f32]) {
+        let u = Self::input(state.t);
+        state.s = self.a * state.s + f64::from(theta[0]) + f64::from(theta[1]) * u;
+        state.t += 1;
+    }
+
+    fn step_loss(&self, state: &LqState, _theta: &[f32], _ends_unroll: bool) -> f64 {
+        0.5 * (state.s - self.target).powi(2)
+    }
+
+    fn step_jacobians(
+        &self,
+        state: &mut LqState,
+        theta: &[f32],
+        _ends_unroll: bool,
+        jac: &mut StepJacobians,
+    ) -> f64 {
+        jac.ds[(0, 0)] = self.a;
+        jac.dtheta[(0, 0)] = 1.0;
+        jac.dtheta[(0, 1)] = Self::input(state.t);
+        let loss = self.step(state, theta);
+        jac.loss_ds[0] = state.s - self.target;
+        jac.loss_dtheta.fill(0.0);
+        loss
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::differentiable::testing::check_jacobians;
+
+    #[test]
+    fn jacobians_match_central_differences() {
+        let system = LinearQuadratic::default();
+        for t in [0, 5] {
+            let state = LqState { s: 1.3, t };
+            check_jacobians(&system, &state, &[0.5, -0.5], false, (1e-6, 1.0 / 64.0, 1e-7));
+        }
+    }
 
     #[test]
     fn closed_form_gradient_matches_central_differences() {

@@ -1,6 +1,7 @@
 //! The toy 2-D regression of REFERENCE.md §4: learning a linear learning-rate schedule for SGD on
 //! f(x) = sqrt(x0^2 + 5) - sqrt(5) + sin(x1)^2 exp(-5 x0^2) + 0.25 |x1 - 100|.
 
+use crate::differentiable::{DifferentiableSystem, StepJacobians};
 use crate::unrolled::UnrolledSystem;
 use serde::{Deserialize, Serialize};
 
@@ -46,6 +47,18 @@ pub fn loss_grad(x: [f64; 2]) -> [f64; 2] {
     ]
 }
 
+/// The Hessian of f at x, row-major: [[f_00, f_01], [f_01, f_11]]. The kink of |x1 - 100| adds
+/// nothing away from x1 = 100, the only place it is used.
+pub fn loss_hessian(x: [f64; 2]) -> [[f64; 2]; 2] {
+    let [x0, x1] = x;
+    let bump = (-5.0 * x0 * x0).exp();
+    let h00 =
+        5.0 / (x0 * x0 + 5.0).powf(1.5) - 10.0 * x1.sin().powi(2) * bump * (1.0 - 10.0 * x0 * x0);
+    let h01 = -10.0 * x0 * (2.0 * x1).sin() * bump;
+    let h11 = 2.0 * (2.0 * x1).cos() * bump;
+    [[h00, h01], [h01, h11]]
+}
+
 impl ToyRegression {
     /// The learning rate a_t = exp(theta0) (T - t)/T + exp(theta1) t/T.
     pub fn learning_rate(&self, theta: &[f32], t: u64) -> f64 {
@@ -55,11 +68,7 @@ impl ToyRegression {
 
     /// One SGD step of the state with the schedule set by theta; returns f after the update.
     pub fn step(&self, state: &mut ToyState, theta: &[f32]) -> f64 {
-        let lr = self.learning_rate(theta, state.t);
-        let g = loss_grad(state.x);
-        state.x[0] -= lr * g[0];
-        state.x[1] -= lr * g[1];
-        state.t += 1;
+        self.advance(state, theta);
         loss(state.x)
     }
 
@@ -101,9 +110,71 @@ impl UnrolledSystem for ToyRegression {
     }
 }
 
+/// s = x; the step x <- x - a_t grad f(x) has df/dx = I - a_t H(x) and df/dtheta_j =
+/// -grad f(x) da_t/dtheta_j, and the loss f(x_{t+1}) has gradient grad f(x_{t+1}).
+impl DifferentiableSystem for ToyRegression {
+    fn state_dim(&self) -> usize {
+        2
+    }
+
+    fn state_vector(&self, state: &ToyState, out: &mut [f64]) {
+        out.copy_from_slice(&state.x);
+    }
+
+    fn set_state_vector(&self, state: &mut ToyState, s: &[f64]) {
+        state.x.copy_from_slice(s);
+    }
+
+    fn advance(&self, state: &mut ToyState, theta: &[f32]) {
+        let lr = self.learning_rate(theta, state.t);
+        let g = loss_grad(state.x);
+        state.x[0] -= lr * g[0];
+        state.x[1] -= lr * g[1];
+        state.t += 1;
+    }
+
+    fn step_loss(&self, state: &ToyState, _theta: &[f32], _ends_unroll: bool) -> f64 {
+        loss(state.x)
+    }
+
+    fn step_jacobians(
+        &self,
+        state: &mut ToyState,
+        theta: &[f32],
+        _ends_unroll: bool,
+        jac: &mut StepJacobians,
+    ) -> f64 {
+        let lr = self.learning_rate(theta, state.t);
+        let frac = state.t as f64 / self.horizon as f64;
+        let dlr = [f64::from(theta[0]).exp() * (1.0 - frac), f64::from(theta[1]).exp() * frac];
+        let (g, h) = (loss_grad(state.x), loss_hessian(state.x));
+        for i in 0..2 {
+            for j in 0..2 {
+                jac.ds[(i, j)] = f64::from(u8::from(i == j)) - lr * h[i][j];
+                jac.dtheta[(i, j)] = -g[i] * dlr[j];
+            }
+        }
+        self.advance(state, theta);
+        let g = loss_grad(state.x);
+        jac.loss_ds.copy_from_slice(&g);
+        jac.loss_dtheta.fill(0.0);
+        loss(state.x)
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::differentiable::testing::check_jacobians;
+
+    #[test]
+    fn jacobians_match_central_differences() {
+        let system = ToyRegression::default();
+        for (x, t, theta) in [([1.0, 1.0], 0, [-4.0, -4.0]), ([-0.3, 2.5], 37, [-1.0, 0.5])] {
+            let state = ToyState { x, t };
+            check_jacobians(&system, &state, &theta, false, (1e-6, 1.0 / 256.0, 1e-5));
+        }
+    }
 
     #[test]
     fn meta_objective_matches_the_paper_anchor() {

@@ -1,0 +1,68 @@
+//! Machinery shared by the gradient-based estimators (REFERENCE.md §2): their settings and the
+//! one unperturbed trajectory that TBPTT, ARTBP, RTRL, UORO and PES + analytic carry across
+//! truncations, restarting it on a fresh inner problem at the horizon.
+
+use super::{EstimatorConfig, EstimatorError};
+use crate::unrolled::UnrolledSystem;
+use pesto_tasks::rng;
+use serde::{Deserialize, Serialize};
+
+/// Stream tag of the trajectory's inner-problem seeds: `[TASK_TAG, episode]`.
+const TASK_TAG: u64 = 0x6772_6164;
+
+/// Settings of a gradient-based estimator.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct GradientConfig {
+    /// Truncation length K and seed for every method; particles N and sigma for the
+    /// reparameterisation gradient and PES + analytic.
+    pub estimator: EstimatorConfig,
+    /// ARTBP's probability c of cutting the backpropagation at each step, in (0, 1).
+    pub cut_probability: f64,
+}
+
+impl GradientConfig {
+    /// Checks the configuration's ranges.
+    pub fn validate(&self) -> Result<(), EstimatorError> {
+        self.estimator.validate()?;
+        let c = self.cut_probability;
+        if !(c > 0.0 && c < 1.0) {
+            return Err(EstimatorError::CutProbability(c));
+        }
+        Ok(())
+    }
+}
+
+impl From<EstimatorConfig> for GradientConfig {
+    /// `estimator` with ARTBP cutting on average once every K steps (c = 1/(K + 1)).
+    fn from(estimator: EstimatorConfig) -> Self {
+        let cut_probability = 1.0 / (estimator.truncation as f64 + 1.0);
+        Self { estimator, cut_probability }
+    }
+}
+
+/// One unperturbed state carried across truncations, with the index of its inner problem.
+#[derive(Clone, Serialize, Deserialize)]
+#[serde(bound = "")]
+pub struct Trajectory<S: UnrolledSystem> {
+    /// The state s_t.
+    pub state: S::State,
+    episode: u64,
+    seed: u64,
+}
+
+impl<S: UnrolledSystem> Trajectory<S> {
+    /// The start of the first inner problem of the stream named by `seed`.
+    pub fn new(system: &S, seed: u64) -> Self {
+        Self { state: system.init_state(rng::derive(seed, &[TASK_TAG, 0]), 0), episode: 0, seed }
+    }
+
+    /// Restarts on a fresh inner problem if the horizon is reached; true if it restarted.
+    pub fn restart_if_done(&mut self, system: &S) -> bool {
+        let done = system.is_done(&self.state);
+        if done {
+            self.episode += 1;
+            self.state = system.init_state(rng::derive(self.seed, &[TASK_TAG, self.episode]), 0);
+        }
+        done
+    }
+}

@@ -353,13 +353,13 @@ fn write_curves(report: &EvalReport, out: &mut impl Write) -> io::Result<()> {
     Ok(())
 }
 
-/// Mean over seeds of the training loss, smoothed with a moving average of 1% of the steps.
+/// Mean over seeds of the training loss, smoothed with a moving average of 2.5% of the steps.
 fn smoothed_mean(curves: &[Curve]) -> Vec<(f64, f64)> {
     let steps = curves.iter().map(|c| c.train.len()).min().unwrap_or(0);
     let mean: Vec<f64> = (0..steps)
         .map(|t| curves.iter().map(|c| f64::from(c.train[t])).sum::<f64>() / curves.len() as f64)
         .collect();
-    let window = (steps / 100).max(1);
+    let window = (steps / 40).max(1);
     (0..steps.saturating_sub(window - 1))
         .step_by(window.div_ceil(2))
         .map(|t| (t as f64, mean[t..t + window].iter().sum::<f64>() / window as f64))

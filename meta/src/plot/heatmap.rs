@@ -164,7 +164,7 @@ fn draw_map<'b>(
     }
     chart
         .configure_series_labels()
-        .position(SeriesLabelPosition::LowerRight)
+        .position(SeriesLabelPosition::UpperLeft)
         .label_font((FONT, 20))
         .background_style(RGBColor(200, 200, 200).mix(0.9))
         .border_style(BLACK)

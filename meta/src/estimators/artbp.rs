@@ -81,18 +81,6 @@ impl<S: DifferentiableSystem> Estimator<S> for Artbp<S> {
         }
         let last = Scored { steps: scored, ends_unroll: true };
         backprop::backward(system, tape, theta, last, keep, &mut grad);
-        let clipped = usize::from(system.clipped(&trajectory.state));
-        let resets = usize::from(trajectory.restart_if_done(system));
-        if resets > 0 {
-            tape.clear();
-        }
-        Estimate {
-            grad: backprop::to_f32(&grad),
-            loss,
-            resets,
-            clipped,
-            particles: 1,
-            inner_steps: steps,
-        }
+        trajectory.finish(system, &grad, loss, steps, || tape.clear())
     }
 }

@@ -45,15 +45,6 @@ impl<S: DifferentiableSystem> Estimator<S> for Bptt<S> {
         let loss = backprop::forward(system, &mut trajectory.state, theta, steps, tape);
         let mut grad = vec![0.0; theta.len()];
         backprop::backward(system, tape, theta, Scored::whole(tape), |_| 1.0, &mut grad);
-        let clipped = usize::from(system.clipped(&trajectory.state));
-        let resets = usize::from(trajectory.restart_if_done(system));
-        Estimate {
-            grad: backprop::to_f32(&grad),
-            loss,
-            resets,
-            clipped,
-            particles: 1,
-            inner_steps: steps,
-        }
+        trajectory.finish(system, &grad, loss, steps, || {})
     }
 }

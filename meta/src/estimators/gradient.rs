@@ -2,7 +2,7 @@
 //! one unperturbed trajectory that TBPTT, ARTBP, RTRL, UORO and PES + analytic carry across
 //! truncations, restarting it on a fresh inner problem at the horizon.
 
-use super::{EstimatorConfig, EstimatorError};
+use super::{Estimate, EstimatorConfig, EstimatorError, backprop};
 use crate::unrolled::UnrolledSystem;
 use pesto_tasks::rng;
 use serde::{Deserialize, Serialize};
@@ -54,6 +54,32 @@ impl<S: UnrolledSystem> Trajectory<S> {
     /// The start of the first inner problem of the stream named by `seed`.
     pub fn new(system: &S, seed: u64) -> Self {
         Self { state: system.init_state(rng::derive(seed, &[TASK_TAG, 0]), 0), episode: 0, seed }
+    }
+
+    /// The estimate of a truncation of `steps` steps with loss `loss` and gradient `grad`,
+    /// restarting the trajectory if it reached its horizon; `on_restart` then clears whatever
+    /// the estimator carries across truncations.
+    pub fn finish(
+        &mut self,
+        system: &S,
+        grad: &[f64],
+        loss: f64,
+        steps: u64,
+        on_restart: impl FnOnce(),
+    ) -> Estimate {
+        let clipped = usize::from(system.clipped(&self.state));
+        let restarted = self.restart_if_done(system);
+        if restarted {
+            on_restart();
+        }
+        Estimate {
+            grad: backprop::to_f32(grad),
+            loss,
+            resets: usize::from(restarted),
+            clipped,
+            particles: 1,
+            inner_steps: steps,
+        }
     }
 
     /// Restarts on a fresh inner problem if the horizon is reached; true if it restarted.

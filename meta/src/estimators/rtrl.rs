@@ -3,7 +3,6 @@
 //! each step's loss adds dl/ds J + dl/dtheta. Exact and online; compute P S^2 + S(F + B) per
 //! step, memory S P + S^2.
 
-use super::backprop;
 use super::gradient::{GradientConfig, Trajectory};
 use super::particles::truncation_len;
 use super::{Estimate, Estimator, EstimatorError, GradientKind};
@@ -61,18 +60,6 @@ impl<S: DifferentiableSystem> Estimator<S> for Rtrl<S> {
             }
         }
         sensitivity.copy_from_slice(j_now.as_slice());
-        let clipped = usize::from(system.clipped(&trajectory.state));
-        let resets = usize::from(trajectory.restart_if_done(system));
-        if resets > 0 {
-            sensitivity.fill(0.0);
-        }
-        Estimate {
-            grad: backprop::to_f32(&grad),
-            loss,
-            resets,
-            clipped,
-            particles: 1,
-            inner_steps: steps,
-        }
+        trajectory.finish(system, &grad, loss, steps, || sensitivity.fill(0.0))
     }
 }

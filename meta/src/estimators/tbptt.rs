@@ -57,14 +57,6 @@ impl<S: DifferentiableSystem> Estimator<S> for Tbptt<S> {
         let Self { truncation, trajectory, tape } = self;
         let steps = truncation_len(system, &trajectory.state, *truncation);
         let (loss, grad) = truncated_gradient(system, &mut trajectory.state, theta, steps, tape);
-        let clipped = usize::from(system.clipped(&trajectory.state));
-        Estimate {
-            grad: backprop::to_f32(&grad),
-            loss,
-            resets: usize::from(trajectory.restart_if_done(system)),
-            clipped,
-            particles: 1,
-            inner_steps: steps,
-        }
+        trajectory.finish(system, &grad, loss, steps, || {})
     }
 }

@@ -8,7 +8,6 @@
 //! Each step's loss adds (dl/ds . s~) theta~ + dl/dtheta. Memory S + P (plus the step's
 //! Jacobians here, which a VJP/JVP implementation would avoid).
 
-use super::backprop;
 use super::gradient::{GradientConfig, Trajectory};
 use super::particles::truncation_len;
 use super::{Estimate, Estimator, EstimatorError, GradientKind};
@@ -93,19 +92,9 @@ impl<S: DifferentiableSystem> Estimator<S> for Uoro<S> {
         }
         state_factor.copy_from_slice(s_tilde.as_slice());
         theta_factor.copy_from_slice(theta_tilde.as_slice());
-        let clipped = usize::from(system.clipped(&trajectory.state));
-        let resets = usize::from(trajectory.restart_if_done(system));
-        if resets > 0 {
+        trajectory.finish(system, &grad, loss, steps, || {
             state_factor.fill(0.0);
             theta_factor.fill(0.0);
-        }
-        Estimate {
-            grad: backprop::to_f32(&grad),
-            loss,
-            resets,
-            clipped,
-            particles: 1,
-            inner_steps: steps,
-        }
+        })
     }
 }

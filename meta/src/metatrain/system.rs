@@ -193,6 +193,31 @@ mod tests {
     }
 
     #[test]
+    fn every_es_family_estimator_trains_a_learned_optimizer() {
+        for kind in LearnedKind::ALL {
+            let system = LoptTraining::new(tiny_task(), kind, kind.init_theta(0));
+            let config = EstimatorConfig {
+                particles: 4,
+                sigma: 0.01,
+                truncation: 5,
+                stagger: true,
+                seed: 2,
+            };
+            for estimator in EstimatorKind::ALL {
+                let mut e = AnyEstimator::new(estimator, config.clone(), &system).unwrap();
+                for step in 0..3 {
+                    let estimate = e.estimate(&system, &system.initial_theta(), step);
+                    assert_eq!(estimate.grad.len(), kind.theta_dim());
+                    let finite =
+                        estimate.grad.iter().all(|g| g.is_finite()) && estimate.loss.is_finite();
+                    assert!(finite, "{kind} with {estimator} at step {step}");
+                    assert!(estimate.inner_steps > 0);
+                }
+            }
+        }
+    }
+
+    #[test]
     fn a_restarted_run_is_fresh_and_pairs_share_it() {
         let kind = LearnedKind::MlpLopt;
         let system = LoptTraining::new(tiny_task(), kind, kind.init_theta(0));

@@ -1,6 +1,8 @@
 //! Inner problems for learned-optimizer meta-training: the `Task` trait, parameter layouts,
 //! synthetic and real data, task families and named suites. Knows nothing about meta-learning.
 
+#[cfg(test)]
+mod alloc_count;
 pub mod classifier;
 pub mod data;
 pub mod error;

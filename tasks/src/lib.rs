@@ -18,6 +18,7 @@ pub mod rng;
 pub mod spec;
 pub mod suite;
 pub mod task;
+pub mod vmath;
 
 pub use error::TaskError;
 pub use family::{Domain, KeySpec, TaskFamily};

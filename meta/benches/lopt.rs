@@ -42,7 +42,7 @@ fn updates(c: &mut Criterion) {
 }
 
 /// Baseline for the kernel design: mlp-lopt's dominant product alone, its 32 x 32 second layer
-/// over all 2,410 parameters (1,024 of the 1,344 multiply-adds per parameter), through sgemm.
+/// over all 2,410 parameters (1,024 of the 1,344 multiply-adds per parameter), through `gemm`.
 fn gemm_second_layer(c: &mut Criterion) {
     let n = student_layout().len();
     let w2: Vec<f32> = (0..32 * 32).map(|i| (i as f32 * 0.13).sin()).collect();

@@ -1,8 +1,6 @@
 //! Everything about learning theta: unrolled systems, gradient estimators, optimizers
 //! (hand-designed and learned), the outer loop, checkpoints, logging and evaluation.
 
-#[cfg(test)]
-mod alloc_count;
 pub mod checkpoint;
 pub mod differentiable;
 pub mod estimators;
@@ -22,3 +20,8 @@ pub use estimators::{Estimate, Estimator};
 pub use inner::{Curve, InnerObserver, train_task};
 pub use optim::{LearnedOptimizer, OptState, Optimizer};
 pub use unrolled::UnrolledSystem;
+
+#[cfg(test)]
+#[global_allocator]
+static ALLOCATOR: pesto_tasks::alloc_count::CountingAllocator =
+    pesto_tasks::alloc_count::CountingAllocator;

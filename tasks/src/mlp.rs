@@ -7,6 +7,7 @@
 use crate::layout::ParamLayout;
 use crate::linalg::{Mat, gemm};
 use crate::rng::StreamRng;
+use crate::vmath;
 use rand::RngExt;
 use rand_distr::StandardNormal;
 use std::ops::Range;
@@ -146,9 +147,8 @@ impl Mlp {
 
     /// Summed softmax cross-entropy of the batch `x` with `labels`.
     pub fn loss_sum(&self, params: &[f32], x: &[f32], labels: &[u32], buf: &mut MlpBuffers) -> f64 {
-        let classes = self.classes();
-        let logits = self.forward(params, x, buf);
-        logits.chunks_exact(classes).zip(labels).map(|(z, &y)| xent(z, y as usize).0).sum()
+        self.forward(params, x, buf);
+        self.softmax_xent(labels, buf)
     }
 
     /// Mean softmax cross-entropy of the batch, writing its gradient with respect to the
@@ -163,22 +163,40 @@ impl Mlp {
     ) -> f32 {
         let n = labels.len();
         let classes = self.classes();
-        let last = self.layers.len() - 1;
         self.forward(params, x, buf);
-        let mut loss = 0.0f64;
-        let logits = buf.acts[last][..classes * n].chunks_exact(classes);
-        let deltas = buf.deltas[last][..classes * n].chunks_exact_mut(classes);
-        for ((z, d), &y) in logits.zip(deltas).zip(labels) {
-            let (l, log_norm) = xent(z, y as usize);
-            loss += l;
-            // d loss / d z = (softmax(z) - onehot(y)) / n.
-            for (d, &z) in d.iter_mut().zip(z) {
-                *d = (z - log_norm).exp() / n as f32;
-            }
+        let loss = self.softmax_xent(labels, buf);
+        // d loss / d z = (softmax(z) - onehot(y)) / n.
+        let probs = buf.deltas[self.layers.len() - 1][..classes * n].chunks_exact_mut(classes);
+        for (d, &y) in probs.zip(labels) {
+            d.iter_mut().for_each(|d| *d /= n as f32);
             d[y as usize] -= 1.0 / n as f32;
         }
         self.backward(params, x, n, grad, buf);
         (loss / n as f64) as f32
+    }
+
+    /// Summed cross-entropy of the logits in `buf` with `labels`, leaving softmax(z) of every
+    /// example in the output layer's delta buffer. The exponentials run over the whole batch at
+    /// once so that they vectorise.
+    fn softmax_xent(&self, labels: &[u32], buf: &mut MlpBuffers) -> f64 {
+        let (classes, n, last) = (self.classes(), labels.len(), self.layers.len() - 1);
+        let logits = &buf.acts[last][..classes * n];
+        let probs = &mut buf.deltas[last][..classes * n];
+        let mut loss = 0.0f64;
+        for ((z, p), &y) in
+            logits.chunks_exact(classes).zip(probs.chunks_exact_mut(classes)).zip(labels)
+        {
+            let max = z.iter().fold(f32::NEG_INFINITY, |m, &v| m.max(v));
+            p.iter_mut().zip(z).for_each(|(p, &z)| *p = z - max);
+            loss -= f64::from(p[y as usize]);
+        }
+        probs.iter_mut().for_each(|p| *p = vmath::exp(*p));
+        for p in probs.chunks_exact_mut(classes) {
+            let sum: f32 = p.iter().sum();
+            loss += f64::from(sum.ln());
+            p.iter_mut().for_each(|p| *p /= sum);
+        }
+        loss
     }
 
     /// Backpropagates the output-layer error in `buf.deltas` through every layer.
@@ -218,12 +236,4 @@ impl Mlp {
             *y = best as u32;
         }
     }
-}
-
-/// Cross-entropy of one example's logits `z` with label `y`, and the log-normaliser
-/// logsumexp(z).
-fn xent(z: &[f32], y: usize) -> (f64, f32) {
-    let max = z.iter().fold(f32::NEG_INFINITY, |m, &v| m.max(v));
-    let log_norm = max + z.iter().map(|&v| (v - max).exp()).sum::<f32>().ln();
-    (f64::from(log_norm - z[y]), log_norm)
 }

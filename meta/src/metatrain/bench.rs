@@ -57,3 +57,34 @@ pub fn peak_rss_mib() -> Option<f64> {
     let kib: f64 = line.split_whitespace().nth(1)?.parse().ok()?;
     Some(kib / 1024.0)
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// The reference workload's configuration.
+    fn benchmark_config() -> MetaTrainConfig {
+        let text = include_str!("../../configs/benchmark.toml");
+        MetaTrainConfig::parse(text, Path::new("benchmark.toml")).unwrap()
+    }
+
+    /// Theta's bits after three outer steps of the benchmark in a pool of `threads` threads.
+    fn theta_after_three_steps(threads: usize) -> Vec<u32> {
+        let pool = rayon::ThreadPoolBuilder::new().num_threads(threads).build().unwrap();
+        pool.install(|| {
+            let mut trainer = MetaTrainer::new(benchmark_config(), Path::new(".")).unwrap();
+            for _ in 0..3 {
+                trainer.step();
+            }
+            trainer.state().theta.iter().map(|t| t.to_bits()).collect()
+        })
+    }
+
+    #[test]
+    fn the_benchmark_gives_the_same_theta_on_one_and_two_threads() {
+        let one = theta_after_three_steps(1);
+        assert_eq!(one, theta_after_three_steps(2));
+        let initial = benchmark_config().optimizer.kind.init_theta(0);
+        assert_ne!(one, initial.iter().map(|t| t.to_bits()).collect::<Vec<_>>());
+    }
+}

@@ -218,6 +218,20 @@ mod tests {
     }
 
     #[test]
+    fn a_truncation_of_the_benchmark_task_allocates_nothing() {
+        let kind = LearnedKind::MlpLopt;
+        let source = TaskSource::Task(TaskSpec::parse("mlp-synth-64x32x10", 0).unwrap());
+        let system = LoptTraining::new(source, kind, kind.init_theta(0));
+        let theta = system.initial_theta();
+        let mut run = system.init_state(1, 0);
+        system.unroll(&mut run, &theta, 2);
+        let before = pesto_tasks::alloc_count::allocations();
+        let loss = system.unroll(&mut run, &theta, 20);
+        assert_eq!(pesto_tasks::alloc_count::allocations(), before);
+        assert!(loss.is_finite() && run.step == 22);
+    }
+
+    #[test]
     fn a_restarted_run_is_fresh_and_pairs_share_it() {
         let kind = LearnedKind::MlpLopt;
         let system = LoptTraining::new(tiny_task(), kind, kind.init_theta(0));

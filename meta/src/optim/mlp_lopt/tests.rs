@@ -1,5 +1,5 @@
 use super::*;
-use crate::alloc_count::allocations;
+use pesto_tasks::alloc_count::allocations;
 use rand::RngExt;
 
 /// Tensors whose sizes are not multiples of any tile width, and one that is.

@@ -1,5 +1,5 @@
-//! A counting global allocator for the tests of this crate: hot loops are checked to allocate
-//! nothing by counting allocations on the current thread around them.
+//! A counting allocator for tests: a test binary installs it as its global allocator and checks
+//! that a hot loop allocates nothing by counting allocations on the current thread around it.
 
 use std::alloc::{GlobalAlloc, Layout, System};
 use std::cell::Cell;
@@ -9,7 +9,7 @@ thread_local! {
 }
 
 /// The system allocator, counting allocations per thread so that parallel tests do not mix.
-struct CountingAllocator;
+pub struct CountingAllocator;
 
 // SAFETY: forwards every call to `System` unchanged.
 unsafe impl GlobalAlloc for CountingAllocator {
@@ -22,9 +22,6 @@ unsafe impl GlobalAlloc for CountingAllocator {
         unsafe { System.dealloc(ptr, layout) }
     }
 }
-
-#[global_allocator]
-static ALLOCATOR: CountingAllocator = CountingAllocator;
 
 /// Allocations made so far on this thread.
 pub fn allocations() -> usize {

@@ -1,6 +1,7 @@
 //! Meta-training configuration, read from TOML (meta/configs/*.toml). Every field is checked:
 //! an unknown field or a value out of range is an error naming the field and the valid range.
 
+use super::MetaLoss;
 use crate::estimators::{EstimatorConfig, EstimatorKind};
 use crate::optim::LearnedKind;
 use crate::outer::OuterConfig;
@@ -80,6 +81,9 @@ pub struct MetaTrainConfig {
     /// Evaluate theta on held-out tasks every this many outer steps (0: never).
     #[serde(default)]
     pub heldout_every: u64,
+    /// How the steps' losses weigh in the meta-objective: `mean` (default) or `late`.
+    #[serde(default)]
+    pub meta_loss: MetaLoss,
     /// Number of held-out tasks per evaluation.
     #[serde(default = "default_heldout_tasks")]
     pub heldout_tasks: usize,

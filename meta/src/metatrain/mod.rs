@@ -9,7 +9,7 @@ mod system;
 pub use bench::{BenchReport, WARMUP_STEPS, bench, peak_rss_mib};
 pub use config::{ConfigError, EstimatorSection, MetaTrainConfig, OptimizerConfig, TasksConfig};
 pub use run::{MetaTrainer, Resumed, RunError, RunState, checkpoint_dir};
-pub use system::{InnerRun, LoptTraining};
+pub use system::{InnerRun, LoptTraining, MetaLoss};
 
 use pesto_tasks::suite::Suite;
 use pesto_tasks::{TaskError, TaskSpec};

@@ -85,7 +85,8 @@ pub struct Resumed {
 fn system_for(config: &MetaTrainConfig) -> Result<LoptTraining, TaskError> {
     let source = TaskSource::from_config(&config.tasks)?;
     let kind = config.optimizer.kind;
-    Ok(LoptTraining::new(source, kind, kind.init_theta(config.optimizer.init_seed)))
+    let theta = kind.init_theta(config.optimizer.init_seed);
+    Ok(LoptTraining::new(source, kind, theta).with_meta_loss(config.meta_loss))
 }
 
 impl MetaTrainer {

@@ -13,17 +13,46 @@ use super::TaskSource;
 /// Stream tag of inner-parameter initialisation seeds.
 const INIT_TAG: u64 = 0x696e_6974;
 
+/// How the normalised training losses of an inner run add up to the meta-objective.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum MetaLoss {
+    /// Every step weighs the same: the mean loss over the run.
+    #[default]
+    Mean,
+    /// Step t of a run of T steps weighs 2 (t + 1) / (T + 1): the same total weight, shifted
+    /// towards the end of training, where the final loss is decided.
+    Late,
+}
+
+impl MetaLoss {
+    /// The weight of inner step `step` of a run of `horizon` steps.
+    fn weight(self, step: u64, horizon: u64) -> f64 {
+        match self {
+            MetaLoss::Mean => 1.0,
+            MetaLoss::Late => 2.0 * (step + 1) as f64 / (horizon + 1) as f64,
+        }
+    }
+}
+
 /// Training tasks drawn from a source with a learned optimizer of one kind.
 pub struct LoptTraining {
     source: TaskSource,
     kind: LearnedKind,
     initial_theta: Vec<f32>,
+    meta_loss: MetaLoss,
 }
 
 impl LoptTraining {
-    /// Meta-training of a `kind` optimizer starting from `initial_theta` on tasks from `source`.
+    /// Meta-training of a `kind` optimizer starting from `initial_theta` on tasks from `source`,
+    /// with the mean loss as meta-objective.
     pub fn new(source: TaskSource, kind: LearnedKind, initial_theta: Vec<f32>) -> Self {
-        Self { source, kind, initial_theta }
+        Self { source, kind, initial_theta, meta_loss: MetaLoss::Mean }
+    }
+
+    /// The same with another weighting of the steps' losses.
+    pub fn with_meta_loss(self, meta_loss: MetaLoss) -> Self {
+        Self { meta_loss, ..self }
     }
 
     /// The learned optimizer's kind.
@@ -121,13 +150,14 @@ impl UnrolledSystem for LoptTraining {
         let mut total = 0.0f64;
         run.clipped = false;
         for _ in 0..steps {
+            let weight = self.meta_loss.weight(run.step, run.horizon);
             if run.diverged {
-                total += f64::from(normaliser.max);
+                total += weight * f64::from(normaliser.max);
                 run.clipped = true;
             } else {
                 let loss = ws.task.loss_and_grad(&run.params, run.step, &mut ws.grad);
                 let normalised = normaliser.apply(loss);
-                total += f64::from(normalised.value);
+                total += weight * f64::from(normalised.value);
                 run.clipped |= normalised.clipped;
                 run.diverged = !loss.is_finite();
                 if !run.diverged {
@@ -229,6 +259,15 @@ mod tests {
         let loss = system.unroll(&mut run, &theta, 20);
         assert_eq!(pesto_tasks::alloc_count::allocations(), before);
         assert!(loss.is_finite() && run.step == 22);
+    }
+
+    #[test]
+    fn late_weighting_keeps_the_total_weight_and_grows_with_the_step() {
+        let horizon = 9;
+        let total: f64 = (0..horizon).map(|t| MetaLoss::Late.weight(t, horizon)).sum();
+        assert!((total - horizon as f64).abs() < 1e-12);
+        assert!(MetaLoss::Late.weight(0, horizon) < MetaLoss::Late.weight(8, horizon));
+        assert_eq!(MetaLoss::Mean.weight(3, horizon), 1.0);
     }
 
     #[test]

@@ -2,6 +2,7 @@
 //! ARTBP and PES + analytic, every estimator on every differentiable system, thread-count
 //! independence and checkpoint round trips.
 
+use super::tests::grads;
 use super::*;
 use crate::differentiable::DifferentiableSystem;
 use crate::repro::variance::Moments;
@@ -145,20 +146,6 @@ fn every_gradient_estimator_runs_on_every_differentiable_system() {
             run_stays_finite(kind, &ib, 10);
         }
     }
-}
-
-/// Grads of `steps` outer steps of `estimator` at a theta that moves with the step.
-fn grads<S: DifferentiableSystem>(
-    estimator: &mut AnyMethod<S>,
-    system: &S,
-    steps: std::ops::Range<u64>,
-) -> Vec<Vec<f32>> {
-    steps
-        .map(|step| {
-            let theta = [-4.0 + 0.01 * step as f32, -3.0];
-            estimator.estimate(system, &theta, step).grad
-        })
-        .collect()
 }
 
 #[test]

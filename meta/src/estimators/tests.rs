@@ -137,8 +137,8 @@ fn every_estimator_runs_on_every_system() {
 }
 
 /// Grads of `steps` outer steps of `estimator` at a theta that moves with the step.
-fn grads<S: UnrolledSystem>(
-    estimator: &mut AnyEstimator<S>,
+pub(super) fn grads<S: UnrolledSystem>(
+    estimator: &mut impl Estimator<S>,
     system: &S,
     steps: std::ops::Range<u64>,
 ) -> Vec<Vec<f32>> {

@@ -84,17 +84,19 @@ fn killed_and_resumed_run_matches_a_straight_run() {
     let mut child = start_and_wait_for_checkpoint(&config, &killed);
     child.kill().unwrap();
     child.wait().unwrap();
-    let resumed = run(pesto().args(["meta-train", "--steps", "200", "--resume"]).arg(&killed));
+    // However far the killed run got, continue 50 steps past its last saved optimizer.
+    let target = (SavedOptimizer::load(&killed).unwrap().outer_steps + 50).to_string();
+    let resumed = run(pesto().args(["meta-train", "--steps", &target, "--resume"]).arg(&killed));
     let said = String::from_utf8_lossy(&resumed.stderr);
     assert!(said.contains("resuming from"), "{said}");
 
     let straight = dir.join("straight");
     run(pesto()
-        .args(["meta-train", "--steps", "200", "--config"])
+        .args(["meta-train", "--steps", &target, "--config"])
         .arg(&config)
         .arg("--out")
         .arg(&straight));
-    assert_eq!(SavedOptimizer::load(&killed).unwrap().outer_steps, 200);
+    assert_eq!(SavedOptimizer::load(&killed).unwrap().outer_steps.to_string(), target);
     assert_eq!(theta_bits(&killed), theta_bits(&straight));
     std::fs::remove_dir_all(&dir).unwrap();
 }

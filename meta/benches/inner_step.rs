@@ -13,12 +13,12 @@ fn inner_step(c: &mut Criterion) {
     let mut grad = vec![0.0; layout.len()];
     task.init_params(0, &mut params);
     let mut adam = Adam::new(Schedule::Constant(3e-3));
-    let mut state = adam.init_state(&layout);
+    let mut state = adam.init_state(&layout, 100);
     let mut step = 0u64;
     c.bench_function("inner_step/mlp-synth-64x32x10/adam", |b| {
         b.iter(|| {
             let loss = task.loss_and_grad(&params, step % 1000, &mut grad);
-            adam.step(&mut state, &layout, &mut params, &grad);
+            adam.step(&mut state, &layout, &mut params, &grad, 1.0);
             step += 1;
             black_box(loss)
         })

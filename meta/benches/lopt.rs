@@ -21,13 +21,13 @@ fn student_layout() -> ParamLayout {
 fn bench_update(c: &mut Criterion, name: &str, opt: &mut dyn Optimizer) {
     let layout = student_layout();
     let n = layout.len();
-    let mut state = opt.init_state(&layout);
+    let mut state = opt.init_state(&layout, 100);
     let mut params: Vec<f32> = (0..n).map(|i| (i as f32 * 0.37).sin()).collect();
     let grad: Vec<f32> = (0..n).map(|i| (i as f32 * 0.11).cos() * 0.1).collect();
     let mut group = c.benchmark_group("lopt");
     group.throughput(Throughput::Elements(n as u64));
     group.bench_function(name, |b| {
-        b.iter(|| opt.step(&mut state, &layout, black_box(&mut params), black_box(&grad)))
+        b.iter(|| opt.step(&mut state, &layout, black_box(&mut params), black_box(&grad), 1.0))
     });
     group.finish();
 }

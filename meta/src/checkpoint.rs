@@ -24,7 +24,7 @@ pub const OPTIMIZER: Format = Format { magic: *b"PESTOOPT", what: "optimizer fil
 const FORMATS: [Format; 2] = [RUN, OPTIMIZER];
 
 /// Version of the checkpoint format this build reads and writes.
-pub const FORMAT_VERSION: u32 = 1;
+pub const FORMAT_VERSION: u32 = 2;
 const HEADER_LEN: usize = 8 + 4 + 8 + 4;
 const PREFIX: &str = "checkpoint-";
 const SUFFIX: &str = ".bin";
@@ -274,7 +274,7 @@ mod tests {
         version[8..12].copy_from_slice(&7u32.to_le_bytes());
         assert_eq!(
             err(&version),
-            format!("checkpoint {}: format version 7, this build reads version 1", path.display())
+            format!("checkpoint {}: format version 7, this build reads version 2", path.display())
         );
         assert_eq!(
             err(b"not a checkpoint at all"),

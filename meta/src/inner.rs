@@ -65,14 +65,14 @@ pub fn train_task(
     let mut params = vec![0.0; layout.len()];
     let mut grad = vec![0.0; layout.len()];
     task.init_params(init_seed, &mut params);
-    let mut state = optimizer.init_state(&layout);
+    let mut state = optimizer.init_state(&layout, steps);
     let mut curve = Curve { train: Vec::with_capacity(steps as usize), heldout: Vec::new() };
     for step in 0..steps {
         if step % eval_every.max(1) == 0 {
             evaluate(task, &params, step, &mut curve, observer);
         }
         let loss = task.loss_and_grad(&params, step, &mut grad);
-        optimizer.step(&mut state, &layout, &mut params, &grad);
+        optimizer.step(&mut state, &layout, &mut params, &grad, loss);
         curve.train.push(loss);
         observer.on_step(step, loss);
     }

@@ -1,7 +1,7 @@
 //! Meta-training configuration, read from TOML (meta/configs/*.toml). Every field is checked:
 //! an unknown field or a value out of range is an error naming the field and the valid range.
 
-use super::MetaLoss;
+use super::{MetaLoss, Sampling, ScaleGranularity};
 use crate::estimators::{EstimatorConfig, EstimatorKind};
 use crate::optim::LearnedKind;
 use crate::outer::OuterConfig;
@@ -34,6 +34,25 @@ pub struct TasksConfig {
     pub suite: Option<String>,
     /// A single task, `FAMILY[:key=value,...]`; each pair gets its own data seed.
     pub task: Option<String>,
+    /// Draw each reset's horizon T log-uniformly in `[min, max]` (else the task's `steps`).
+    pub horizon: Option<[u64; 2]>,
+    /// Parameter-scale augmentation: the task computes with p = s * q, s log-uniform in
+    /// `[min, max]`, while the optimizer sees q (off when absent).
+    pub param_scale: Option<[f32; 2]>,
+    /// Draw s per `tensor` (default) or once per `task`.
+    #[serde(default)]
+    pub param_scale_per: ScaleGranularity,
+}
+
+impl TasksConfig {
+    /// What each reset draws besides the task.
+    pub fn sampling(&self) -> Sampling {
+        Sampling {
+            horizon: self.horizon,
+            param_scale: self.param_scale,
+            granularity: self.param_scale_per,
+        }
+    }
 }
 
 /// The learned optimizer being meta-trained.
@@ -154,6 +173,9 @@ impl MetaTrainConfig {
         range(heldout >= 1, "heldout_tasks", heldout.to_string(), "at least 1")?;
         let one_source = t.suite.is_some() != t.task.is_some();
         range(one_source, "tasks", format!("{t:?}"), "exactly one of `suite` or `task`")?;
+        if let Some(problem) = t.sampling().problem() {
+            return Err(section("tasks")(&problem));
+        }
         self.estimator_config().validate().map_err(|e| section("estimator")(&e))?;
         self.outer.init_state(0).map_err(|e| section("outer")(&e))?;
         Ok(())

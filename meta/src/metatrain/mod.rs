@@ -4,11 +4,13 @@
 mod bench;
 mod config;
 mod run;
+mod sampling;
 mod system;
 
 pub use bench::{BenchReport, WARMUP_STEPS, bench, peak_rss_mib};
 pub use config::{ConfigError, EstimatorSection, MetaTrainConfig, OptimizerConfig, TasksConfig};
 pub use run::{MetaTrainer, Resumed, RunError, RunState, checkpoint_dir};
+pub use sampling::{Sampling, ScaleGranularity};
 pub use system::{InnerRun, LoptTraining, MetaLoss};
 
 use pesto_tasks::suite::Suite;

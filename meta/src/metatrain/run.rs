@@ -86,7 +86,9 @@ fn system_for(config: &MetaTrainConfig) -> Result<LoptTraining, TaskError> {
     let source = TaskSource::from_config(&config.tasks)?;
     let kind = config.optimizer.kind;
     let theta = kind.init_theta(config.optimizer.init_seed);
-    Ok(LoptTraining::new(source, kind, theta).with_meta_loss(config.meta_loss))
+    Ok(LoptTraining::new(source, kind, theta)
+        .with_meta_loss(config.meta_loss)
+        .with_sampling(config.tasks.sampling()))
 }
 
 impl MetaTrainer {

@@ -9,6 +9,7 @@ use pesto_tasks::{Task, TaskSpec};
 use serde::{Deserialize, Serialize};
 
 use super::TaskSource;
+use super::sampling::{Sampling, rescale};
 
 /// Stream tag of inner-parameter initialisation seeds.
 const INIT_TAG: u64 = 0x696e_6974;
@@ -41,13 +42,25 @@ pub struct LoptTraining {
     kind: LearnedKind,
     initial_theta: Vec<f32>,
     meta_loss: MetaLoss,
+    sampling: Sampling,
 }
 
 impl LoptTraining {
     /// Meta-training of a `kind` optimizer starting from `initial_theta` on tasks from `source`,
     /// with the mean loss as meta-objective.
     pub fn new(source: TaskSource, kind: LearnedKind, initial_theta: Vec<f32>) -> Self {
-        Self { source, kind, initial_theta, meta_loss: MetaLoss::Mean }
+        Self {
+            source,
+            kind,
+            initial_theta,
+            meta_loss: MetaLoss::Mean,
+            sampling: Sampling::default(),
+        }
+    }
+
+    /// The same with horizons and parameter scales drawn at each reset as `sampling` says.
+    pub fn with_sampling(self, sampling: Sampling) -> Self {
+        Self { sampling, ..self }
     }
 
     /// The same with another weighting of the steps' losses.
@@ -67,6 +80,8 @@ struct Workspace {
     kind: LearnedKind,
     optimizer: Box<dyn LearnedOptimizer>,
     grad: Vec<f32>,
+    /// The task's parameters p = s * q under parameter-scale augmentation.
+    scaled: Vec<f32>,
 }
 
 impl Workspace {
@@ -78,8 +93,9 @@ impl Workspace {
 
     fn around(task: Box<dyn Task>, kind: LearnedKind) -> Self {
         let grad = vec![0.0; task.layout().len()];
+        let scaled = grad.clone();
         let optimizer = kind.build(kind.init_theta(0)).expect("an initial theta fits its kind");
-        Self { task, kind, optimizer, grad }
+        Self { task, kind, optimizer, grad, scaled }
     }
 }
 
@@ -94,8 +110,10 @@ impl Clone for Workspace {
 pub struct InnerRun {
     /// The task being trained.
     pub spec: TaskSpec,
-    /// Inner parameters.
+    /// Inner parameters q as the optimizer sees them (the task computes with s * q).
     pub params: Vec<f32>,
+    /// Parameter scale s of each tensor (empty: s = 1).
+    pub scales: Vec<f32>,
     /// The learned optimizer's accumulators.
     pub opt_state: OptState,
     /// Inner steps taken (including a staggered start).
@@ -123,16 +141,22 @@ impl UnrolledSystem for LoptTraining {
     }
 
     fn init_state(&self, seed: u64, start: u64) -> InnerRun {
-        let spec = self.source.sample(seed);
+        let mut spec = self.source.sample(seed);
+        if let Some(horizon) = self.sampling.horizon(seed) {
+            spec.config.insert("steps".into(), horizon.to_string());
+        }
         let workspace = Workspace::build(&spec, self.kind);
         let task = &workspace.task;
         let mut params = vec![0.0; task.layout().len()];
         task.init_params(rng::derive(seed, &[INIT_TAG]), &mut params);
-        let opt_state = workspace.optimizer.init_state(task.layout());
+        let scales = self.sampling.scales(seed, task.layout());
+        rescale(task.layout(), &scales, &mut params, true);
         let horizon = task.horizon();
+        let opt_state = workspace.optimizer.init_state(task.layout(), horizon);
         InnerRun {
             spec,
             params,
+            scales,
             opt_state,
             step: start.min(horizon.saturating_sub(1)),
             horizon,
@@ -155,14 +179,22 @@ impl UnrolledSystem for LoptTraining {
                 total += weight * f64::from(normaliser.max);
                 run.clipped = true;
             } else {
-                let loss = ws.task.loss_and_grad(&run.params, run.step, &mut ws.grad);
+                let loss = if run.scales.is_empty() {
+                    ws.task.loss_and_grad(&run.params, run.step, &mut ws.grad)
+                } else {
+                    ws.scaled.copy_from_slice(&run.params);
+                    rescale(ws.task.layout(), &run.scales, &mut ws.scaled, false);
+                    let loss = ws.task.loss_and_grad(&ws.scaled, run.step, &mut ws.grad);
+                    rescale(ws.task.layout(), &run.scales, &mut ws.grad, false);
+                    loss
+                };
                 let normalised = normaliser.apply(loss);
                 total += weight * f64::from(normalised.value);
                 run.clipped |= normalised.clipped;
                 run.diverged = !loss.is_finite();
                 if !run.diverged {
                     let layout = ws.task.layout();
-                    ws.optimizer.step(&mut run.opt_state, layout, &mut run.params, &ws.grad);
+                    ws.optimizer.step(&mut run.opt_state, layout, &mut run.params, &ws.grad, loss);
                 }
             }
             run.step += 1;

@@ -63,11 +63,18 @@ impl Optimizer for Adam {
         format!("adam({})", self.lr)
     }
 
-    fn init_state(&self, layout: &ParamLayout) -> OptState {
-        OptState::zeros(2, layout.len())
+    fn init_state(&self, layout: &ParamLayout, horizon: u64) -> OptState {
+        OptState::zeros(2, layout.len(), horizon)
     }
 
-    fn step(&mut self, state: &mut OptState, _: &ParamLayout, params: &mut [f32], grad: &[f32]) {
+    fn step(
+        &mut self,
+        state: &mut OptState,
+        _: &ParamLayout,
+        params: &mut [f32],
+        grad: &[f32],
+        _loss: f32,
+    ) {
         let [m, v] = state.slots.as_mut_slice() else {
             panic!("Adam state needs two slots, found {}", state.slots.len());
         };

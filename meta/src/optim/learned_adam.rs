@@ -55,11 +55,18 @@ impl Optimizer for LearnedAdam {
         format!("learned-adam(lr={:e},beta1={beta1},beta2={beta2},eps={eps:e})", self.lr)
     }
 
-    fn init_state(&self, layout: &ParamLayout) -> OptState {
-        OptState::zeros(2, layout.len())
+    fn init_state(&self, layout: &ParamLayout, horizon: u64) -> OptState {
+        OptState::zeros(2, layout.len(), horizon)
     }
 
-    fn step(&mut self, state: &mut OptState, _: &ParamLayout, params: &mut [f32], grad: &[f32]) {
+    fn step(
+        &mut self,
+        state: &mut OptState,
+        _: &ParamLayout,
+        params: &mut [f32],
+        grad: &[f32],
+        _loss: f32,
+    ) {
         let [m, v] = state.slots.as_mut_slice() else {
             panic!("learned-adam state needs two slots, found {}", state.slots.len());
         };
@@ -107,13 +114,13 @@ mod tests {
     ) -> Vec<[Vec<f32>; 2]> {
         let layout = ParamLayout::single("p", 4);
         let curvature = [1.0f32, 4.0, 0.25, 1e-3];
-        let (mut sa, mut sb) = (a.init_state(&layout), b.init_state(&layout));
+        let (mut sa, mut sb) = (a.init_state(&layout, 100), b.init_state(&layout, 100));
         let (mut pa, mut pb) = (vec![1.0f32, -2.0, 0.5, 3.0], vec![1.0f32, -2.0, 0.5, 3.0]);
         let mut out = Vec::new();
         for _ in 0..steps {
             let grad: Vec<f32> = pa.iter().zip(curvature).map(|(p, c)| c * p).collect();
-            a.step(&mut sa, &layout, &mut pa, &grad);
-            b.step(&mut sb, &layout, &mut pb, &grad);
+            a.step(&mut sa, &layout, &mut pa, &grad, 1.0);
+            b.step(&mut sb, &layout, &mut pb, &grad, 1.0);
             out.push([pa.clone(), pb.clone()]);
         }
         out

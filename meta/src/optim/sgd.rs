@@ -33,11 +33,18 @@ impl Optimizer for Sgd {
         }
     }
 
-    fn init_state(&self, layout: &ParamLayout) -> OptState {
-        OptState::zeros(usize::from(self.momentum != 0.0), layout.len())
+    fn init_state(&self, layout: &ParamLayout, horizon: u64) -> OptState {
+        OptState::zeros(usize::from(self.momentum != 0.0), layout.len(), horizon)
     }
 
-    fn step(&mut self, state: &mut OptState, _: &ParamLayout, params: &mut [f32], grad: &[f32]) {
+    fn step(
+        &mut self,
+        state: &mut OptState,
+        _: &ParamLayout,
+        params: &mut [f32],
+        grad: &[f32],
+        _loss: f32,
+    ) {
         let lr = self.lr.at(state.step);
         match state.slots.first_mut() {
             None => params.iter_mut().zip(grad).for_each(|(p, g)| *p -= lr * g),

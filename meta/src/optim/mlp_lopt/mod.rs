@@ -105,8 +105,8 @@ impl Optimizer for MlpLopt {
         "mlp-lopt".to_string()
     }
 
-    fn init_state(&self, layout: &ParamLayout) -> OptState {
-        OptState::zeros(DECAYS.len(), layout.len())
+    fn init_state(&self, layout: &ParamLayout, horizon: u64) -> OptState {
+        OptState::zeros(DECAYS.len(), layout.len(), horizon)
     }
 
     fn step(
@@ -115,6 +115,7 @@ impl Optimizer for MlpLopt {
         layout: &ParamLayout,
         params: &mut [f32],
         grad: &[f32],
+        _loss: f32,
     ) {
         let n = layout.len();
         assert!(params.len() == n && grad.len() == n, "params and grad must match the layout");

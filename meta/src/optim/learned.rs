@@ -1,6 +1,6 @@
 //! The registry of learned optimizers: names, theta dimensions, initial thetas, construction.
 
-use super::{LearnedAdam, LearnedOptimizer, MlpLopt, learned_adam, mlp_lopt};
+use super::{LearnedAdam, LearnedOptimizer, MlpLopt, RelLopt, learned_adam, mlp_lopt, rel_lopt};
 use serde::{Deserialize, Serialize};
 use std::fmt;
 use std::str::FromStr;
@@ -14,6 +14,10 @@ pub enum LearnedKind {
     MlpLopt,
     /// Adam with learned hyperparameters, `learned-adam`.
     LearnedAdam,
+    /// The scale-free, horizon-aware per-parameter MLP with a learned schedule, `rel-lopt`.
+    RelLopt,
+    /// rel-lopt with Adam's direction as a nominal term, `nominal-lopt`.
+    NominalLopt,
 }
 
 /// A learned optimizer that cannot be built from what was asked.
@@ -36,13 +40,20 @@ pub enum LearnedError {
 
 impl LearnedKind {
     /// Every kind, in the order they are listed to users.
-    pub const ALL: [LearnedKind; 2] = [LearnedKind::MlpLopt, LearnedKind::LearnedAdam];
+    pub const ALL: [LearnedKind; 4] = [
+        LearnedKind::MlpLopt,
+        LearnedKind::LearnedAdam,
+        LearnedKind::RelLopt,
+        LearnedKind::NominalLopt,
+    ];
 
-    /// The kind's name: `mlp-lopt` or `learned-adam`.
+    /// The kind's name, e.g. `mlp-lopt`.
     pub fn name(self) -> &'static str {
         match self {
             LearnedKind::MlpLopt => "mlp-lopt",
             LearnedKind::LearnedAdam => "learned-adam",
+            LearnedKind::RelLopt => "rel-lopt",
+            LearnedKind::NominalLopt => "nominal-lopt",
         }
     }
 
@@ -56,6 +67,7 @@ impl LearnedKind {
         match self {
             LearnedKind::MlpLopt => mlp_lopt::THETA_DIM,
             LearnedKind::LearnedAdam => learned_adam::THETA_DIM,
+            LearnedKind::RelLopt | LearnedKind::NominalLopt => rel_lopt::THETA_DIM,
         }
     }
 
@@ -64,6 +76,8 @@ impl LearnedKind {
         match self {
             LearnedKind::MlpLopt => MlpLopt::init_theta(seed),
             LearnedKind::LearnedAdam => LearnedAdam::init_theta(),
+            LearnedKind::RelLopt => RelLopt::init_theta(seed, false),
+            LearnedKind::NominalLopt => RelLopt::init_theta(seed, true),
         }
     }
 
@@ -76,6 +90,8 @@ impl LearnedKind {
         Ok(match self {
             LearnedKind::MlpLopt => Box::new(MlpLopt::new(theta)),
             LearnedKind::LearnedAdam => Box::new(LearnedAdam::new(&theta)),
+            LearnedKind::RelLopt => Box::new(RelLopt::new(theta, false)),
+            LearnedKind::NominalLopt => Box::new(RelLopt::new(theta, true)),
         })
     }
 }
@@ -111,11 +127,11 @@ mod tests {
             let mut opt = kind.build(kind.init_theta(3)).unwrap();
             assert_eq!(opt.theta_dim(), kind.theta_dim());
             assert_eq!(opt.theta(), kind.init_theta(3).as_slice());
-            let mut state = opt.init_state(&layout);
+            let mut state = opt.init_state(&layout, 100);
             let mut params = vec![0.5f32; layout.len()];
             let grad: Vec<f32> = (1..=layout.len()).map(|i| (i as f32).sin()).collect();
             for _ in 0..20 {
-                opt.step(&mut state, &layout, &mut params, &grad);
+                opt.step(&mut state, &layout, &mut params, &grad, 1.0);
             }
             assert_eq!(state.step, 20);
             assert!(params.iter().all(|p| p.is_finite() && *p != 0.5), "{kind}: {params:?}");
@@ -137,7 +153,7 @@ mod tests {
         let err = "mlp".parse::<LearnedKind>().unwrap_err();
         assert_eq!(
             err.to_string(),
-            "unknown learned optimizer `mlp`; valid: mlp-lopt, learned-adam"
+            "unknown learned optimizer `mlp`; valid: mlp-lopt, learned-adam, rel-lopt, nominal-lopt"
         );
         let err = LearnedKind::LearnedAdam.build(vec![0.0; 5]).err().unwrap();
         assert_eq!(err.to_string(), "theta of learned-adam must have 4 values, found 5");

@@ -6,20 +6,29 @@
 use pesto_tasks::ParamLayout;
 use serde::{Deserialize, Serialize};
 
-/// Per-parameter optimizer state: a step counter and named-by-position slots of one value per
-/// parameter (momentum, second moment, ...).
+/// An optimizer's state over one training run: the step counter t, the run length T, slots of
+/// one value per parameter (momentum, second moment, ...) and a few per-run scalars.
 #[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
 pub struct OptState {
-    /// Number of updates taken so far.
+    /// Number of updates taken so far, t.
     pub step: u64,
+    /// Length T of the run: the number of updates it will take.
+    pub horizon: u64,
     /// One vector per accumulator, each as long as the parameter vector.
     pub slots: Vec<Vec<f32>>,
+    /// Per-run scalar accumulators (e.g. running averages of the loss).
+    pub scalars: Vec<f32>,
 }
 
 impl OptState {
-    /// A zeroed state of `slots` accumulators over `n_params` parameters.
-    pub fn zeros(slots: usize, n_params: usize) -> Self {
-        Self { step: 0, slots: vec![vec![0.0; n_params]; slots] }
+    /// A zeroed state of `slots` accumulators over `n_params` parameters for a run of `horizon`.
+    pub fn zeros(slots: usize, n_params: usize, horizon: u64) -> Self {
+        Self { step: 0, horizon, slots: vec![vec![0.0; n_params]; slots], scalars: Vec::new() }
+    }
+
+    /// The fraction of the run done before this step, t / T (1 once t reaches T).
+    pub fn progress(&self) -> f32 {
+        (self.step as f64 / self.horizon.max(1) as f64).min(1.0) as f32
     }
 }
 
@@ -27,15 +36,17 @@ impl OptState {
 pub trait Optimizer: Send + Sync {
     /// A short name with hyperparameters, e.g. `adam(lr=3e-3)`.
     fn name(&self) -> String;
-    /// A fresh state for a parameter vector of this layout.
-    fn init_state(&self, layout: &ParamLayout) -> OptState;
-    /// One update of `params` in place from `grad`; increments `state.step`.
+    /// A fresh state for a run of `horizon` updates of a parameter vector of this layout.
+    fn init_state(&self, layout: &ParamLayout, horizon: u64) -> OptState;
+    /// One update of `params` in place from `grad`, the gradient of the minibatch loss `loss`;
+    /// increments `state.step`.
     fn step(
         &mut self,
         state: &mut OptState,
         layout: &ParamLayout,
         params: &mut [f32],
         grad: &[f32],
+        loss: f32,
     );
 }
 
@@ -57,6 +68,7 @@ mod learned_adam;
 pub mod mlp_lopt;
 #[cfg(test)]
 mod registry_tests;
+pub mod rel_lopt;
 mod saved;
 mod schedule;
 mod sgd;
@@ -65,6 +77,7 @@ pub use adam::{Adam, AdamBetas, adam_update};
 pub use learned::{LearnedError, LearnedKind};
 pub use learned_adam::LearnedAdam;
 pub use mlp_lopt::MlpLopt;
+pub use rel_lopt::RelLopt;
 pub use saved::{FILE_NAME as SAVED_OPTIMIZER_FILE, SavedOptimizer};
 pub use schedule::Schedule;
 pub use sgd::Sgd;
@@ -77,12 +90,12 @@ mod tests {
     fn minimise_quadratic(opt: &mut dyn Optimizer, steps: usize) -> f32 {
         let curvature = [1.0f32, 4.0, 0.25];
         let layout = ParamLayout::single("p", 3);
-        let mut state = opt.init_state(&layout);
+        let mut state = opt.init_state(&layout, 100);
         let mut params = vec![1.0f32; 3];
         let mut grad = vec![0.0f32; 3];
         for _ in 0..steps {
             grad.iter_mut().zip(&params).zip(curvature).for_each(|((g, p), c)| *g = c * p);
-            opt.step(&mut state, &layout, &mut params, &grad);
+            opt.step(&mut state, &layout, &mut params, &grad, 1.0);
         }
         assert_eq!(state.step, steps as u64);
         params.iter().zip(curvature).map(|(p, c)| 0.5 * c * p * p).sum()
@@ -109,9 +122,9 @@ mod tests {
         // With bias correction, the first Adam step is lr * sign(g) (up to eps).
         let layout = ParamLayout::single("p", 2);
         let mut adam = Adam::new(Schedule::Constant(0.1));
-        let mut state = adam.init_state(&layout);
+        let mut state = adam.init_state(&layout, 100);
         let mut params = vec![0.0f32, 0.0];
-        adam.step(&mut state, &layout, &mut params, &[3.0, -0.01]);
+        adam.step(&mut state, &layout, &mut params, &[3.0, -0.01], 1.0);
         assert!((params[0] + 0.1).abs() < 1e-6 && (params[1] - 0.1).abs() < 1e-5, "{params:?}");
     }
 }

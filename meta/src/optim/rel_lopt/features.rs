@@ -1,0 +1,105 @@
+//! rel-lopt's inputs (docs/optimizers.md): the global schedule features of a step and the
+//! per-parameter features of a tile.
+
+use super::theta::{FEATURES, MOMENTUM_DECAYS, Net, RMS_DECAY, SCHEDULE_FEATURES};
+
+/// Added to sqrt(v) before dividing by it; tiny, so the features stay scale-free.
+pub const EPS: f32 = 1e-12;
+/// Floor of t/T's distance to the end (and start) inside the logarithmic schedule features.
+pub const SCHEDULE_FLOOR: f32 = 0.01;
+/// Decays of the fast and slow running averages of the loss.
+pub const LOSS_DECAYS: [f32; 2] = [0.9, 0.99];
+/// Largest exponent of the learning rate, so a bad theta cannot overflow it.
+const MAX_LOG_LR: f32 = 10.0;
+/// Smallest loss the loss features take the logarithm of.
+const MIN_LOSS: f32 = 1e-30;
+
+/// Per-run scalars kept in `OptState::scalars`: the first loss and its fast and slow averages.
+pub const SCALARS: usize = 3;
+
+/// Updates the loss averages in `scalars` with this step's `loss` (ignored if not finite).
+pub fn track_loss(scalars: &mut [f32], step: u64, loss: f32) {
+    let loss = if loss.is_finite() { loss.max(MIN_LOSS) } else { return };
+    if step == 0 {
+        scalars.fill(loss);
+        return;
+    }
+    for (avg, decay) in scalars[1..].iter_mut().zip(LOSS_DECAYS) {
+        *avg = decay * *avg + (1.0 - decay) * loss;
+    }
+}
+
+/// The schedule features at progress f = t/T with the loss averages `scalars`: f,
+/// ln(1 - f + 0.01), ln(f + 0.01), ln(slow / first) clamped to [-10, 2] and ln(fast / slow)
+/// clamped to [-2, 2].
+pub fn schedule_features(progress: f32, scalars: &[f32]) -> [f32; SCHEDULE_FEATURES] {
+    let [first, fast, slow] = [0, 1, 2].map(|i| scalars.get(i).copied().unwrap_or(1.0));
+    let ratio = |a: f32, b: f32| (a.max(MIN_LOSS) / b.max(MIN_LOSS)).ln();
+    [
+        progress,
+        (1.0 - progress + SCHEDULE_FLOOR).ln(),
+        (progress + SCHEDULE_FLOOR).ln(),
+        ratio(slow, first).clamp(-10.0, 2.0),
+        ratio(fast, slow).clamp(-2.0, 2.0),
+    ]
+}
+
+/// The learning rate exp(log_lr + skip . z + vs . relu(Ws^T z + bs)) of schedule features z.
+pub(super) fn learning_rate(net: &Net, z: &[f32; SCHEDULE_FEATURES]) -> f32 {
+    let mut log_lr = net.log_lr;
+    log_lr += net.skip.iter().zip(z).map(|(a, z)| a * z).sum::<f32>();
+    for (k, (&b, &v)) in net.bs.iter().zip(&net.vs).enumerate() {
+        let h = b + net.ws.iter().zip(z).map(|(row, z)| row[k] * z).sum::<f32>();
+        log_lr += v * h.max(0.0);
+    }
+    log_lr.min(MAX_LOG_LR).exp()
+}
+
+/// One tile's accumulators: the three momenta and the second moment, each `L` values.
+pub(super) struct TileState<'a> {
+    pub moments: [&'a mut [f32]; MOMENTUM_DECAYS.len()],
+    pub v: &'a mut [f32],
+}
+
+/// Advances the tile's accumulators by `grad`.
+#[inline(always)]
+pub(super) fn advance(state: &mut TileState<'_>, grad: &[f32]) {
+    for (m, decay) in state.moments.iter_mut().zip(MOMENTUM_DECAYS) {
+        m.iter_mut().zip(grad).for_each(|(m, &g)| *m = decay * *m + (1.0 - decay) * g);
+    }
+    let v = &mut *state.v;
+    v.iter_mut().zip(grad).for_each(|(v, &g)| *v = RMS_DECAY * *v + (1.0 - RMS_DECAY) * g * g);
+}
+
+/// The unnormalised features of a tile of `grad.len() <= L` parameters; lanes past the end
+/// are zero.
+#[inline(always)]
+pub(super) fn tile_features<const L: usize>(
+    grad: &[f32],
+    params: &[f32],
+    moments: &[&mut [f32]; MOMENTUM_DECAYS.len()],
+    v: &[f32],
+) -> [[f32; L]; FEATURES] {
+    let mut x = [[0.0f32; L]; FEATURES];
+    let n = grad.len();
+    x[0][..n].copy_from_slice(grad);
+    x[1][..n].copy_from_slice(params);
+    for (row, m) in x[2..5].iter_mut().zip(moments) {
+        row[..n].copy_from_slice(m);
+    }
+    let mut inv = [0.0f32; L];
+    for l in 0..n {
+        let root = v[l].sqrt();
+        x[5][l] = root;
+        inv[l] = 1.0 / (root + EPS);
+    }
+    for k in 0..MOMENTUM_DECAYS.len() {
+        for l in 0..L {
+            x[6 + k][l] = x[2 + k][l] * inv[l];
+        }
+    }
+    for l in 0..L {
+        x[9][l] = x[0][l] * inv[l];
+    }
+    x
+}

@@ -1,0 +1,223 @@
+//! The rel-lopt update over a parameter vector (docs/optimizers.md), tensor by tensor in two
+//! passes over tiles of `L` parameters: the first advances the accumulators and sums each
+//! feature's square over the tensor; the second recomputes the features, runs the
+//! per-parameter network with the first layer's rows divided by the features' RMS, and
+//! applies the step. Every loop has constant bounds over the L lanes, so it vectorises; the
+//! code is compiled once per instruction set of `Kernel` and picked at run time.
+
+use super::features::{EPS, TileState, advance, tile_features};
+use super::theta::{FEATURES, HIDDEN, MOMENTUM_DECAYS, Net, RMS_DECAY};
+use crate::optim::mlp_lopt::Kernel;
+use pesto_tasks::ParamLayout;
+use pesto_tasks::vmath::exp;
+
+/// Scale of the magnitude output inside the exponential: u = d exp(EXP_SCALE a).
+pub const EXP_SCALE: f32 = 1e-3;
+/// Smallest per-tensor parameter scale: a tensor whose RMS is below it (a zero-initialised
+/// bias) steps as if its RMS were this.
+pub const PARAM_FLOOR: f32 = 1e-3;
+
+/// The accumulators of the whole parameter vector: three momenta and the second moment.
+pub(super) struct Accumulators<'a> {
+    pub moments: [&'a mut [f32]; MOMENTUM_DECAYS.len()],
+    pub v: &'a mut [f32],
+}
+
+/// What one update needs besides the parameters: the network, the step's learning rate, the
+/// step index t (for Adam's bias correction) and whether the nominal Adam term is added.
+#[derive(Clone, Copy)]
+pub(super) struct StepRule<'a> {
+    pub net: &'a Net,
+    pub lr: f32,
+    pub t: u64,
+    pub nominal: bool,
+}
+
+/// One rel-lopt update of `params` from `grad`, advancing the accumulators.
+pub(super) fn update(
+    kernel: Kernel,
+    rule: StepRule<'_>,
+    layout: &ParamLayout,
+    params: &mut [f32],
+    grad: &[f32],
+    acc: Accumulators<'_>,
+) {
+    match kernel {
+        Kernel::Portable => update_with::<8, false>(rule, layout, params, grad, acc),
+        // SAFETY: `Kernel::detect`/`available` return these variants only when the CPU has
+        // the features the functions are compiled for.
+        #[cfg(target_arch = "x86_64")]
+        Kernel::Avx2 => unsafe { update_avx2(rule, layout, params, grad, acc) },
+        #[cfg(target_arch = "x86_64")]
+        Kernel::Avx512 => unsafe { update_avx512(rule, layout, params, grad, acc) },
+    }
+}
+
+#[cfg(target_arch = "x86_64")]
+#[target_feature(enable = "avx2,fma")]
+fn update_avx2(
+    rule: StepRule<'_>,
+    layout: &ParamLayout,
+    params: &mut [f32],
+    grad: &[f32],
+    acc: Accumulators<'_>,
+) {
+    update_with::<16, true>(rule, layout, params, grad, acc);
+}
+
+#[cfg(target_arch = "x86_64")]
+#[target_feature(enable = "avx512f,avx2,fma")]
+fn update_avx512(
+    rule: StepRule<'_>,
+    layout: &ParamLayout,
+    params: &mut [f32],
+    grad: &[f32],
+    acc: Accumulators<'_>,
+) {
+    update_with::<16, true>(rule, layout, params, grad, acc);
+}
+
+#[inline(always)]
+fn update_with<const L: usize, const FMA: bool>(
+    rule: StepRule<'_>,
+    layout: &ParamLayout,
+    params: &mut [f32],
+    grad: &[f32],
+    mut acc: Accumulators<'_>,
+) {
+    for tensor in layout.tensors() {
+        let r = tensor.range();
+        let mut state = TileState {
+            moments: acc.moments.each_mut().map(|m| &mut m[r.clone()]),
+            v: &mut acc.v[r.clone()],
+        };
+        let (p, g) = (&mut params[r.clone()], &grad[r]);
+        let mean_squares = advance_tensor::<L>(&mut state, g, p);
+        step_tensor::<L, FMA>(rule, &mean_squares, &mut state, g, p);
+    }
+}
+
+/// a * b + c, fused when the kernel has FMA.
+#[inline(always)]
+fn madd<const FMA: bool>(a: f32, b: f32, c: f32) -> f32 {
+    if FMA { a.mul_add(b, c) } else { a * b + c }
+}
+
+/// Tile `start..` of a tensor of `len` values.
+#[inline(always)]
+fn tile<const L: usize>(start: usize, len: usize) -> std::ops::Range<usize> {
+    start..len.min(start + L)
+}
+
+/// The tensor's accumulators advanced by `grad`, as sub-slices of one tile.
+#[inline(always)]
+fn tile_state<'a>(state: &'a mut TileState<'_>, t: &std::ops::Range<usize>) -> TileState<'a> {
+    TileState {
+        moments: state.moments.each_mut().map(|m| &mut m[t.clone()]),
+        v: &mut state.v[t.clone()],
+    }
+}
+
+/// First pass: advances the tensor's accumulators and returns the mean square of each feature.
+#[inline(always)]
+fn advance_tensor<const L: usize>(
+    state: &mut TileState<'_>,
+    grad: &[f32],
+    params: &[f32],
+) -> [f64; FEATURES] {
+    let mut sums = [0.0f64; FEATURES];
+    let mut start = 0;
+    while start < grad.len() {
+        let t = tile::<L>(start, grad.len());
+        let mut ts = tile_state(state, &t);
+        advance(&mut ts, &grad[t.clone()]);
+        let x = tile_features::<L>(&grad[t.clone()], &params[t.clone()], &ts.moments, ts.v);
+        for (s, row) in sums.iter_mut().zip(&x) {
+            let mut lane = 0.0f32;
+            for v in row {
+                lane += v * v;
+            }
+            *s += f64::from(lane);
+        }
+        start = t.end;
+    }
+    sums.map(|s| s / grad.len().max(1) as f64)
+}
+
+/// Second pass: the step of every parameter of the tensor, from its normalised features.
+#[inline(always)]
+fn step_tensor<const L: usize, const FMA: bool>(
+    rule: StepRule<'_>,
+    mean_squares: &[f64; FEATURES],
+    state: &mut TileState<'_>,
+    grad: &[f32],
+    params: &mut [f32],
+) {
+    let net = rule.net;
+    let mut w1 = net.w1;
+    for (row, ms) in w1.iter_mut().zip(mean_squares) {
+        let inv_rms = if *ms > 0.0 { (1.0 / ms.sqrt()) as f32 } else { 0.0 };
+        row.iter_mut().for_each(|w| *w *= inv_rms);
+    }
+    let scale = (mean_squares[1].sqrt() as f32).max(PARAM_FLOOR);
+    let coef = rule.lr * scale;
+    let t = (rule.t + 1) as i32;
+    let c1 = 1.0 - MOMENTUM_DECAYS[0].powi(t);
+    let inv_sqrt_c2 = 1.0 / (1.0 - RMS_DECAY.powi(t)).sqrt();
+    let mut start = 0;
+    while start < grad.len() {
+        let tr = tile::<L>(start, grad.len());
+        let ts = tile_state(state, &tr);
+        let x = tile_features::<L>(&grad[tr.clone()], &params[tr.clone()], &ts.moments, ts.v);
+        let mut u = tile_net::<L, FMA>(net, &w1, &x);
+        if rule.nominal {
+            for l in 0..L {
+                u[l] += (x[2][l] / c1) / (x[5][l] * inv_sqrt_c2 + EPS);
+            }
+        }
+        params[tr.clone()].iter_mut().zip(&u).for_each(|(p, u)| *p -= coef * u);
+        start = tr.end;
+    }
+}
+
+/// The per-parameter network on one tile: u = d exp(EXP_SCALE a) with (d, a) = W3^T h2 + b3,
+/// h2 = relu(W2^T h1 + b2), h1 = relu(w1^T x + b1) and `w1` already normalised.
+#[inline(always)]
+fn tile_net<const L: usize, const FMA: bool>(
+    net: &Net,
+    w1: &[[f32; HIDDEN]; FEATURES],
+    x: &[[f32; L]; FEATURES],
+) -> [f32; L] {
+    let mut h1 = [[0.0f32; L]; HIDDEN];
+    for (j, h) in h1.iter_mut().enumerate() {
+        let mut acc = [net.b1[j]; L];
+        for (w, xc) in w1.iter().zip(x) {
+            for l in 0..L {
+                acc[l] = madd::<FMA>(w[j], xc[l], acc[l]);
+            }
+        }
+        for l in 0..L {
+            h[l] = acc[l].max(0.0);
+        }
+    }
+    let mut out = net.b3.map(|b| [b; L]);
+    for j in 0..HIDDEN {
+        let mut acc = [net.b2[j]; L];
+        for (w, hk) in net.w2.iter().zip(&h1) {
+            for l in 0..L {
+                acc[l] = madd::<FMA>(w[j], hk[l], acc[l]);
+            }
+        }
+        for l in 0..L {
+            let h = acc[l].max(0.0);
+            out[0][l] = madd::<FMA>(net.w3[j][0], h, out[0][l]);
+            out[1][l] = madd::<FMA>(net.w3[j][1], h, out[1][l]);
+        }
+    }
+    let [d, a] = out;
+    let mut u = [0.0f32; L];
+    for l in 0..L {
+        u[l] = d[l] * exp(EXP_SCALE * a[l]);
+    }
+    u
+}

@@ -1,0 +1,185 @@
+//! rel-lopt and nominal-lopt: scale-free, horizon-aware per-parameter learned optimizers
+//! (docs/optimizers.md).
+//!
+//! Per parameter, ten features (g, p, momenta at 0.9/0.99/0.999, sqrt(v) at 0.999, each
+//! momentum over sqrt(v), g over sqrt(v)), each divided by its RMS over the tensor, go through
+//! an MLP 10 -> 8 -> 8 -> 2 (ReLU) whose outputs (d, a) give the direction
+//! u = d exp(0.001 a). The step of a tensor is relative to its scale:
+//!
+//!   p <- p - lr_t * max(RMS(p), 1e-3) * u                  (rel-lopt)
+//!   p <- p - lr_t * max(RMS(p), 1e-3) * (u + m_hat / (sqrt(v_hat) + eps))   (nominal-lopt)
+//!
+//! where the second adds Adam's direction as a nominal term. The learning rate is a learned
+//! schedule over the fraction of training t/T and two loss features:
+//! lr_t = exp(log_lr + skip . z + vs . relu(Ws^T z + bs)). Multiplying a tensor's parameters
+//! by s and its gradient by 1/s multiplies its step by s (while its RMS stays above 1e-3).
+//!
+//! The `OptState` slots are the three momenta and v; its scalars the loss averages.
+
+mod features;
+mod kernel;
+mod theta;
+
+pub use features::{LOSS_DECAYS, SCALARS, schedule_features, track_loss};
+pub use kernel::{EXP_SCALE, PARAM_FLOOR};
+pub use theta::{
+    B1, B2, B3, BS, FEATURES, HIDDEN, LOG_LR, MOMENTUM_DECAYS, OUTPUTS, RMS_DECAY,
+    SCHEDULE_FEATURES, SCHEDULE_HIDDEN, SKIP, THETA_DIM, VS, W1, W2, W3, WS,
+};
+
+use super::mlp_lopt::Kernel;
+use super::{LearnedOptimizer, OptState, Optimizer};
+use kernel::{Accumulators, StepRule};
+use pesto_tasks::ParamLayout;
+use pesto_tasks::rng::stream;
+use rand_distr::{Distribution, StandardNormal};
+use theta::Net;
+
+/// Initial learning rate relative to each tensor's RMS, before the schedule.
+pub const INIT_LR: f32 = 0.05;
+/// Standard deviation of the output layer's random weights at initialisation.
+const INIT_OUTPUT_STD: f32 = 1e-3;
+/// The feature the untrained rel-lopt passes through as its direction: m(0.9) / sqrt(v).
+const ADAM_FEATURE: usize = 6;
+/// Accumulator slots: three momenta and v.
+const SLOTS: usize = MOMENTUM_DECAYS.len() + 1;
+
+/// The per-parameter MLP with a relative step and a learned schedule; `nominal` adds Adam's
+/// direction to the learned one.
+#[derive(Clone, Debug)]
+pub struct RelLopt {
+    theta: Vec<f32>,
+    net: Net,
+    kernel: Kernel,
+    nominal: bool,
+}
+
+impl RelLopt {
+    /// rel-lopt (`nominal` false) or nominal-lopt (true) with weights `theta` (dimension
+    /// `THETA_DIM`), on the widest kernel the CPU runs.
+    ///
+    /// # Panics
+    /// If `theta` does not have `THETA_DIM` values.
+    pub fn new(theta: Vec<f32>, nominal: bool) -> Self {
+        Self::with_kernel(theta, nominal, Kernel::detect())
+    }
+
+    /// The same on a chosen kernel, one of `Kernel::available()`.
+    ///
+    /// # Panics
+    /// If `theta` does not have `THETA_DIM` values or the CPU cannot run `kernel`.
+    pub fn with_kernel(theta: Vec<f32>, nominal: bool, kernel: Kernel) -> Self {
+        assert!(Kernel::available().contains(&kernel), "this CPU cannot run {kernel:?}");
+        Self { net: Net::from_theta(&theta), theta, kernel, nominal }
+    }
+
+    /// An untrained theta drawn from `seed`: relative Adam at `INIT_LR` decaying linearly to
+    /// 1% at t = T, plus a small random function of all features.
+    ///
+    /// Hidden weights are He-normal, output weights normal with std 1e-3, biases zero, and the
+    /// schedule has weight 1 on ln(1 - t/T + 0.01) and 0 elsewhere. Without the nominal term,
+    /// hidden units 0 and 1 carry relu(x) and relu(-x) of the normalised m(0.9) / sqrt(v)
+    /// through both layers into d with weights +1 and -1, so the direction starts as Adam's,
+    /// normalised over the tensor; with it, the learned direction starts near zero.
+    pub fn init_theta(seed: u64, nominal: bool) -> Vec<f32> {
+        let mut rng = stream(seed, &[]);
+        let mut normal = |std: f32| std * Distribution::<f32>::sample(&StandardNormal, &mut rng);
+        let mut theta = vec![0.0f32; THETA_DIM];
+        let layers = [
+            (W1..B1, (2.0 / FEATURES as f32).sqrt()),
+            (W2..B2, (2.0 / HIDDEN as f32).sqrt()),
+            (W3..B3, INIT_OUTPUT_STD),
+            (WS..BS, (2.0 / SCHEDULE_FEATURES as f32).sqrt()),
+        ];
+        for (range, std) in layers {
+            theta[range].iter_mut().for_each(|w| *w = normal(std));
+        }
+        theta[LOG_LR] = INIT_LR.ln();
+        theta[SKIP + 1] = 1.0;
+        if !nominal {
+            for (unit, sign) in [(0, 1.0), (1, -1.0)] {
+                for i in 0..FEATURES {
+                    theta[W1 + i * HIDDEN + unit] = if i == ADAM_FEATURE { sign } else { 0.0 };
+                }
+                for k in 0..HIDDEN {
+                    theta[W2 + k * HIDDEN + unit] = if k == unit { 1.0 } else { 0.0 };
+                }
+                theta[W3 + unit * OUTPUTS] = sign;
+            }
+        }
+        theta
+    }
+
+    /// The learning rate of the next step of a run in `state`, before the per-tensor scale.
+    pub fn learning_rate(&self, state: &OptState) -> f32 {
+        features::learning_rate(&self.net, &schedule_features(state.progress(), &state.scalars))
+    }
+
+    /// The kernel the update runs on.
+    pub fn kernel(&self) -> Kernel {
+        self.kernel
+    }
+}
+
+impl Optimizer for RelLopt {
+    fn name(&self) -> String {
+        if self.nominal { "nominal-lopt" } else { "rel-lopt" }.to_string()
+    }
+
+    fn init_state(&self, layout: &ParamLayout, horizon: u64) -> OptState {
+        let mut state = OptState::zeros(SLOTS, layout.len(), horizon);
+        state.scalars = vec![0.0; SCALARS];
+        state
+    }
+
+    fn step(
+        &mut self,
+        state: &mut OptState,
+        layout: &ParamLayout,
+        params: &mut [f32],
+        grad: &[f32],
+        loss: f32,
+    ) {
+        let n = layout.len();
+        assert!(params.len() == n && grad.len() == n, "params and grad must match the layout");
+        assert!(
+            state.slots.len() == SLOTS
+                && state.slots.iter().all(|s| s.len() == n)
+                && state.scalars.len() == SCALARS,
+            "{} state does not match the layout",
+            self.name()
+        );
+        track_loss(&mut state.scalars, state.step, loss);
+        let lr = self.learning_rate(state);
+        let rule = StepRule { net: &self.net, lr, t: state.step, nominal: self.nominal };
+        let [m0, m1, m2, v] = state.slots.as_mut_slice() else { unreachable!("checked above") };
+        let acc = Accumulators {
+            moments: [m0.as_mut_slice(), m1.as_mut_slice(), m2.as_mut_slice()],
+            v: v.as_mut_slice(),
+        };
+        kernel::update(self.kernel, rule, layout, params, grad, acc);
+        state.step += 1;
+    }
+}
+
+impl LearnedOptimizer for RelLopt {
+    fn theta_dim(&self) -> usize {
+        THETA_DIM
+    }
+
+    fn theta(&self) -> &[f32] {
+        &self.theta
+    }
+
+    fn set_theta(&mut self, theta: &[f32]) {
+        self.net = Net::from_theta(theta);
+        self.theta.copy_from_slice(theta);
+    }
+
+    fn init_theta(&self, seed: u64) -> Vec<f32> {
+        Self::init_theta(seed, self.nominal)
+    }
+}
+
+#[cfg(test)]
+mod tests;

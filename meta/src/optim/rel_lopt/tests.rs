@@ -1,0 +1,254 @@
+use super::*;
+use pesto_tasks::alloc_count::allocations;
+use proptest::prelude::*;
+use rand::RngExt;
+
+/// Tensors whose sizes are not multiples of any tile width, and one that is.
+fn layout() -> ParamLayout {
+    let mut layout = ParamLayout::new();
+    layout.push("w0", &[5, 7]);
+    layout.push("b0", &[3]);
+    layout.push("w1", &[40, 3]);
+    layout.push("w2", &[64]);
+    layout
+}
+
+fn normal_vec(seed: u64, part: u64, len: usize, std: f32) -> Vec<f32> {
+    let mut rng = stream(seed, &[part]);
+    (0..len).map(|_| std * rng.sample::<f32, _>(StandardNormal)).collect()
+}
+
+/// docs/optimizers.md written out one parameter at a time.
+fn reference_step(
+    theta: &[f32],
+    nominal: bool,
+    layout: &ParamLayout,
+    state: &mut OptState,
+    p: &mut [f32],
+    g: &[f32],
+    loss: f32,
+) {
+    track_loss(&mut state.scalars, state.step, loss);
+    let z = schedule_features(state.progress(), &state.scalars);
+    let mut log_lr = theta[LOG_LR];
+    for (j, z) in z.iter().enumerate() {
+        log_lr += theta[SKIP + j] * z;
+    }
+    for k in 0..SCHEDULE_HIDDEN {
+        let h = theta[BS + k]
+            + (0..SCHEDULE_FEATURES)
+                .map(|j| theta[WS + j * SCHEDULE_HIDDEN + k] * z[j])
+                .sum::<f32>();
+        log_lr += theta[VS + k] * h.max(0.0);
+    }
+    let lr = log_lr.exp();
+    let decays = [MOMENTUM_DECAYS[0], MOMENTUM_DECAYS[1], MOMENTUM_DECAYS[2], RMS_DECAY];
+    for (k, (slot, d)) in state.slots.iter_mut().zip(decays).enumerate() {
+        for (s, g) in slot.iter_mut().zip(g) {
+            let x = if k == 3 { g * g } else { *g };
+            *s = d * *s + (1.0 - d) * x;
+        }
+    }
+    let t = (state.step + 1) as i32;
+    for tensor in layout.tensors() {
+        let r = tensor.range();
+        let features: Vec<[f32; FEATURES]> = r
+            .clone()
+            .map(|i| {
+                let [m0, m1, m2, v] = [0, 1, 2, 3].map(|k| state.slots[k][i]);
+                let root = v.sqrt();
+                let d = root + 1e-12;
+                [g[i], p[i], m0, m1, m2, root, m0 / d, m1 / d, m2 / d, g[i] / d]
+            })
+            .collect();
+        let rms: Vec<f32> = (0..FEATURES)
+            .map(|j| (features.iter().map(|f| f[j] * f[j]).sum::<f32>() / r.len() as f32).sqrt())
+            .collect();
+        let scale = rms[1].max(1e-3);
+        let dense = |input: &[f32], w: usize, b: usize, outputs: usize, relu: bool| {
+            (0..outputs)
+                .map(|j| {
+                    let z = theta[b + j]
+                        + input
+                            .iter()
+                            .enumerate()
+                            .map(|(k, x)| theta[w + k * outputs + j] * x)
+                            .sum::<f32>();
+                    if relu { z.max(0.0) } else { z }
+                })
+                .collect::<Vec<f32>>()
+        };
+        let steps: Vec<f32> = features
+            .iter()
+            .map(|f| {
+                let x: Vec<f32> =
+                    f.iter().zip(&rms).map(|(f, r)| if *r > 0.0 { f / r } else { 0.0 }).collect();
+                let h1 = dense(&x, W1, B1, HIDDEN, true);
+                let h2 = dense(&h1, W2, B2, HIDDEN, true);
+                let out = dense(&h2, W3, B3, OUTPUTS, false);
+                let mut u = out[0] * (0.001 * out[1]).exp();
+                if nominal {
+                    let m_hat = f[2] / (1.0 - 0.9f32.powi(t));
+                    let v_hat = f[5] * f[5] / (1.0 - 0.999f32.powi(t));
+                    u += m_hat / (v_hat.sqrt() + 1e-12);
+                }
+                lr * scale * u
+            })
+            .collect();
+        p[r].iter_mut().zip(steps).for_each(|(p, s)| *p -= s);
+    }
+    state.step += 1;
+}
+
+/// A theta with every weight non-zero, so every path of the update is exercised.
+fn busy_theta(nominal: bool) -> Vec<f32> {
+    let mut theta = RelLopt::init_theta(4, nominal);
+    let noise = normal_vec(9, 0, THETA_DIM, 0.05);
+    theta.iter_mut().zip(noise).for_each(|(t, n)| *t += n);
+    theta
+}
+
+#[test]
+fn theta_has_240_values() {
+    assert_eq!(THETA_DIM, 240);
+    assert_eq!(RelLopt::init_theta(0, true).len(), THETA_DIM);
+    assert_eq!(RelLopt::new(RelLopt::init_theta(0, false), false).theta_dim(), THETA_DIM);
+}
+
+#[test]
+fn every_kernel_matches_the_per_parameter_reference() {
+    let layout = layout();
+    let n = layout.len();
+    for nominal in [false, true] {
+        let theta = busy_theta(nominal);
+        for kernel in Kernel::available() {
+            let mut lopt = RelLopt::with_kernel(theta.clone(), nominal, kernel);
+            let mut state = lopt.init_state(&layout, 30);
+            let mut reference = state.clone();
+            let mut params = normal_vec(1, 0, n, 0.5);
+            params[35..38].fill(0.0);
+            let mut expected = params.clone();
+            for step in 0..12 {
+                let grad = normal_vec(2, step, n, 0.1);
+                let loss = 2.0 / (1.0 + step as f32);
+                lopt.step(&mut state, &layout, &mut params, &grad, loss);
+                reference_step(
+                    &theta,
+                    nominal,
+                    &layout,
+                    &mut reference,
+                    &mut expected,
+                    &grad,
+                    loss,
+                );
+            }
+            for (i, (a, b)) in params.iter().zip(&expected).enumerate() {
+                assert!(
+                    (a - b).abs() <= 1e-5 * (1.0 + b.abs()),
+                    "{kernel:?} {nominal} [{i}]: {a} vs {b}"
+                );
+            }
+            assert_eq!(state.step, 12);
+            assert_eq!(state.scalars, reference.scalars);
+        }
+    }
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig::with_cases(64))]
+
+    /// p -> s p and g -> g / s (the chain rule of p = s q) multiplies the tensor's step by s.
+    #[test]
+    fn a_rescaled_tensor_takes_a_rescaled_step(
+        log_s in -2.0f32..2.0,
+        seed in 0u64..1000,
+        nominal in any::<bool>(),
+    ) {
+        let s = 10f32.powf(log_s);
+        let layout = layout();
+        let n = layout.len();
+        let rescaled = layout.tensors()[2].range();
+        let theta = busy_theta(nominal);
+        let run = |factor: f32| {
+            let mut lopt = RelLopt::new(theta.clone(), nominal);
+            let mut state = lopt.init_state(&layout, 20);
+            let mut params = normal_vec(seed, 0, n, 0.5);
+            params[rescaled.clone()].iter_mut().for_each(|p| *p *= factor);
+            let start = params.clone();
+            for step in 0..5 {
+                let mut grad = normal_vec(seed, 1 + step, n, 0.1);
+                grad[rescaled.clone()].iter_mut().for_each(|g| *g /= factor);
+                lopt.step(&mut state, &layout, &mut params, &grad, 1.0);
+            }
+            params.iter().zip(&start).map(|(p, q)| p - q).collect::<Vec<f32>>()
+        };
+        let (base, scaled) = (run(1.0), run(s));
+        for i in 0..n {
+            let expected = if rescaled.contains(&i) { s * base[i] } else { base[i] };
+            let tol = 1e-3 * expected.abs() + 1e-6 * s.max(1.0) * base.iter().fold(0.0f32, |m, b| m.max(b.abs()));
+            prop_assert!((scaled[i] - expected).abs() <= tol, "[{}] {} vs {}", i, scaled[i], expected);
+        }
+    }
+}
+
+#[test]
+fn the_untrained_optimizers_descend_and_decay_with_the_run() {
+    let layout = ParamLayout::single("p", 64);
+    let curvature: Vec<f32> = (0..64).map(|i| 10f32.powf(-(i as f32) / 32.0)).collect();
+    for nominal in [false, true] {
+        let mut lopt = RelLopt::new(RelLopt::init_theta(0, nominal), nominal);
+        let mut state = lopt.init_state(&layout, 400);
+        let lr0 = lopt.learning_rate(&state);
+        assert!((lr0 / INIT_LR - 1.0).abs() < 0.02, "{lr0}");
+        let mut params = vec![1.0f32; 64];
+        let mut grad = vec![0.0f32; 64];
+        let loss = |p: &[f32]| p.iter().zip(&curvature).map(|(p, c)| 0.5 * c * p * p).sum::<f32>();
+        let start = loss(&params);
+        for _ in 0..400 {
+            grad.iter_mut().zip(&params).zip(&curvature).for_each(|((g, p), c)| *g = c * p);
+            let l = loss(&params);
+            lopt.step(&mut state, &layout, &mut params, &grad, l);
+        }
+        assert!(loss(&params) < 1e-2 * start, "nominal {nominal}: {} from {start}", loss(&params));
+        let lr_end = lopt.learning_rate(&state);
+        assert!(lr_end < 0.05 * lr0, "the schedule decays with t/T: {lr0} -> {lr_end}");
+    }
+}
+
+#[test]
+fn a_step_allocates_nothing_and_kernels_agree() {
+    let layout = layout();
+    let n = layout.len();
+    let theta = busy_theta(true);
+    let mut results = Vec::new();
+    for kernel in Kernel::available() {
+        let mut lopt = RelLopt::with_kernel(theta.clone(), true, kernel);
+        let mut state = lopt.init_state(&layout, 10);
+        let mut params = normal_vec(3, 0, n, 1.0);
+        let grad = normal_vec(3, 1, n, 1.0);
+        lopt.step(&mut state, &layout, &mut params, &grad, 1.0);
+        let before = allocations();
+        lopt.step(&mut state, &layout, &mut params, &grad, 1.0);
+        assert_eq!(allocations(), before, "{kernel:?} allocated");
+        results.push(params);
+    }
+    for r in &results[1..] {
+        for (a, b) in r.iter().zip(&results[0]) {
+            assert!((a - b).abs() <= 1e-5 * (1.0 + b.abs()));
+        }
+    }
+}
+
+#[test]
+fn a_non_finite_loss_leaves_the_loss_averages_alone() {
+    let mut scalars = vec![0.0; SCALARS];
+    track_loss(&mut scalars, 0, 4.0);
+    assert_eq!(scalars, [4.0, 4.0, 4.0]);
+    track_loss(&mut scalars, 1, f32::NAN);
+    assert_eq!(scalars, [4.0, 4.0, 4.0]);
+    track_loss(&mut scalars, 2, 2.0);
+    assert_eq!(scalars[0], 4.0);
+    assert!((scalars[1] - (0.9 * 4.0 + 0.1 * 2.0)).abs() < 1e-6);
+    let z = schedule_features(0.5, &scalars);
+    assert!(z[3] < 0.0 && z[4] < 0.0 && (z[0] - 0.5).abs() < 1e-7);
+}

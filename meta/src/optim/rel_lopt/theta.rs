@@ -1,0 +1,89 @@
+//! The layout of rel-lopt's flat theta (docs/optimizers.md) and its unpacked, fixed-size form.
+//!
+//! theta holds, in order, the per-parameter network W1 (10 x 8), b1 (8), W2 (8 x 8), b2 (8),
+//! W3 (8 x 2), b3 (2), then the schedule: the log learning rate (1), the linear weights of the
+//! five schedule features (5), the schedule network's hidden layer Ws (5 x 8), bs (8) and its
+//! output weights vs (8): 240 values. Matrices are row-major with one row per *input* unit, so
+//! `W[i][j]` (at `i * outputs + j`) is the weight from input `i` to output `j`.
+
+/// Per-parameter features: g, p, three momenta, sqrt(v), each momentum over sqrt(v), g over
+/// sqrt(v); each divided by its RMS over the tensor.
+pub const FEATURES: usize = 10;
+/// Width of both hidden layers of the per-parameter network.
+pub const HIDDEN: usize = 8;
+/// Outputs of the per-parameter network: direction d and magnitude a.
+pub const OUTPUTS: usize = 2;
+/// Schedule features: t/T, ln(1 - t/T + 0.01), ln(t/T + 0.01) and two loss features.
+pub const SCHEDULE_FEATURES: usize = 5;
+/// Width of the schedule network's hidden layer.
+pub const SCHEDULE_HIDDEN: usize = 8;
+
+/// Momentum decays of the three first-moment accumulators m <- b m + (1 - b) g.
+pub const MOMENTUM_DECAYS: [f32; 3] = [0.9, 0.99, 0.999];
+/// Decay of the second-moment accumulator v <- b v + (1 - b) g^2.
+pub const RMS_DECAY: f32 = 0.999;
+
+/// Offset of W1 in theta.
+pub const W1: usize = 0;
+/// Offset of b1 in theta.
+pub const B1: usize = W1 + FEATURES * HIDDEN;
+/// Offset of W2 in theta.
+pub const W2: usize = B1 + HIDDEN;
+/// Offset of b2 in theta.
+pub const B2: usize = W2 + HIDDEN * HIDDEN;
+/// Offset of W3 in theta.
+pub const W3: usize = B2 + HIDDEN;
+/// Offset of b3 in theta.
+pub const B3: usize = W3 + HIDDEN * OUTPUTS;
+/// Offset of the log learning rate in theta.
+pub const LOG_LR: usize = B3 + OUTPUTS;
+/// Offset of the schedule features' linear weights in theta.
+pub const SKIP: usize = LOG_LR + 1;
+/// Offset of the schedule network's hidden weights in theta.
+pub const WS: usize = SKIP + SCHEDULE_FEATURES;
+/// Offset of the schedule network's hidden biases in theta.
+pub const BS: usize = WS + SCHEDULE_FEATURES * SCHEDULE_HIDDEN;
+/// Offset of the schedule network's output weights in theta.
+pub const VS: usize = BS + SCHEDULE_HIDDEN;
+/// Dimension of theta: 240.
+pub const THETA_DIM: usize = VS + SCHEDULE_HIDDEN;
+
+/// theta unpacked into fixed-size arrays, so the kernel indexes without bounds checks.
+#[derive(Clone, Debug, PartialEq)]
+pub(super) struct Net {
+    pub w1: [[f32; HIDDEN]; FEATURES],
+    pub b1: [f32; HIDDEN],
+    pub w2: [[f32; HIDDEN]; HIDDEN],
+    pub b2: [f32; HIDDEN],
+    pub w3: [[f32; OUTPUTS]; HIDDEN],
+    pub b3: [f32; OUTPUTS],
+    pub log_lr: f32,
+    pub skip: [f32; SCHEDULE_FEATURES],
+    pub ws: [[f32; SCHEDULE_HIDDEN]; SCHEDULE_FEATURES],
+    pub bs: [f32; SCHEDULE_HIDDEN],
+    pub vs: [f32; SCHEDULE_HIDDEN],
+}
+
+impl Net {
+    /// Unpacks a theta of dimension `THETA_DIM`.
+    pub fn from_theta(theta: &[f32]) -> Self {
+        assert_eq!(theta.len(), THETA_DIM, "rel-lopt theta must have {THETA_DIM} values");
+        Self {
+            w1: rows(&theta[W1..B1]),
+            b1: theta[B1..W2].try_into().expect("b1"),
+            w2: rows(&theta[W2..B2]),
+            b2: theta[B2..W3].try_into().expect("b2"),
+            w3: rows(&theta[W3..B3]),
+            b3: theta[B3..LOG_LR].try_into().expect("b3"),
+            log_lr: theta[LOG_LR],
+            skip: theta[SKIP..WS].try_into().expect("skip"),
+            ws: rows(&theta[WS..BS]),
+            bs: theta[BS..VS].try_into().expect("bs"),
+            vs: theta[VS..].try_into().expect("vs"),
+        }
+    }
+}
+
+fn rows<const N: usize, const R: usize>(flat: &[f32]) -> [[f32; N]; R] {
+    std::array::from_fn(|r| flat[r * N..(r + 1) * N].try_into().expect("row"))
+}

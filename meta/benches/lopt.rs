@@ -4,7 +4,7 @@
 use criterion::{Criterion, Throughput, criterion_group, criterion_main};
 use pesto_meta::Optimizer;
 use pesto_meta::optim::mlp_lopt::Kernel;
-use pesto_meta::optim::{LearnedAdam, MlpLopt};
+use pesto_meta::optim::{LearnedAdam, MlpLopt, RelLopt};
 use pesto_tasks::ParamLayout;
 use pesto_tasks::linalg::{Mat, gemm};
 use std::hint::black_box;
@@ -36,6 +36,10 @@ fn updates(c: &mut Criterion) {
     for kernel in Kernel::available() {
         let mut lopt = MlpLopt::with_kernel(MlpLopt::init_theta(0), kernel);
         bench_update(c, &format!("mlp-lopt/{kernel:?}"), &mut lopt);
+        for (name, nominal) in [("rel-lopt", false), ("nominal-lopt", true)] {
+            let mut lopt = RelLopt::with_kernel(RelLopt::init_theta(0, nominal), nominal, kernel);
+            bench_update(c, &format!("{name}/{kernel:?}"), &mut lopt);
+        }
     }
     let mut adam = LearnedAdam::new(&LearnedAdam::init_theta());
     bench_update(c, "learned-adam", &mut adam);

@@ -2,7 +2,8 @@
 
 use clap::Args;
 use pesto_meta::metatrain::{MetaTrainConfig, WARMUP_STEPS, bench};
-use std::path::Path;
+use pesto_meta::optim::LearnedKind;
+use std::path::{Path, PathBuf};
 
 /// The benchmark workload of BENCHMARK.md.
 const BENCHMARK: &str = include_str!("../../meta/configs/benchmark.toml");
@@ -10,6 +11,12 @@ const BENCHMARK: &str = include_str!("../../meta/configs/benchmark.toml");
 /// Arguments of `pesto bench`.
 #[derive(Debug, Args)]
 pub struct BenchArgs {
+    /// A meta-training config to time instead of the reference workload.
+    #[arg(long)]
+    config: Option<PathBuf>,
+    /// Time the workload with this learned optimizer instead of the config's.
+    #[arg(long)]
+    optimizer: Option<LearnedKind>,
     /// Worker threads (default: one per core).
     #[arg(long)]
     threads: Option<usize>,
@@ -24,12 +31,22 @@ pub struct BenchArgs {
 /// Runs `pesto bench`.
 pub fn run(args: BenchArgs) -> anyhow::Result<()> {
     super::set_threads(args.threads)?;
-    let config = MetaTrainConfig::parse(BENCHMARK, Path::new("meta/configs/benchmark.toml"))?;
+    let (mut config, name) = match &args.config {
+        Some(path) => (MetaTrainConfig::load(path)?, path.display().to_string()),
+        None => {
+            let name = "meta/configs/benchmark.toml";
+            (MetaTrainConfig::parse(BENCHMARK, Path::new(name))?, name.to_string())
+        }
+    };
+    if let Some(kind) = args.optimizer {
+        config.optimizer.kind = kind;
+    }
+    let kind = config.optimizer.kind;
     let report = bench(config, args.steps)?;
     if args.json {
         println!("{}", serde_json::to_string(&report)?);
     } else {
-        println!("benchmark workload (meta/configs/benchmark.toml), {} threads", report.threads);
+        println!("workload {name} with {kind}, {} threads", report.threads);
         println!("  inner steps/s       {:.0}", report.inner_steps_per_sec);
         println!("  outer steps/s       {:.2}", report.outer_steps_per_sec);
         println!("  first outer step    {:.3} s after start", report.first_step_secs);

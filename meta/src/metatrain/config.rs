@@ -210,6 +210,7 @@ mod tests {
             ("benchmark", BENCHMARK),
             ("quick", include_str!("../../configs/quick.toml")),
             ("full", include_str!("../../configs/full.toml")),
+            ("pretrained", include_str!("../../configs/pretrained.toml")),
         ] {
             MetaTrainConfig::parse(text, Path::new(name)).unwrap();
         }

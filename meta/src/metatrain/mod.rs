@@ -54,3 +54,52 @@ impl TaskSource {
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::optim::LearnedKind;
+    use crate::unrolled::UnrolledSystem;
+
+    #[test]
+    fn suite_draws_are_deterministic_and_follow_the_entry_weights() {
+        let suite = Suite::named("train").unwrap();
+        let source = TaskSource::Suite(suite.clone());
+        assert_eq!(source.sample(41), source.sample(41));
+        let draws = 6000;
+        let total: f64 = suite.entries().iter().map(|e| e.weight).sum();
+        for entry in suite.entries() {
+            let hits =
+                (0..draws).filter(|&s| source.sample(s).family == entry.family.name()).count();
+            let p = entry.weight / total;
+            let se = (p * (1.0 - p) / draws as f64).sqrt();
+            let observed = hits as f64 / draws as f64;
+            assert!(
+                (observed - p).abs() < 4.0 * se,
+                "{}: drawn {observed:.4}, weight share {p:.4} (se {se:.4})",
+                entry.family.name()
+            );
+        }
+    }
+
+    #[test]
+    fn a_reset_draws_its_horizon_and_scales_from_its_seed() {
+        let kind = LearnedKind::NominalLopt;
+        let sampling = Sampling {
+            horizon: Some([50, 500]),
+            param_scale: Some([0.1, 10.0]),
+            granularity: ScaleGranularity::Tensor,
+        };
+        let source = TaskSource::Suite(Suite::named("train").unwrap());
+        let system =
+            LoptTraining::new(source, kind, kind.init_theta(0)).with_sampling(sampling.clone());
+        for seed in 0..20 {
+            let (a, b) = (system.init_state(seed, 0), system.init_state(seed, 0));
+            assert_eq!((&a.spec, &a.params, &a.scales), (&b.spec, &b.params, &b.scales));
+            assert_eq!(Some(a.horizon), sampling.horizon(seed));
+            assert_eq!(a.spec.config["steps"], a.horizon.to_string());
+            let layout = pesto_tasks::registry::build(&a.spec).unwrap().layout().clone();
+            assert_eq!(a.scales, sampling.scales(seed, &layout));
+        }
+    }
+}

@@ -223,8 +223,19 @@ mod tests {
     use super::*;
     use crate::observe::Observers;
 
+    /// One tiny MLP task with a short horizon, so resets happen.
+    const TINY_TASK: &str = r#"task = "mlp-synth:input=8,hidden=8,classes=3,batch=16,steps=30""#;
+    /// Tasks drawn from the train suite with short sampled horizons and rescaled parameters.
+    const SAMPLED_TASKS: &str =
+        "suite = \"train\"\nhorizon = [10, 40]\nparam_scale = [0.01, 100.0]";
+
     /// A small PES run: 4 particles on a tiny MLP task with a short horizon, so resets happen.
     fn config(kind: &str) -> MetaTrainConfig {
+        config_with(kind, TINY_TASK)
+    }
+
+    /// The same run of a `kind` optimizer on the tasks of a `[tasks]` section body.
+    fn config_with(kind: &str, tasks: &str) -> MetaTrainConfig {
         let text = format!(
             r#"
             seed = 3
@@ -232,7 +243,7 @@ mod tests {
             checkpoint_every = 3
             keep_checkpoints = 2
             [tasks]
-            task = "mlp-synth:input=8,hidden=8,classes=3,batch=16,steps=30"
+            {tasks}
             [optimizer]
             kind = "{kind}"
             [estimator]
@@ -264,14 +275,20 @@ mod tests {
 
     #[test]
     fn stop_and_resume_is_bit_identical_to_a_straight_run() {
-        for kind in ["mlp-lopt", "learned-adam"] {
+        let runs = [
+            ("mlp-lopt", TINY_TASK),
+            ("learned-adam", TINY_TASK),
+            ("nominal-lopt", SAMPLED_TASKS),
+            ("rel-lopt", SAMPLED_TASKS),
+        ];
+        for (kind, tasks) in runs {
             let never = AtomicBool::new(false);
             let straight_dir = temp_dir(&format!("straight-{kind}"));
-            let mut straight = MetaTrainer::new(config(kind), &straight_dir).unwrap();
+            let mut straight = MetaTrainer::new(config_with(kind, tasks), &straight_dir).unwrap();
             straight.run(8, &mut Observers::default(), &never).unwrap();
 
             let split_dir = temp_dir(&format!("split-{kind}"));
-            let mut first = MetaTrainer::new(config(kind), &split_dir).unwrap();
+            let mut first = MetaTrainer::new(config_with(kind, tasks), &split_dir).unwrap();
             first.run(4, &mut Observers::default(), &never).unwrap();
             drop(first);
             let (mut second, resumed) = MetaTrainer::resume(&split_dir).unwrap();

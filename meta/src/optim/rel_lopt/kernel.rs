@@ -118,30 +118,29 @@ fn tile_state<'a>(state: &'a mut TileState<'_>, t: &std::ops::Range<usize>) -> T
     }
 }
 
-/// First pass: advances the tensor's accumulators and returns the mean square of each feature.
+/// First pass: advances the tensor's accumulators and returns the mean square of each feature,
+/// summed in f64 over `L` lanes (so the loop vectorises and the order is fixed).
 #[inline(always)]
 fn advance_tensor<const L: usize>(
     state: &mut TileState<'_>,
     grad: &[f32],
     params: &[f32],
 ) -> [f64; FEATURES] {
-    let mut sums = [0.0f64; FEATURES];
+    let mut lanes = [[0.0f64; L]; FEATURES];
     let mut start = 0;
     while start < grad.len() {
         let t = tile::<L>(start, grad.len());
         let mut ts = tile_state(state, &t);
         advance(&mut ts, &grad[t.clone()]);
         let x = tile_features::<L>(&grad[t.clone()], &params[t.clone()], &ts.moments, ts.v);
-        for (s, row) in sums.iter_mut().zip(&x) {
-            let mut lane = 0.0f32;
-            for v in row {
-                lane += v * v;
+        for (sum, row) in lanes.iter_mut().zip(&x) {
+            for l in 0..L {
+                sum[l] += f64::from(row[l] * row[l]);
             }
-            *s += f64::from(lane);
         }
         start = t.end;
     }
-    sums.map(|s| s / grad.len().max(1) as f64)
+    lanes.map(|sum| sum.iter().sum::<f64>() / grad.len().max(1) as f64)
 }
 
 /// Second pass: the step of every parameter of the tensor, from its normalised features.

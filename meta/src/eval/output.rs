@@ -1,6 +1,7 @@
 //! What an evaluation prints and writes: the per-task table, results.json, curves.csv and the
 //! loss-curve plots.
 
+use super::score::mean_curve;
 use super::{Entry, EvalError, EvalReport};
 use crate::inner::Curve;
 use crate::plot::LineChart;
@@ -8,42 +9,70 @@ use std::fmt::Write as _;
 use std::io::{self, BufWriter, Write};
 use std::path::Path;
 
-/// The per-task table: final training and held-out loss of each optimizer, and the winning
-/// grid learning rates.
+/// The per-task table (final training and held-out loss of each optimizer, the winning grid
+/// learning rates, the ratios to the best Adam and its steps to match) and the suite summary.
 pub fn table(report: &EvalReport) -> String {
     let mut out = String::new();
     let _ = writeln!(
         out,
-        "{:<58} {:>21} {:>29} {:>29}",
+        "{:<58} {:>21} {:>29} {:>29} {:>11} {:>10} {:>12}",
         "task",
         "learned train/heldout",
         "best adam train/heldout (lr)",
-        "best momentum train/heldout (lr)"
+        "best momentum train/heldout (lr)",
+        "train ratio",
+        "test ratio",
+        "adam steps/T"
     );
     for r in &report.tasks {
         let cell = |e: &Entry| match e.contender.lr() {
             Some(lr) => format!("{:.4}/{:.4} ({lr:.0e})", e.final_train, e.final_heldout),
             None => format!("{:.4}/{:.4}", e.final_train, e.final_heldout),
         };
-        let mark = if r.learned.rank() < r.adam.rank() { "*" } else { " " };
+        let score = &r.vs_adam;
+        let mark = if score.win() { "*" } else { " " };
+        let speedup = score.speedup_adam_steps_over_t.map_or("never".into(), |v| format!("{v:.2}"));
         let _ = writeln!(
             out,
-            "{:<58} {:>20}{mark} {:>29} {:>29}",
+            "{:<58} {:>20}{mark} {:>29} {:>29} {:>11} {:>10} {speedup:>12}",
             truncate(&r.task, 58),
             cell(&r.learned),
             cell(&r.adam),
-            cell(&r.momentum)
+            cell(&r.momentum),
+            ratio(score.train_ratio),
+            ratio(score.test_ratio),
         );
     }
-    let [learned, adam, momentum] = report.mean_final_train;
+    let s = &report.summary;
+    let [learned, adam, momentum] = s.mean_final_train;
     let _ = writeln!(
         out,
         "mean final training loss: learned {learned:.4}, best adam {adam:.4}, best momentum {momentum:.4}; \
          learned beats best adam on {} of {} tasks (*)",
-        report.wins_vs_adam,
-        report.tasks.len()
+        s.wins, s.tasks
+    );
+    let _ = writeln!(
+        out,
+        "learned / best adam over {} tasks: training loss geomean {}, IQM {} (middle {}), worst {}; \
+         held-out loss geomean {}",
+        s.tasks,
+        ratio(s.geomean_train_ratio),
+        ratio(s.iqm_train_ratio),
+        s.iqm_count,
+        ratio(s.worst_train_ratio),
+        ratio(s.geomean_test_ratio)
+    );
+    let _ = writeln!(
+        out,
+        "adam steps/T: inner steps the best adam needs to reach the learned final training loss, \
+         over the horizon T"
     );
     out
+}
+
+/// A ratio with three decimals, or `inf`/`NaN`.
+fn ratio(r: f64) -> String {
+    if r.is_finite() { format!("{r:.3}") } else { r.to_string() }
 }
 
 fn truncate(text: &str, width: usize) -> String {
@@ -110,10 +139,8 @@ fn write_curves(report: &EvalReport, out: &mut impl Write) -> io::Result<()> {
 
 /// Mean over seeds of the training loss, smoothed with a moving average of 2.5% of the steps.
 fn smoothed_mean(curves: &[Curve]) -> Vec<(f64, f64)> {
-    let steps = curves.iter().map(|c| c.train.len()).min().unwrap_or(0);
-    let mean: Vec<f64> = (0..steps)
-        .map(|t| curves.iter().map(|c| f64::from(c.train[t])).sum::<f64>() / curves.len() as f64)
-        .collect();
+    let mean = mean_curve(curves);
+    let steps = mean.len();
     let window = (steps / 40).max(1);
     (0..steps.saturating_sub(window - 1))
         .step_by(window.div_ceil(2))

@@ -319,6 +319,7 @@ mod tests {
         let csv = std::fs::read_to_string(dir.join("curves.csv")).unwrap();
         assert_eq!(csv.lines().count(), 1 + 2 * 3 * 2 * 40);
         assert!(dir.join("plots/00-quadratic.png").exists());
+        assert_eq!(&std::fs::read(dir.join("summary.png")).unwrap()[1..4], b"PNG");
         let json: serde_json::Value =
             serde_json::from_str(&std::fs::read_to_string(dir.join("results.json")).unwrap())
                 .unwrap();

@@ -2,9 +2,9 @@
 //! loss-curve plots.
 
 use super::score::mean_curve;
-use super::{Entry, EvalError, EvalReport};
+use super::{Entry, EvalError, EvalReport, TaskScore};
 use crate::inner::Curve;
-use crate::plot::LineChart;
+use crate::plot::{BarChart, LineChart};
 use std::fmt::Write as _;
 use std::io::{self, BufWriter, Write};
 use std::path::Path;
@@ -84,7 +84,7 @@ fn truncate(text: &str, width: usize) -> String {
 }
 
 /// Writes DIR/results.json, DIR/curves.csv (the learned optimizer and the best baselines, every
-/// seed) and one loss-vs-step PNG per task in DIR/plots.
+/// seed), one loss-vs-step PNG per task in DIR/plots and the ratio bar chart DIR/summary.png.
 pub fn write_outputs(report: &EvalReport, dir: &Path) -> Result<(), EvalError> {
     let io_err = |path: &Path| {
         let path = path.display().to_string();
@@ -101,7 +101,7 @@ pub fn write_outputs(report: &EvalReport, dir: &Path) -> Result<(), EvalError> {
     write_curves(report, &mut out).and_then(|()| out.flush()).map_err(io_err(&csv))?;
 
     for (i, r) in report.tasks.iter().enumerate() {
-        let family = r.task.split(':').next().unwrap_or("task");
+        let family = family(&r.task);
         let mut chart =
             LineChart::new(&truncate(&r.task, 90), "inner step", "training loss (mean over seeds)")
                 .log_y(true);
@@ -114,7 +114,41 @@ pub fn write_outputs(report: &EvalReport, dir: &Path) -> Result<(), EvalError> {
         }
         chart.write_png(&plots.join(format!("{i:02}-{family}.png")), 900, 560)?;
     }
+    if !report.tasks.is_empty() {
+        summary_chart(report).write_png(
+            &dir.join("summary.png"),
+            (180 + 110 * report.tasks.len() as u32).max(900),
+            600,
+        )?;
+    }
     Ok(())
+}
+
+/// The family of a task written `FAMILY:key=value,...`.
+fn family(task: &str) -> &str {
+    task.split(':').next().unwrap_or(task)
+}
+
+/// Per-task bars of the training- and held-out-loss ratios learned / best Adam.
+fn summary_chart(report: &EvalReport) -> BarChart {
+    let s = &report.summary;
+    let title = format!(
+        "suite `{}`: learned / best Adam final loss (geomean {} training, {} held-out)",
+        report.suite,
+        ratio(s.geomean_train_ratio),
+        ratio(s.geomean_test_ratio)
+    );
+    let labels =
+        report.tasks.iter().enumerate().map(|(i, r)| format!("{i:02} {}", family(&r.task)));
+    let ratios = |f: fn(&TaskScore) -> f64| report.tasks.iter().map(|r| f(&r.vs_adam)).collect();
+    BarChart::new(
+        &title,
+        "learned / best Adam (log scale; below 1: learned lower)",
+        1.0,
+        labels.collect(),
+    )
+    .with_series("final training loss", ratios(|s| s.train_ratio))
+    .with_series("final held-out loss", ratios(|s| s.test_ratio))
 }
 
 fn write_curves(report: &EvalReport, out: &mut impl Write) -> io::Result<()> {

@@ -48,6 +48,14 @@ pub struct EvalSettings {
     pub heldout_points: u64,
 }
 
+impl EvalSettings {
+    /// Training runs an evaluation of `tasks` tasks makes: the learned optimizer and every grid
+    /// point of both baselines, for every seed.
+    pub fn runs(&self, tasks: usize) -> u64 {
+        tasks as u64 * (1 + 2 * self.lr_grid.len() as u64) * self.seeds
+    }
+}
+
 impl Default for EvalSettings {
     fn default() -> Self {
         Self { seeds: 3, lr_grid: LR_GRID.to_vec(), tail: 0.1, heldout_points: 20 }
@@ -156,11 +164,13 @@ pub struct EvalReport {
     pub tasks: Vec<TaskResult>,
 }
 
-/// Trains every task of `suite` with the learned optimizer and every baseline grid point.
+/// Trains every task of `suite` with the learned optimizer and every baseline grid point, calling
+/// `progress` after each run; the results do not depend on the number of threads.
 pub fn evaluate(
     suite: &Suite,
     saved: &SavedOptimizer,
     settings: &EvalSettings,
+    progress: &(dyn Fn() + Sync),
 ) -> Result<EvalReport, TaskError> {
     let specs = suite.members();
     let tasks: Vec<Box<dyn Task>> = specs.iter().map(registry::build).collect::<Result<_, _>>()?;
@@ -178,14 +188,16 @@ pub fn evaluate(
             let mut task = tasks[t].boxed_clone();
             let steps = task.horizon();
             let every = (steps / settings.heldout_points.max(1)).max(1);
-            train_task(
+            let curve = train_task(
                 task.as_mut(),
                 contender.optimizer(saved).as_mut(),
                 seed,
                 steps,
                 every,
                 &mut (),
-            )
+            );
+            progress();
+            curve
         })
         .collect();
     let mut curves = curves.into_iter();
@@ -273,9 +285,10 @@ fn task_result(spec: &TaskSpec, task: &dyn Task, mut entries: Vec<Entry>, tail: 
 mod tests {
     use super::*;
     use crate::optim::LearnedKind;
+    use std::sync::atomic::{AtomicUsize, Ordering};
 
-    #[test]
-    fn picks_the_best_grid_point_and_counts_wins() {
+    /// Two 40-step quadratics, an untrained learned Adam, two seeds and two grid points.
+    fn tiny() -> (Suite, SavedOptimizer, EvalSettings) {
         let suite = Suite::parse(
             "tiny",
             r#"
@@ -295,7 +308,13 @@ mod tests {
         let saved = SavedOptimizer { kind, theta: kind.init_theta(0), outer_steps: 0 };
         let settings =
             EvalSettings { seeds: 2, lr_grid: vec![1e-3, 1e-1], tail: 0.1, heldout_points: 4 };
-        let report = evaluate(&suite, &saved, &settings).unwrap();
+        (suite, saved, settings)
+    }
+
+    #[test]
+    fn picks_the_best_grid_point_and_counts_wins() {
+        let (suite, saved, settings) = tiny();
+        let report = evaluate(&suite, &saved, &settings, &|| ()).unwrap();
         assert_eq!(report.tasks.len(), 2);
         for r in &report.tasks {
             assert_eq!(r.grid.len(), 4);
@@ -330,5 +349,20 @@ mod tests {
         assert!(table.contains("learned / best adam over 2 tasks: training loss geomean "));
         assert!(table.lines().next().unwrap().ends_with("train ratio test ratio adam steps/T"));
         std::fs::remove_dir_all(&dir).unwrap();
+    }
+
+    #[test]
+    fn reports_every_run_and_gives_the_same_results_on_one_thread() {
+        let (suite, saved, settings) = tiny();
+        let runs = AtomicUsize::new(0);
+        let report = evaluate(&suite, &saved, &settings, &|| {
+            runs.fetch_add(1, Ordering::Relaxed);
+        })
+        .unwrap();
+        assert_eq!(settings.runs(2), 2 * (1 + 2 * 2) * 2);
+        assert_eq!(runs.into_inner() as u64, settings.runs(2));
+        let one_thread = rayon::ThreadPoolBuilder::new().num_threads(1).build().unwrap();
+        let again = one_thread.install(|| evaluate(&suite, &saved, &settings, &|| ())).unwrap();
+        assert_eq!(serde_json::to_string(&again).unwrap(), serde_json::to_string(&report).unwrap());
     }
 }

@@ -15,7 +15,7 @@ pub struct EvalArgs {
     /// The learned optimizer: an optimizer file or a meta-training run directory.
     #[arg(long, default_value = "checkpoints/pretrained")]
     checkpoint: PathBuf,
-    /// Suite to evaluate on: `heldout`, `ood`, `train`, or the path of a suite file.
+    /// Suite to evaluate on: `heldout`, `ood`, `long`, `train`, or the path of a suite file.
     #[arg(long, default_value = "heldout")]
     suite: String,
     /// Output directory for results.json, curves.csv, summary.png and plots/.

@@ -49,7 +49,8 @@ impl BarChart {
         self
     }
 
-    /// The log10 range covering the baseline and every finite positive value, padded.
+    /// The log10 range covering the baseline and every finite positive value, padded by 12% of
+    /// the span below and 20% above (room for the legend).
     fn log_range(&self) -> (f64, f64) {
         let base = self.baseline.log10();
         let (lo, hi) = self
@@ -59,8 +60,8 @@ impl BarChart {
             .map(|v| v.log10())
             .filter(|l| l.is_finite())
             .fold((base, base), |(lo, hi), l| (lo.min(l), hi.max(l)));
-        let pad = (0.12 * (hi - lo)).max(0.05);
-        (lo - pad, hi + pad)
+        let span = (hi - lo).max(0.25);
+        (lo - 0.12 * span, hi + 0.2 * span)
     }
 
     /// Writes the chart as a `width x height` PNG.
@@ -199,8 +200,9 @@ mod tests {
         assert_eq!(log_ticks(-3.5, 2.5).len(), 6, "one per decade: 1e-3 to 100");
         assert_eq!(log_ticks(-40.0, 40.0).len(), 11, "every eighth decade");
         let (lo, hi) = chart.log_range();
-        assert!((hi - 1.24 * 2f64.log10()).abs() < 1e-12, "0.5 and 2, padded by 12%: {hi}");
-        assert!((lo + hi).abs() < 1e-12);
+        let log2 = 2f64.log10();
+        assert!((lo + 1.24 * log2).abs() < 1e-12, "0.5 less 12% of the span: {lo}");
+        assert!((hi - 1.4 * log2).abs() < 1e-12, "2 plus 20% of the span: {hi}");
         chart.write_png(&path, 640, 400).unwrap();
         let bytes = std::fs::read(&path).unwrap();
         assert_eq!(&bytes[1..4], b"PNG");

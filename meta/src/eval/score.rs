@@ -17,7 +17,8 @@ pub struct TaskScore {
     #[serde(serialize_with = "ratio_json")]
     pub test_ratio: f64,
     /// Inner steps the best Adam needs to reach the learned final training loss, over the
-    /// horizon T (see [`adam_steps_over_t`]); `None` if it never does within T.
+    /// horizon T (see [`adam_steps_over_t`]); `None` if it never does within T, the smallest
+    /// value w / T if the learned run diverged.
     pub speedup_adam_steps_over_t: Option<f64>,
 }
 

@@ -2,6 +2,7 @@
 
 use anyhow::Context;
 use clap::Args;
+use indicatif::{ProgressBar, ProgressStyle};
 use pesto_meta::eval::{EvalSettings, evaluate, table, write_outputs};
 use pesto_meta::optim::SavedOptimizer;
 use pesto_tasks::suite::Suite;
@@ -14,10 +15,10 @@ pub struct EvalArgs {
     /// The learned optimizer: an optimizer file or a meta-training run directory.
     #[arg(long, default_value = "checkpoints/pretrained")]
     checkpoint: PathBuf,
-    /// Suite to evaluate on: `heldout`, `ood`, `train`, or the path of a suite file.
+    /// Suite to evaluate on: `heldout`, `ood`, `long`, `train`, or the path of a suite file.
     #[arg(long, default_value = "heldout")]
     suite: String,
-    /// Output directory for results.json, curves.csv and plots/.
+    /// Output directory for results.json, curves.csv, summary.png and plots/.
     #[arg(long, default_value = "runs/eval")]
     out: PathBuf,
     /// Initialisation seeds per task.
@@ -48,13 +49,19 @@ pub fn run(args: EvalArgs) -> anyhow::Result<()> {
         settings.lr_grid.len()
     );
     let started = Instant::now();
-    let report = evaluate(&suite, &saved, &settings)?;
+    let bar = ProgressBar::new(settings.runs(suite.members().len())).with_style(
+        ProgressStyle::with_template("{bar:40} {pos}/{len} runs  {elapsed} elapsed  ETA {eta}")
+            .expect("valid progress template"),
+    );
+    let report = evaluate(&suite, &saved, &settings, &|| bar.inc(1));
+    bar.finish_and_clear();
+    let report = report?;
     std::fs::create_dir_all(&args.out)
         .with_context(|| format!("creating {}", args.out.display()))?;
     write_outputs(&report, &args.out)?;
     print!("{}", table(&report));
     println!(
-        "{:.1} s; wrote results.json, curves.csv and plots/ to {}",
+        "{:.1} s; wrote results.json, curves.csv, summary.png and plots/ to {}",
         started.elapsed().as_secs_f64(),
         args.out.display()
     );

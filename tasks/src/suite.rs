@@ -2,7 +2,7 @@
 //! what meta-training samples and what evaluation holds out.
 //!
 //! A suite's task seeds are `(seed << 2) | partition`, so suites with different partitions
-//! (train 0, heldout 1, ood 2) never share a task seed.
+//! (train 0, heldout 1, ood 2, long 3) never share a task seed.
 
 use crate::error::TaskError;
 use crate::family::{Domain, KeySpec, TaskFamily};
@@ -15,10 +15,11 @@ use std::collections::BTreeMap;
 use std::path::Path;
 
 /// The built-in suites and their TOML.
-const BUILT_IN: [(&str, &str); 3] = [
+const BUILT_IN: [(&str, &str); 4] = [
     ("train", include_str!("../suites/train.toml")),
     ("heldout", include_str!("../suites/heldout.toml")),
     ("ood", include_str!("../suites/ood.toml")),
+    ("long", include_str!("../suites/long.toml")),
 ];
 
 /// Stream tag of drawing a suite's entry and configuration.
@@ -93,7 +94,7 @@ impl Suite {
         BUILT_IN.iter().map(|(name, _)| *name).collect()
     }
 
-    /// The built-in suite `name` (`train`, `heldout` or `ood`).
+    /// The built-in suite `name` (`train`, `heldout`, `ood` or `long`).
     pub fn named(name: &str) -> Result<Suite, TaskError> {
         match BUILT_IN.iter().find(|(n, _)| *n == name) {
             Some((_, text)) => Suite::parse(name, text),
@@ -293,8 +294,9 @@ mod tests {
         let train = Suite::named("train").unwrap();
         let heldout = Suite::named("heldout").unwrap();
         let ood = Suite::named("ood").unwrap();
+        let long = Suite::named("long").unwrap();
         let mut seen = std::collections::HashSet::new();
-        for suite in [&train, &heldout, &ood] {
+        for suite in [&train, &heldout, &ood, &long] {
             let draws = (0..1000).map(|s| suite.sample(s).seed);
             let members = suite.members().into_iter().map(|s| s.seed);
             for seed in draws.chain(members) {
@@ -310,7 +312,23 @@ mod tests {
         assert_eq!(train.partition, 0);
         assert_eq!(heldout.partition, 1);
         assert_eq!(ood.partition, 2);
+        assert_eq!(long.partition, 3);
         assert_eq!(train.sample(u64::MAX).seed & 3, 0);
+    }
+
+    #[test]
+    fn long_is_the_train_suite_at_long_horizons() {
+        let train = Suite::named("train").unwrap();
+        let long = Suite::named("long").unwrap();
+        assert_eq!(long.entries().len(), train.entries().len());
+        for (l, t) in long.entries().iter().zip(train.entries()) {
+            assert_eq!((l.family.name(), l.weight), (t.family.name(), t.weight));
+            let mut keys = t.keys.clone();
+            keys.insert("steps".into(), KeyRange::Sampled(Domain::Int { min: 2000, max: 5000 }));
+            assert_eq!(l.keys, keys, "{}", l.family.name());
+        }
+        let members: Vec<usize> = long.entries().iter().map(|e| e.members).collect();
+        assert_eq!(members, [4, 2, 2]);
     }
 
     #[test]
@@ -330,7 +348,7 @@ mod tests {
             |text: &str| Suite::parse("s.toml", text).err().expect("bad suite parses").to_string();
         assert_eq!(
             Suite::named("valid").err().unwrap().to_string(),
-            "suite `valid`: unknown suite; valid suites: train, heldout, ood"
+            "suite `valid`: unknown suite; valid suites: train, heldout, ood, long"
         );
         let head = "description = \"d\"\npartition = 0\n[[entry]]\n";
         assert_eq!(

@@ -1,8 +1,10 @@
 //! PNG charts drawn with plotters' bitmap backend, with a bundled font so text renders anywhere.
 
+pub mod bar;
 pub mod heatmap;
 pub mod line;
 
+pub use bar::{BarChart, BarSeries};
 pub use line::{LineChart, Series};
 
 use plotters::style::{FontStyle, RGBColor, register_font};

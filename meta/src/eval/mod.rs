@@ -1,16 +1,22 @@
 //! Evaluation of a learned optimizer on a suite against tuned hand-designed baselines: Adam and
 //! SGD with momentum over a learning-rate grid, several seeds per task, each task's horizon.
+//! The best grid point of each baseline is the one with the lowest mean final training loss; its
+//! held-out loss is reported as it is, not tuned for.
+
+mod output;
+pub mod score;
+
+pub use output::{table, write_outputs};
+pub use score::{SuiteSummary, TaskScore};
 
 use crate::inner::{Curve, train_task};
 use crate::optim::{Adam, Optimizer, SavedOptimizer, Schedule, Sgd};
-use crate::plot::{LineChart, PlotError};
+use crate::plot::PlotError;
 use pesto_tasks::suite::Suite;
 use pesto_tasks::{Task, TaskError, TaskSpec, registry};
 use rayon::prelude::*;
 use serde::Serialize;
-use std::fmt::Write as _;
-use std::io::{self, BufWriter, Write};
-use std::path::Path;
+use std::io;
 use thiserror::Error;
 
 /// Learning rates 1e-4 to 1e-1 in half decades.
@@ -40,6 +46,14 @@ pub struct EvalSettings {
     pub tail: f64,
     /// Held-out evaluations per run.
     pub heldout_points: u64,
+}
+
+impl EvalSettings {
+    /// Training runs an evaluation of `tasks` tasks makes: the learned optimizer and every grid
+    /// point of both baselines, for every seed.
+    pub fn runs(&self, tasks: usize) -> u64 {
+        tasks as u64 * (1 + 2 * self.lr_grid.len() as u64) * self.seeds
+    }
 }
 
 impl Default for EvalSettings {
@@ -129,6 +143,8 @@ pub struct TaskResult {
     pub momentum: Entry,
     /// Every grid point: (contender, mean final training loss).
     pub grid: Vec<(Contender, f64)>,
+    /// The learned optimizer against the best Adam grid point.
+    pub vs_adam: TaskScore,
 }
 
 /// The whole evaluation.
@@ -142,19 +158,19 @@ pub struct EvalReport {
     pub outer_steps: u64,
     /// Seeds per task.
     pub seeds: u64,
+    /// The learned optimizer against the best Adam over the whole suite.
+    pub summary: SuiteSummary,
     /// Per task.
     pub tasks: Vec<TaskResult>,
-    /// Tasks where the learned optimizer's final training loss beats the best Adam's.
-    pub wins_vs_adam: usize,
-    /// Mean over tasks of the final training loss: learned, best Adam, best momentum.
-    pub mean_final_train: [f64; 3],
 }
 
-/// Trains every task of `suite` with the learned optimizer and every baseline grid point.
+/// Trains every task of `suite` with the learned optimizer and every baseline grid point, calling
+/// `progress` after each run; the results do not depend on the number of threads.
 pub fn evaluate(
     suite: &Suite,
     saved: &SavedOptimizer,
     settings: &EvalSettings,
+    progress: &(dyn Fn() + Sync),
 ) -> Result<EvalReport, TaskError> {
     let specs = suite.members();
     let tasks: Vec<Box<dyn Task>> = specs.iter().map(registry::build).collect::<Result<_, _>>()?;
@@ -172,14 +188,16 @@ pub fn evaluate(
             let mut task = tasks[t].boxed_clone();
             let steps = task.horizon();
             let every = (steps / settings.heldout_points.max(1)).max(1);
-            train_task(
+            let curve = train_task(
                 task.as_mut(),
                 contender.optimizer(saved).as_mut(),
                 seed,
                 steps,
                 every,
                 &mut (),
-            )
+            );
+            progress();
+            curve
         })
         .collect();
     let mut curves = curves.into_iter();
@@ -193,25 +211,32 @@ pub fn evaluate(
                     entry(c, curves.by_ref().take(settings.seeds as usize).collect(), settings.tail)
                 })
                 .collect();
-            task_result(spec, task.as_ref(), entries)
+            task_result(spec, task.as_ref(), entries, settings.tail)
         })
         .collect();
     let mean = |f: fn(&TaskResult) -> f64| {
         results.iter().map(f).sum::<f64>() / results.len().max(1) as f64
     };
+    let scores: Vec<TaskScore> = results.iter().map(|r| r.vs_adam.clone()).collect();
+    let mean_final_train = [
+        mean(|r| r.learned.final_train),
+        mean(|r| r.adam.final_train),
+        mean(|r| r.momentum.final_train),
+    ];
     Ok(EvalReport {
         suite: suite.name().to_string(),
         optimizer: saved.kind.to_string(),
         outer_steps: saved.outer_steps,
         seeds: settings.seeds,
-        wins_vs_adam: results.iter().filter(|r| r.learned.rank() < r.adam.rank()).count(),
-        mean_final_train: [
-            mean(|r| r.learned.final_train),
-            mean(|r| r.adam.final_train),
-            mean(|r| r.momentum.final_train),
-        ],
+        summary: SuiteSummary::of(&scores, mean_final_train),
         tasks: results,
     })
+}
+
+/// Steps whose minibatch losses average into the final training loss: the last `tail` fraction
+/// of `steps`, rounded up, at least one.
+fn tail_window(steps: usize, tail: f64) -> usize {
+    ((steps as f64 * tail).ceil() as usize).max(1)
 }
 
 /// Summarises one contender's curves.
@@ -219,7 +244,7 @@ fn entry(contender: Contender, curves: Vec<Curve>, tail: f64) -> Entry {
     let per_seed: Vec<(f32, f32)> = curves
         .iter()
         .map(|c| {
-            let n = ((c.train.len() as f64 * tail).ceil() as usize).max(1);
+            let n = tail_window(c.train.len(), tail);
             (c.final_train(n).unwrap_or(f32::NAN), c.final_heldout().unwrap_or(f32::NAN))
         })
         .collect();
@@ -229,8 +254,9 @@ fn entry(contender: Contender, curves: Vec<Curve>, tail: f64) -> Entry {
     Entry { contender, final_train: mean(|r| r.0), final_heldout: mean(|r| r.1), per_seed, curves }
 }
 
-/// Picks the best grid point of each baseline for one task.
-fn task_result(spec: &TaskSpec, task: &dyn Task, mut entries: Vec<Entry>) -> TaskResult {
+/// Picks the best grid point of each baseline for one task and scores the learned optimizer
+/// against the best Adam.
+fn task_result(spec: &TaskSpec, task: &dyn Task, mut entries: Vec<Entry>, tail: f64) -> TaskResult {
     let grid = entries[1..].iter().map(|e| (e.contender, e.final_train)).collect();
     let best = |entries: &mut Vec<Entry>, family: &str| {
         let index = (0..entries.len())
@@ -242,6 +268,7 @@ fn task_result(spec: &TaskSpec, task: &dyn Task, mut entries: Vec<Entry>) -> Tas
     let adam = best(&mut entries, "adam");
     let momentum = best(&mut entries, "momentum");
     let learned = best(&mut entries, "learned");
+    let vs_adam = TaskScore::of(&learned, &adam, tail_window(task.horizon() as usize, tail));
     TaskResult {
         task: spec.to_string(),
         params: task.layout().len(),
@@ -250,129 +277,18 @@ fn task_result(spec: &TaskSpec, task: &dyn Task, mut entries: Vec<Entry>) -> Tas
         adam,
         momentum,
         grid,
+        vs_adam,
     }
-}
-
-/// The per-task table: final training and held-out loss of each optimizer, and the winning
-/// grid learning rates.
-pub fn table(report: &EvalReport) -> String {
-    let mut out = String::new();
-    let _ = writeln!(
-        out,
-        "{:<58} {:>21} {:>29} {:>29}",
-        "task",
-        "learned train/heldout",
-        "best adam train/heldout (lr)",
-        "best momentum train/heldout (lr)"
-    );
-    for r in &report.tasks {
-        let cell = |e: &Entry| match e.contender.lr() {
-            Some(lr) => format!("{:.4}/{:.4} ({lr:.0e})", e.final_train, e.final_heldout),
-            None => format!("{:.4}/{:.4}", e.final_train, e.final_heldout),
-        };
-        let mark = if r.learned.rank() < r.adam.rank() { "*" } else { " " };
-        let _ = writeln!(
-            out,
-            "{:<58} {:>20}{mark} {:>29} {:>29}",
-            truncate(&r.task, 58),
-            cell(&r.learned),
-            cell(&r.adam),
-            cell(&r.momentum)
-        );
-    }
-    let [learned, adam, momentum] = report.mean_final_train;
-    let _ = writeln!(
-        out,
-        "mean final training loss: learned {learned:.4}, best adam {adam:.4}, best momentum {momentum:.4}; \
-         learned beats best adam on {} of {} tasks (*)",
-        report.wins_vs_adam,
-        report.tasks.len()
-    );
-    out
-}
-
-fn truncate(text: &str, width: usize) -> String {
-    if text.chars().count() <= width {
-        text.to_string()
-    } else {
-        text.chars().take(width - 1).chain(['~']).collect()
-    }
-}
-
-/// Writes DIR/results.json, DIR/curves.csv (the learned optimizer and the best baselines, every
-/// seed) and one loss-vs-step PNG per task in DIR/plots.
-pub fn write_outputs(report: &EvalReport, dir: &Path) -> Result<(), EvalError> {
-    let io_err = |path: &Path| {
-        let path = path.display().to_string();
-        move |error| EvalError::Io { path, error }
-    };
-    let plots = dir.join("plots");
-    std::fs::create_dir_all(&plots).map_err(io_err(&plots))?;
-    let json = dir.join("results.json");
-    let text = serde_json::to_string_pretty(report).expect("reports serialise");
-    std::fs::write(&json, text).map_err(io_err(&json))?;
-
-    let csv = dir.join("curves.csv");
-    let mut out = BufWriter::new(std::fs::File::create(&csv).map_err(io_err(&csv))?);
-    write_curves(report, &mut out).and_then(|()| out.flush()).map_err(io_err(&csv))?;
-
-    for (i, r) in report.tasks.iter().enumerate() {
-        let family = r.task.split(':').next().unwrap_or("task");
-        let mut chart =
-            LineChart::new(&truncate(&r.task, 90), "inner step", "training loss (mean over seeds)")
-                .log_y(true);
-        for e in [&r.learned, &r.adam, &r.momentum] {
-            let label = match e.contender.lr() {
-                Some(lr) => format!("{} lr={lr:.0e}", e.contender.family()),
-                None => format!("learned ({})", report.optimizer),
-            };
-            chart = chart.with_series(&label, smoothed_mean(&e.curves));
-        }
-        chart.write_png(&plots.join(format!("{i:02}-{family}.png")), 900, 560)?;
-    }
-    Ok(())
-}
-
-fn write_curves(report: &EvalReport, out: &mut impl Write) -> io::Result<()> {
-    writeln!(out, "task,optimizer,lr,seed,step,train_loss,heldout_loss")?;
-    for r in &report.tasks {
-        for e in [&r.learned, &r.adam, &r.momentum] {
-            let lr = e.contender.lr().map_or(String::new(), |lr| lr.to_string());
-            for (seed, curve) in e.curves.iter().enumerate() {
-                let mut heldout = curve.heldout.iter().peekable();
-                for (step, train) in curve.train.iter().enumerate() {
-                    let h = heldout
-                        .next_if(|(s, _)| *s == step as u64)
-                        .map_or(String::new(), |(_, l)| l.to_string());
-                    let family = e.contender.family();
-                    writeln!(out, "\"{}\",{family},{lr},{seed},{step},{train},{h}", r.task)?;
-                }
-            }
-        }
-    }
-    Ok(())
-}
-
-/// Mean over seeds of the training loss, smoothed with a moving average of 2.5% of the steps.
-fn smoothed_mean(curves: &[Curve]) -> Vec<(f64, f64)> {
-    let steps = curves.iter().map(|c| c.train.len()).min().unwrap_or(0);
-    let mean: Vec<f64> = (0..steps)
-        .map(|t| curves.iter().map(|c| f64::from(c.train[t])).sum::<f64>() / curves.len() as f64)
-        .collect();
-    let window = (steps / 40).max(1);
-    (0..steps.saturating_sub(window - 1))
-        .step_by(window.div_ceil(2))
-        .map(|t| (t as f64, mean[t..t + window].iter().sum::<f64>() / window as f64))
-        .collect()
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
     use crate::optim::LearnedKind;
+    use std::sync::atomic::{AtomicUsize, Ordering};
 
-    #[test]
-    fn picks_the_best_grid_point_and_counts_wins() {
+    /// Two 40-step quadratics, an untrained learned Adam, two seeds and two grid points.
+    fn tiny() -> (Suite, SavedOptimizer, EvalSettings) {
         let suite = Suite::parse(
             "tiny",
             r#"
@@ -392,7 +308,13 @@ mod tests {
         let saved = SavedOptimizer { kind, theta: kind.init_theta(0), outer_steps: 0 };
         let settings =
             EvalSettings { seeds: 2, lr_grid: vec![1e-3, 1e-1], tail: 0.1, heldout_points: 4 };
-        let report = evaluate(&suite, &saved, &settings).unwrap();
+        (suite, saved, settings)
+    }
+
+    #[test]
+    fn picks_the_best_grid_point_and_counts_wins() {
+        let (suite, saved, settings) = tiny();
+        let report = evaluate(&suite, &saved, &settings, &|| ()).unwrap();
         assert_eq!(report.tasks.len(), 2);
         for r in &report.tasks {
             assert_eq!(r.grid.len(), 4);
@@ -406,13 +328,41 @@ mod tests {
             assert_eq!(r.adam.contender, Contender::Adam(1e-1), "a larger lr wins in 40 steps");
             assert_eq!(r.learned.per_seed.len(), 2);
             assert_eq!(r.learned.curves[0].train.len(), 40);
+            let ratio = r.learned.final_train / r.adam.final_train;
+            assert_eq!(r.vs_adam.train_ratio, ratio);
+            assert_eq!(r.vs_adam.win(), r.learned.final_train < r.adam.final_train);
         }
+        assert_eq!(report.summary.tasks, 2);
         let dir = std::env::temp_dir().join(format!("pesto-eval-{}", std::process::id()));
         write_outputs(&report, &dir).unwrap();
         let csv = std::fs::read_to_string(dir.join("curves.csv")).unwrap();
         assert_eq!(csv.lines().count(), 1 + 2 * 3 * 2 * 40);
         assert!(dir.join("plots/00-quadratic.png").exists());
-        assert!(table(&report).contains("learned beats best adam on"));
+        assert_eq!(&std::fs::read(dir.join("summary.png")).unwrap()[1..4], b"PNG");
+        let json: serde_json::Value =
+            serde_json::from_str(&std::fs::read_to_string(dir.join("results.json")).unwrap())
+                .unwrap();
+        assert_eq!(json["summary"]["tasks"], 2);
+        assert!(json["tasks"][0]["vs_adam"]["train_ratio"].is_f64());
+        let table = table(&report);
+        assert!(table.contains("learned beats best adam on"));
+        assert!(table.contains("learned / best adam over 2 tasks: training loss geomean "));
+        assert!(table.lines().next().unwrap().ends_with("train ratio test ratio adam steps/T"));
         std::fs::remove_dir_all(&dir).unwrap();
+    }
+
+    #[test]
+    fn reports_every_run_and_gives_the_same_results_on_one_thread() {
+        let (suite, saved, settings) = tiny();
+        let runs = AtomicUsize::new(0);
+        let report = evaluate(&suite, &saved, &settings, &|| {
+            runs.fetch_add(1, Ordering::Relaxed);
+        })
+        .unwrap();
+        assert_eq!(settings.runs(2), 2 * (1 + 2 * 2) * 2);
+        assert_eq!(runs.into_inner() as u64, settings.runs(2));
+        let one_thread = rayon::ThreadPoolBuilder::new().num_threads(1).build().unwrap();
+        let again = one_thread.install(|| evaluate(&suite, &saved, &settings, &|| ())).unwrap();
+        assert_eq!(serde_json::to_string(&again).unwrap(), serde_json::to_string(&report).unwrap());
     }
 }

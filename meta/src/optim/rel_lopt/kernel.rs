@@ -92,8 +92,8 @@ fn update_with<const L: usize, const FMA: bool>(
             v: &mut acc.v[r.clone()],
         };
         let (p, g) = (&mut params[r.clone()], &grad[r]);
-        let mean_squares = advance_tensor::<L>(&mut state, g, p);
-        step_tensor::<L, FMA>(rule, &mean_squares, &mut state, g, p);
+        let stats = advance_tensor::<L>(&mut state, g, p, rule.t);
+        step_tensor::<L, FMA>(rule, &stats, &mut state, g, p);
     }
 }
 
@@ -118,61 +118,100 @@ fn tile_state<'a>(state: &'a mut TileState<'_>, t: &std::ops::Range<usize>) -> T
     }
 }
 
-/// First pass: advances the tensor's accumulators and returns the mean square of each feature,
-/// summed in f64 over `L` lanes (so the loop vectorises and the order is fixed).
+/// Adam's bias corrections at step t: the nominal direction is m_hat / (sqrt(v_hat) + eps).
+#[derive(Clone, Copy)]
+struct Nominal {
+    c1: f32,
+    inv_sqrt_c2: f32,
+}
+
+impl Nominal {
+    fn at(t: u64) -> Self {
+        let t = (t + 1) as i32;
+        let c1 = 1.0 - MOMENTUM_DECAYS[0].powi(t);
+        Self { c1, inv_sqrt_c2: 1.0 / (1.0 - RMS_DECAY.powi(t)).sqrt() }
+    }
+
+    /// Adam's direction of a tile from its features (m(0.9) in row 2, sqrt(v) in row 5).
+    #[inline(always)]
+    fn direction<const L: usize>(self, x: &[[f32; L]; FEATURES]) -> [f32; L] {
+        let mut n = [0.0f32; L];
+        for l in 0..L {
+            n[l] = (x[2][l] / self.c1) / (x[5][l] * self.inv_sqrt_c2 + EPS);
+        }
+        n
+    }
+}
+
+/// What the first pass learns about a tensor: each feature's mean square and the RMS of
+/// Adam's direction.
+struct TensorStats {
+    mean_squares: [f64; FEATURES],
+    nominal_rms: f32,
+}
+
+/// First pass: advances the tensor's accumulators and returns its statistics, summed in f64
+/// over `L` lanes (so the loop vectorises and the order is fixed).
 #[inline(always)]
 fn advance_tensor<const L: usize>(
     state: &mut TileState<'_>,
     grad: &[f32],
     params: &[f32],
-) -> [f64; FEATURES] {
-    let mut lanes = [[0.0f64; L]; FEATURES];
+    t: u64,
+) -> TensorStats {
+    let nominal = Nominal::at(t);
+    let mut lanes = [[0.0f64; L]; FEATURES + 1];
     let mut start = 0;
     while start < grad.len() {
         let t = tile::<L>(start, grad.len());
         let mut ts = tile_state(state, &t);
         advance(&mut ts, &grad[t.clone()]);
         let x = tile_features::<L>(&grad[t.clone()], &params[t.clone()], &ts.moments, ts.v);
-        for (sum, row) in lanes.iter_mut().zip(&x) {
+        let n = nominal.direction(&x);
+        for (sum, row) in lanes.iter_mut().zip(x.iter().chain([&n])) {
             for l in 0..L {
                 sum[l] += f64::from(row[l] * row[l]);
             }
         }
         start = t.end;
     }
-    lanes.map(|sum| sum.iter().sum::<f64>() / grad.len().max(1) as f64)
+    let mean = lanes.map(|sum| sum.iter().sum::<f64>() / grad.len().max(1) as f64);
+    TensorStats {
+        mean_squares: std::array::from_fn(|j| mean[j]),
+        nominal_rms: mean[FEATURES].sqrt() as f32,
+    }
 }
 
-/// Second pass: the step of every parameter of the tensor, from its normalised features.
+/// Second pass: the step of every parameter of the tensor, lr S_T (n + RMS_T(n) u) with the
+/// nominal direction n only for nominal-lopt.
 #[inline(always)]
 fn step_tensor<const L: usize, const FMA: bool>(
     rule: StepRule<'_>,
-    mean_squares: &[f64; FEATURES],
+    stats: &TensorStats,
     state: &mut TileState<'_>,
     grad: &[f32],
     params: &mut [f32],
 ) {
     let net = rule.net;
     let mut w1 = net.w1;
-    for (row, ms) in w1.iter_mut().zip(mean_squares) {
+    for (row, ms) in w1.iter_mut().zip(&stats.mean_squares) {
         let inv_rms = if *ms > 0.0 { (1.0 / ms.sqrt()) as f32 } else { 0.0 };
         row.iter_mut().for_each(|w| *w *= inv_rms);
     }
-    let scale = (mean_squares[1].sqrt() as f32).max(PARAM_FLOOR);
+    let scale = (stats.mean_squares[1].sqrt() as f32).max(PARAM_FLOOR);
     let coef = rule.lr * scale;
-    let t = (rule.t + 1) as i32;
-    let c1 = 1.0 - MOMENTUM_DECAYS[0].powi(t);
-    let inv_sqrt_c2 = 1.0 / (1.0 - RMS_DECAY.powi(t)).sqrt();
+    let learned = stats.nominal_rms;
+    let nominal = Nominal::at(rule.t);
     let mut start = 0;
     while start < grad.len() {
         let tr = tile::<L>(start, grad.len());
         let ts = tile_state(state, &tr);
         let x = tile_features::<L>(&grad[tr.clone()], &params[tr.clone()], &ts.moments, ts.v);
         let mut u = tile_net::<L, FMA>(net, &w1, &x);
+        u.iter_mut().for_each(|u| *u *= learned);
         if rule.nominal {
-            for l in 0..L {
-                u[l] += (x[2][l] / c1) / (x[5][l] * inv_sqrt_c2 + EPS);
-            }
+            let n = nominal.direction(&x);
+            u.iter_mut().zip(&n).for_each(|(u, n)| *u += n);
         }
         params[tr.clone()].iter_mut().zip(&u).for_each(|(p, u)| *p -= coef * u);
         start = tr.end;

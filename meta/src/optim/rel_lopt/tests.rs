@@ -65,6 +65,13 @@ fn reference_step(
             .map(|j| (features.iter().map(|f| f[j] * f[j]).sum::<f32>() / r.len() as f32).sqrt())
             .collect();
         let scale = rms[1].max(1e-3);
+        let nominal_dir = |f: &[f32; FEATURES]| {
+            let m_hat = f[2] / (1.0 - 0.9f32.powi(t));
+            let v_hat = f[5] * f[5] / (1.0 - 0.999f32.powi(t));
+            m_hat / (v_hat.sqrt() + 1e-12)
+        };
+        let nominal_rms =
+            (features.iter().map(|f| nominal_dir(f).powi(2)).sum::<f32>() / r.len() as f32).sqrt();
         let dense = |input: &[f32], w: usize, b: usize, outputs: usize, relu: bool| {
             (0..outputs)
                 .map(|j| {
@@ -86,11 +93,9 @@ fn reference_step(
                 let h1 = dense(&x, W1, B1, HIDDEN, true);
                 let h2 = dense(&h1, W2, B2, HIDDEN, true);
                 let out = dense(&h2, W3, B3, OUTPUTS, false);
-                let mut u = out[0] * (0.001 * out[1]).exp();
+                let mut u = nominal_rms * out[0] * (0.001 * out[1]).exp();
                 if nominal {
-                    let m_hat = f[2] / (1.0 - 0.9f32.powi(t));
-                    let v_hat = f[5] * f[5] / (1.0 - 0.999f32.powi(t));
-                    u += m_hat / (v_hat.sqrt() + 1e-12);
+                    u += nominal_dir(f);
                 }
                 lr * scale * u
             })

@@ -6,10 +6,11 @@
 //! an MLP 10 -> 8 -> 8 -> 2 (ReLU) whose outputs (d, a) give the direction
 //! u = d exp(0.001 a). The step of a tensor is relative to its scale:
 //!
-//!   p <- p - lr_t * max(RMS(p), 1e-3) * u                  (rel-lopt)
-//!   p <- p - lr_t * max(RMS(p), 1e-3) * (u + m_hat / (sqrt(v_hat) + eps))   (nominal-lopt)
+//!   p <- p - lr_t * max(RMS(p), 1e-3) * rho * u            (rel-lopt)
+//!   p <- p - lr_t * max(RMS(p), 1e-3) * (n + rho * u)      (nominal-lopt)
 //!
-//! where the second adds Adam's direction as a nominal term. The learning rate is a learned
+//! where n = m_hat / (sqrt(v_hat) + eps) is Adam's direction and rho its RMS over the tensor,
+//! so the learned direction is measured in units of Adam's step and anneals with it. The learning rate is a learned
 //! schedule over the fraction of training t/T and two loss features:
 //! lr_t = exp(log_lr + skip . z + vs . relu(Ws^T z + bs)). Multiplying a tensor's parameters
 //! by s and its gradient by 1/s multiplies its step by s (while its RMS stays above 1e-3).

@@ -15,16 +15,15 @@ pub struct Format {
     pub magic: [u8; 8],
     /// What the file holds, as said in errors.
     pub what: &'static str,
+    /// Version of the payload this build reads and writes.
+    pub version: u32,
 }
 
-/// A meta-training run's whole state.
-pub const RUN: Format = Format { magic: *b"PESTOCKP", what: "run checkpoint" };
+/// A meta-training run's whole state (version 2: optimizer states know T and hold scalars).
+pub const RUN: Format = Format { magic: *b"PESTOCKP", what: "run checkpoint", version: 2 };
 /// A learned optimizer alone: its kind and theta.
-pub const OPTIMIZER: Format = Format { magic: *b"PESTOOPT", what: "optimizer file" };
+pub const OPTIMIZER: Format = Format { magic: *b"PESTOOPT", what: "optimizer file", version: 1 };
 const FORMATS: [Format; 2] = [RUN, OPTIMIZER];
-
-/// Version of the checkpoint format this build reads and writes.
-pub const FORMAT_VERSION: u32 = 2;
 const HEADER_LEN: usize = 8 + 4 + 8 + 4;
 const PREFIX: &str = "checkpoint-";
 const SUFFIX: &str = ".bin";
@@ -80,7 +79,7 @@ pub fn encode<T: Serialize>(format: Format, state: &T) -> Vec<u8> {
         .expect("run state contains only serialisable data");
     let mut bytes = Vec::with_capacity(HEADER_LEN + payload.len());
     bytes.extend_from_slice(&format.magic);
-    bytes.extend_from_slice(&FORMAT_VERSION.to_le_bytes());
+    bytes.extend_from_slice(&format.version.to_le_bytes());
     bytes.extend_from_slice(&(payload.len() as u64).to_le_bytes());
     bytes.extend_from_slice(&crc32fast::hash(&payload).to_le_bytes());
     bytes.extend_from_slice(&payload);
@@ -102,11 +101,11 @@ pub fn decode<T: DeserializeOwned>(
     let word = |range: std::ops::Range<usize>| bytes.get(range).map(<[u8]>::to_vec);
     if let Some(version) = word(8..12) {
         let version = u32::from_le_bytes(version.try_into().expect("4 bytes"));
-        if version != FORMAT_VERSION {
+        if version != format.version {
             return Err(CheckpointError::WrongVersion {
                 path,
                 found: version,
-                expected: FORMAT_VERSION,
+                expected: format.version,
             });
         }
     }

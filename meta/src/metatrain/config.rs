@@ -59,7 +59,7 @@ impl TasksConfig {
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct OptimizerConfig {
-    /// `mlp-lopt` or `learned-adam`.
+    /// The kind, one of `LearnedKind::ALL` (e.g. `nominal-lopt`).
     pub kind: LearnedKind,
     /// Seed of the initial theta.
     #[serde(default)]

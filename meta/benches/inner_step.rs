@@ -1,5 +1,5 @@
-//! One inner step of the reference task `mlp-synth-64x32x10` (BENCHMARK.md): minibatch loss and
-//! gradient, then an Adam update.
+//! One inner step of the reference task `mlp-synth-64x32x10` (docs/benchmark.md): minibatch loss
+//! and gradient, then an Adam update.
 
 use criterion::{Criterion, criterion_group, criterion_main};
 use pesto_meta::optim::{Adam, Optimizer, Schedule};

@@ -1,5 +1,5 @@
 //! Time of one learned-optimizer update over the reference student's 2,410 parameters
-//! (BENCHMARK.md: weights 64x32 and 32x10 with their biases).
+//! (docs/benchmark.md: weights 64x32 and 32x10 with their biases).
 
 use criterion::{Criterion, Throughput, criterion_group, criterion_main};
 use pesto_meta::Optimizer;

@@ -1,5 +1,5 @@
 //! One PES truncation (K = 20 inner steps with mlp-lopt) of one particle of the benchmark system
-//! (BENCHMARK.md): what each of the 16 particles does per outer step.
+//! (docs/benchmark.md): what each of the 16 particles does per outer step.
 
 use criterion::{Criterion, Throughput, criterion_group, criterion_main};
 use pesto_meta::UnrolledSystem;

@@ -1,4 +1,4 @@
-//! Unrolled systems with derivatives (REFERENCE.md §2, gradient-based baselines): the Jacobians
+//! Unrolled systems with derivatives (docs/estimators.md, differentiable systems): the Jacobians
 //! of one step s_{t+1} = f(s_t, theta) and the gradient of its loss L_{t+1} = l(s_{t+1}, theta),
 //! which BPTT, TBPTT, ARTBP, RTRL and UORO chain together.
 

@@ -1,5 +1,5 @@
 //! The outer optimizer of theta: SGD or Adam on the estimated meta-gradient, after optional
-//! clipping by value and by norm (REFERENCE.md §2, practicalities).
+//! clipping by value and by norm (docs/estimators.md, meta-gradient clipping).
 
 use crate::optim::{AdamBetas, adam_update};
 use serde::{Deserialize, Serialize};

@@ -1,6 +1,7 @@
-//! Unrolled computation graphs (REFERENCE.md §1): a state s_t advanced by s_{t+1} = f(s_t, theta)
-//! with a loss L_t at each step. RNNs, unrolled hyperparameter optimization and learned
-//! optimizers are all `UnrolledSystem`s, and every estimator is generic over this trait.
+//! Unrolled computation graphs (docs/estimators.md): a state s_t advanced by
+//! s_{t+1} = f(s_t, theta) with a loss L_t at each step. RNNs, unrolled hyperparameter
+//! optimization and learned optimizers are all `UnrolledSystem`s, and every estimator is generic
+//! over this trait.
 
 use serde::{Serialize, de::DeserializeOwned};
 
@@ -26,7 +27,7 @@ pub trait UnrolledSystem: Sync {
     /// Number of steps taken since the state's inner problem began (including `start`).
     fn position(&self, state: &Self::State) -> u64;
     /// True if the state's last unroll had a loss clipped at the system's maximum (a diverging
-    /// inner problem, REFERENCE.md §2); systems without a clip never report one.
+    /// inner problem; docs/estimators.md, loss clipping); systems without a clip never report one.
     fn clipped(&self, _state: &Self::State) -> bool {
         false
     }

@@ -5,7 +5,7 @@ use pesto_meta::metatrain::{MetaTrainConfig, WARMUP_STEPS, bench};
 use pesto_meta::optim::LearnedKind;
 use std::path::{Path, PathBuf};
 
-/// The benchmark workload of BENCHMARK.md.
+/// The benchmark workload of docs/benchmark.md.
 const BENCHMARK: &str = include_str!("../../meta/configs/benchmark.toml");
 
 /// Arguments of `pesto bench`.

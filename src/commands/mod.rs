@@ -27,7 +27,7 @@ enum Command {
     MetaTrain(meta_train::MetaTrainArgs),
     /// Evaluate a learned optimizer against tuned Adam and SGD-momentum on a suite.
     Eval(eval::EvalArgs),
-    /// Time the reference meta-training workload (BENCHMARK.md).
+    /// Time the reference meta-training workload (docs/benchmark.md).
     Bench(bench::BenchArgs),
     /// Reproduce an experiment of the paper.
     #[command(subcommand)]

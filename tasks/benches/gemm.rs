@@ -1,4 +1,4 @@
-//! `linalg::gemm` on the products of one inner step of `mlp-synth-64x32x10` (BENCHMARK.md):
+//! `linalg::gemm` on the products of one inner step of `mlp-synth-64x32x10` (docs/benchmark.md):
 //! batch 128, widths 64 -> 32 -> 10, forward and backward.
 
 use criterion::{Criterion, Throughput, criterion_group, criterion_main};

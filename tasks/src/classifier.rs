@@ -91,7 +91,8 @@ impl Task for Classifier {
         (total / heldout.len() as f64) as f32
     }
 
-    /// Scale ln C (the loss of a uniform prediction), clipped at 1.5 ln C (REFERENCE.md §2).
+    /// Scale ln C (the loss of a uniform prediction), clipped at 1.5 ln C (docs/estimators.md,
+    /// loss clipping).
     fn normaliser(&self) -> Normaliser {
         Normaliser { scale: (self.mlp.classes() as f32).ln(), max: 1.5 }
     }

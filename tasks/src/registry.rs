@@ -27,7 +27,7 @@ pub struct Alias {
 pub fn aliases() -> &'static [Alias] {
     &[Alias {
         name: "mlp-synth-64x32x10",
-        description: "the reference workload's inner task (BENCHMARK.md)",
+        description: "the reference workload's inner task (docs/benchmark.md)",
         family: "mlp-synth",
         config: &[
             ("input", "64"),

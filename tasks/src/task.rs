@@ -27,7 +27,7 @@ impl fmt::Display for TaskSpec {
 }
 
 /// Maps a raw training loss to the meta-training loss: `min(loss / scale, max)`, with NaN and
-/// infinity mapped to `max` (REFERENCE.md §2, loss clipping).
+/// infinity mapped to `max` (docs/estimators.md, loss clipping).
 #[derive(Clone, Copy, Debug, PartialEq, Serialize, Deserialize)]
 pub struct Normaliser {
     /// Typical loss at initialisation; normalised losses start near 1.

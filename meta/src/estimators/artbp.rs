@@ -1,4 +1,4 @@
-//! Anticipated reweighted truncated backpropagation (REFERENCE.md §2; Tallec & Ollivier 2017).
+//! Anticipated reweighted truncated backpropagation (docs/estimators.md; Tallec & Ollivier 2017).
 //!
 //! Scheme: the trajectory persists across truncations, and so does a tape of the states since
 //! the last cut. Before each step t >= 1 of an inner problem the state s_t is cut with

@@ -1,4 +1,4 @@
-//! Backpropagation through recorded steps (REFERENCE.md §2), shared by BPTT, TBPTT, ARTBP, the
+//! Backpropagation through recorded steps (docs/estimators.md), shared by BPTT, TBPTT, ARTBP, the
 //! reparameterisation gradient and PES + analytic. The forward pass records the state before
 //! each step (memory: one state per step); the backward pass replays each step from its record
 //! to get that step's Jacobians and carries the adjoint delta_t = dL/ds_t backwards:

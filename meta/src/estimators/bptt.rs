@@ -1,5 +1,5 @@
-//! Backpropagation through time (REFERENCE.md §2): the exact gradient of the whole meta-objective,
-//! one inner problem per estimate. Compute T(F + B), memory T S.
+//! Backpropagation through time (docs/estimators.md): the exact gradient of the whole
+//! meta-objective, one inner problem per estimate. Compute T(F + B), memory T S.
 
 use super::backprop::{self, Scored, Tape};
 use super::gradient::{GradientConfig, Trajectory};

@@ -1,4 +1,4 @@
-//! Full ES (REFERENCE.md §2): every particle unrolls a whole inner problem from a fresh state
+//! Full ES (docs/estimators.md): every particle unrolls a whole inner problem from a fresh state
 //! with its perturbed theta, once per outer step. Unbiased for the Gaussian-smoothed objective.
 
 use super::particles::{EstimatorConfig, Particles, Weights};

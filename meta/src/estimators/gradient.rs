@@ -1,4 +1,4 @@
-//! Machinery shared by the gradient-based estimators (REFERENCE.md §2): their settings and the
+//! Machinery shared by the gradient-based estimators (docs/estimators.md): their settings and the
 //! one unperturbed trajectory that TBPTT, ARTBP, RTRL, UORO and PES + analytic carry across
 //! truncations, restarting it on a fresh inner problem at the horizon.
 

@@ -1,4 +1,4 @@
-//! Gradient estimators for unrolled systems (REFERENCE.md §2), one file each.
+//! Gradient estimators for unrolled systems (docs/estimators.md), one file each.
 
 mod artbp;
 mod backprop;

@@ -1,4 +1,4 @@
-//! Noise-reuse ES (REFERENCE.md §2, Li et al. 2023): each pair draws eps once per inner problem
+//! Noise-reuse ES (docs/estimators.md; Li et al. 2023): each pair draws eps once per inner problem
 //! and reuses it for every truncation; g = 1/(N sigma^2) sum_i L_i eps_i.
 
 use super::particles::{EstimatorConfig, Particles, Weights};

@@ -1,4 +1,4 @@
-//! Machinery shared by the ES family (REFERENCE.md §2): antithetic pairs of particles, their
+//! Machinery shared by the ES family (docs/estimators.md): antithetic pairs of particles, their
 //! perturbations, truncated unrolls, resets at the horizon, staggered starts and the
 //! fixed-order reduction g = 1/(N sigma^2) sum_i L_i v_i.
 //!
@@ -167,14 +167,14 @@ impl<S: UnrolledSystem> Particles<S> {
         });
     }
 
-    /// The estimate g = 1/(N sigma^2) sum_i L_i v_i (REFERENCE.md §2), reduced in particle
+    /// The estimate g = 1/(N sigma^2) sum_i L_i v_i (docs/estimators.md), reduced in particle
     /// order so it does not depend on the number of threads.
     pub fn estimate(&self, weights: Weights<'_>) -> super::Estimate {
         self.estimate_with_control(weights, &[])
     }
 
     /// The estimate g = 1/(N sigma^2) sum_i (L_i - eps_i . c) v_i with the control variate
-    /// eps_i . c (PES + analytic, REFERENCE.md §2; an empty `control` is c = 0).
+    /// eps_i . c (PES + analytic, docs/estimators.md; an empty `control` is c = 0).
     pub fn estimate_with_control(&self, weights: Weights<'_>, control: &[f64]) -> super::Estimate {
         let n = self.members.len();
         let dim = self.members[0].eps.len();

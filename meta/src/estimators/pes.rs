@@ -1,4 +1,4 @@
-//! Persistent ES (REFERENCE.md §2): each particle keeps its state and an accumulator xi_i of
+//! Persistent ES (docs/estimators.md): each particle keeps its state and an accumulator xi_i of
 //! every perturbation it used since its inner problem began; the estimate
 //! g = 1/(N sigma^2) sum_i L_i xi_i is unbiased over a whole inner problem.
 

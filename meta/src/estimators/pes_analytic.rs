@@ -1,4 +1,4 @@
-//! PES + analytic gradient (REFERENCE.md §2): the exact gradient g_a of the current truncation,
+//! PES + analytic gradient (docs/estimators.md): the exact gradient g_a of the current truncation,
 //! backpropagated through its K steps from an extra unperturbed state, plus the PES term over
 //! past perturbations only:
 //!   g = g_a + 1/(N sigma^2) sum_i (L_i - eps_i . g_a) xi_i_old,

@@ -288,12 +288,13 @@ impl MethodKind {
     }
 
     /// Whether its estimates are unbiased for the (smoothed, for ES) meta-gradient
-    /// (REFERENCE.md §2): all but the truncated methods.
+    /// (docs/estimators.md, costs): all but the truncated methods.
     pub fn unbiased(self) -> bool {
         !matches!(self, Self::Es(EstimatorKind::Tes) | Self::Gradient(GradientKind::Tbptt))
     }
 
-    /// Whether it handles losses without derivatives: the ES family only (REFERENCE.md §2).
+    /// Whether it handles losses without derivatives: the ES family only (docs/estimators.md,
+    /// costs).
     pub fn handles_non_differentiable(self) -> bool {
         matches!(self, Self::Es(_))
     }

@@ -1,4 +1,4 @@
-//! The reparameterisation gradient of the Gaussian-smoothed meta-objective (REFERENCE.md §2):
+//! The reparameterisation gradient of the Gaussian-smoothed meta-objective (docs/estimators.md):
 //! grad E[L(theta + eps)] = E[grad L(theta + eps)], estimated by the mean of N full-horizon BPTT
 //! gradients at theta + eps_i, with eps_i in antithetic pairs. Compute N T(F + B), memory N T S.
 

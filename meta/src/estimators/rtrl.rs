@@ -1,4 +1,4 @@
-//! Real-time recurrent learning (REFERENCE.md §2): forward-mode sensitivity J_t = ds_t/dtheta,
+//! Real-time recurrent learning (docs/estimators.md): forward-mode sensitivity J_t = ds_t/dtheta,
 //! J <- df/ds J + df/dtheta, carried across truncations and zeroed at each new inner problem;
 //! each step's loss adds dl/ds J + dl/dtheta. Exact and online; compute P S^2 + S(F + B) per
 //! step, memory S P + S^2.

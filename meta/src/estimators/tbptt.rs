@@ -1,4 +1,4 @@
-//! Truncated BPTT (REFERENCE.md §2): backpropagates the loss of each K-step truncation through
+//! Truncated BPTT (docs/estimators.md): backpropagates the loss of each K-step truncation through
 //! those K steps only, holding the state it started from constant, hence biased (short-horizon
 //! bias). Compute K(F + B), memory K S.
 

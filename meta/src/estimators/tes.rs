@@ -1,4 +1,4 @@
-//! Truncated ES (REFERENCE.md §2): both members of a pair unroll K steps from one shared state,
+//! Truncated ES (docs/estimators.md): both members of a pair unroll K steps from one shared state,
 //! which then advances K steps with the unperturbed theta. Ignores how theta shaped the shared
 //! state, hence biased (short-horizon bias).
 

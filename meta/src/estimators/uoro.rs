@@ -1,4 +1,4 @@
-//! Unbiased online recurrent optimization (REFERENCE.md §2; Tallec & Ollivier 2017): a rank-one
+//! Unbiased online recurrent optimization (docs/estimators.md; Tallec & Ollivier 2017): a rank-one
 //! estimate s~ theta~^T of RTRL's sensitivity J. Each step, with independent random signs
 //! nu in {-1, +1}^S,
 //!   s~ <- rho0 df/ds s~ + rho1 nu,   theta~ <- theta~ / rho0 + (nu^T df/dtheta) / rho1,

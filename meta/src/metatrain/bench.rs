@@ -1,4 +1,5 @@
-//! The throughput benchmark of BENCHMARK.md, run through the same `MetaTrainer` as meta-training.
+//! The throughput benchmark of docs/benchmark.md, run through the same `MetaTrainer` as
+//! meta-training.
 
 use super::{MetaTrainConfig, MetaTrainer, RunError};
 use serde::Serialize;

@@ -1,4 +1,4 @@
-//! Learned-optimizer training as an unrolled system (REFERENCE.md §1): the state is one inner
+//! Learned-optimizer training as an unrolled system (docs/estimators.md): the state is one inner
 //! training run (task, inner parameters, optimizer accumulators, inner step) and theta is the
 //! learned optimizer's weights. The truncation's loss is the mean normalised training loss.
 

@@ -10,7 +10,7 @@ use thiserror::Error;
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
 #[serde(rename_all = "kebab-case")]
 pub enum LearnedKind {
-    /// The per-parameter MLP (REFERENCE.md §3), `mlp-lopt`.
+    /// The per-parameter MLP (docs/optimizers.md), `mlp-lopt`.
     MlpLopt,
     /// Adam with learned hyperparameters, `learned-adam`.
     LearnedAdam,

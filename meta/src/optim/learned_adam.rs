@@ -1,4 +1,4 @@
-//! learned-adam: Adam whose hyperparameters are meta-parameters (REFERENCE.md §3).
+//! learned-adam: Adam whose hyperparameters are meta-parameters (docs/optimizers.md).
 //!
 //! theta = [ln lr, logit beta1, logit beta2, ln eps], so every theta in R^4 is a valid Adam.
 

@@ -1,4 +1,4 @@
-//! The influence-balancing experiment of REFERENCE.md §4: learn the scalar theta of
+//! The influence-balancing experiment of docs/estimators.md: learn the scalar theta of
 //! `InfluenceBalancing` online with truncated and persistent methods, evaluating each theta by a
 //! fresh 500-step unroll. Short-horizon methods see the wrong sign and diverge; PES, RTRL, UORO
 //! and ARTBP reach theta* = -1/6.

@@ -1,4 +1,4 @@
-//! Reproductions of the paper's experiments (REFERENCE.md §4) and estimator diagnostics; the
+//! Reproductions of the paper's experiments (docs/estimators.md) and estimator diagnostics; the
 //! CLI only parses their options and prints their results.
 
 pub mod influence_balancing;

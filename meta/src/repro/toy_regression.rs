@@ -1,4 +1,4 @@
-//! The toy-regression experiment of REFERENCE.md §4: meta-learn a learning-rate schedule with
+//! The toy-regression experiment of docs/estimators.md: meta-learn a learning-rate schedule with
 //! each estimator (ES family and gradient-based) from theta = (-4, -4), and plot the
 //! trajectories over the meta-objective surface.
 

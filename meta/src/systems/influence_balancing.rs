@@ -1,4 +1,4 @@
-//! Influence balancing (REFERENCE.md §4, Tallec & Ollivier 2017): s <- A s + theta b in R^23
+//! Influence balancing (docs/estimators.md, Tallec & Ollivier 2017): s <- A s + theta b in R^23
 //! from all ones, with A = 0.5 (I + superdiagonal shift) and b ten +1 entries then thirteen -1;
 //! the loss 0.5 (s_0 - 1)^2 is taken after the last step of each unroll only, and the state is
 //! never reset. theta's immediate effect on s_0 has the opposite sign to its long-run effect,

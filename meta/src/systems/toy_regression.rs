@@ -1,12 +1,12 @@
-//! The toy 2-D regression of REFERENCE.md §4: learning a linear learning-rate schedule for SGD on
-//! f(x) = sqrt(x0^2 + 5) - sqrt(5) + sin(x1)^2 exp(-5 x0^2) + 0.25 |x1 - 100|.
+//! The toy 2-D regression of docs/estimators.md: learning a linear learning-rate schedule for SGD
+//! on f(x) = sqrt(x0^2 + 5) - sqrt(5) + sin(x1)^2 exp(-5 x0^2) + 0.25 |x1 - 100|.
 
 use crate::differentiable::{DifferentiableSystem, StepJacobians};
 use crate::unrolled::UnrolledSystem;
 use serde::{Deserialize, Serialize};
 
 /// SGD from x = (1, 1) for T steps with a_t = exp(theta0) (T - t)/T + exp(theta1) t/T; the
-/// meta-objective is the sum over the T steps of f after each update (REFERENCE.md §4).
+/// meta-objective is the sum over the T steps of f after each update (docs/estimators.md).
 #[derive(Clone, Copy, Debug, PartialEq)]
 pub struct ToyRegression {
     /// Horizon T.

@@ -1,4 +1,4 @@
-//! Teacher-student classification data (BENCHMARK.md, inner task): inputs x ~ N(0, I), labels
+//! Teacher-student classification data (docs/benchmark.md, inner task): inputs x ~ N(0, I), labels
 //! the argmax of a fixed random teacher MLP with tanh hidden layers.
 
 use super::{Dataset, Splits};

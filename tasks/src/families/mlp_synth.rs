@@ -1,4 +1,4 @@
-//! `mlp-synth`: an MLP student on teacher-student synthetic classification (BENCHMARK.md).
+//! `mlp-synth`: an MLP student on teacher-student synthetic classification (docs/benchmark.md).
 
 use super::{act_key, activation, batch_key, classes_key, hidden_key, input_key};
 use crate::classifier::Classifier;

@@ -1,4 +1,4 @@
-//! mlp-lopt's input features (REFERENCE.md §3), folded into the first layer.
+//! mlp-lopt's input features (docs/optimizers.md), folded into the first layer.
 //!
 //! The time features are shared by every parameter at a step, so their product with W1 is one
 //! bias vector per step. Dividing a tensor feature by its tensor RMS is the same as scaling that
@@ -7,7 +7,7 @@
 
 use super::theta::{DECAYS, HIDDEN, Net, TENSOR_FEATURES, TIMESCALES};
 
-/// Added to the mean square before the root in the per-tensor RMS (REFERENCE.md §3).
+/// Added to the mean square before the root in the per-tensor RMS (docs/optimizers.md).
 pub const RMS_EPS: f64 = 1e-5;
 
 /// Lanes of the partial sums in `mean_square`, wide enough for one AVX-512 register of f64.
@@ -21,7 +21,7 @@ pub(super) struct FirstLayer {
     pub bias: [f32; HIDDEN],
 }
 
-/// The time features tanh(t / tau - 1) at step `t` (REFERENCE.md §3).
+/// The time features tanh(t / tau - 1) at step `t` (docs/optimizers.md).
 pub fn time_features(t: u64) -> [f32; TIMESCALES.len()] {
     TIMESCALES.map(|tau| (t as f32 / tau - 1.0).tanh())
 }

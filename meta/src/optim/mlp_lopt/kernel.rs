@@ -1,4 +1,4 @@
-//! The mlp-lopt update over a parameter vector (REFERENCE.md §3), tile by tile.
+//! The mlp-lopt update over a parameter vector (docs/optimizers.md), tile by tile.
 //!
 //! A tile is `L` consecutive parameters of one tensor. Its 8 x L features, 32 x L first hidden
 //! layer and 2 x L outputs live in fixed-size stack arrays; the second hidden layer is produced
@@ -18,9 +18,10 @@ use super::theta::{DECAYS, HIDDEN, Net, TENSOR_FEATURES};
 use pesto_tasks::ParamLayout;
 use pesto_tasks::vmath::exp;
 
-/// Scale of the direction output: p <- p - STEP_SCALE * d * exp(EXP_SCALE * m) (REFERENCE.md §3).
+/// Scale of the direction output: p <- p - STEP_SCALE * d * exp(EXP_SCALE * m)
+/// (docs/optimizers.md).
 pub const STEP_SCALE: f32 = 1e-3;
-/// Scale of the magnitude output inside the exponential (REFERENCE.md §3).
+/// Scale of the magnitude output inside the exponential (docs/optimizers.md).
 pub const EXP_SCALE: f32 = 1e-3;
 
 /// An instruction set the update is compiled for.

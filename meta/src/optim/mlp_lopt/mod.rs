@@ -1,4 +1,4 @@
-//! mlp-lopt: the per-parameter MLP learned optimizer (REFERENCE.md §3, BENCHMARK.md).
+//! mlp-lopt: the per-parameter MLP learned optimizer (docs/optimizers.md, docs/benchmark.md).
 //!
 //! Per parameter, 19 features (g, p and six momenta, each divided by its RMS over the tensor,
 //! plus eleven time features) go through an MLP 19 -> 32 -> 32 -> 2 with ReLU whose outputs

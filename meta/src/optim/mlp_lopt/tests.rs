@@ -18,7 +18,7 @@ fn normal_vec(seed: u64, part: u64, len: usize, std: f32) -> Vec<f32> {
     (0..len).map(|_| std * rng.sample::<f32, _>(StandardNormal)).collect()
 }
 
-/// REFERENCE.md §3 written out one parameter at a time: 19 features, three dense layers.
+/// docs/optimizers.md written out one parameter at a time: 19 features, three dense layers.
 fn reference_step(
     theta: &[f32],
     layout: &ParamLayout,

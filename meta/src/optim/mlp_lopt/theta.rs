@@ -1,4 +1,4 @@
-//! The layout of mlp-lopt's flat theta and its unpacked, fixed-size form (REFERENCE.md §3).
+//! The layout of mlp-lopt's flat theta and its unpacked, fixed-size form (docs/optimizers.md).
 //!
 //! theta holds, in order: W1 (19 x 32), b1 (32), W2 (32 x 32), b2 (32), W3 (32 x 2), b3 (2),
 //! 1,762 values. Every matrix is row-major with one row per *input* unit, so `W[i][j]` (at
@@ -17,9 +17,9 @@ pub const INPUTS: usize = TENSOR_FEATURES + TIME_FEATURES;
 /// Outputs: direction d and magnitude m.
 pub const OUTPUTS: usize = 2;
 
-/// Momentum decays of the six accumulators m <- d m + (1 - d) g (REFERENCE.md §3).
+/// Momentum decays of the six accumulators m <- d m + (1 - d) g (docs/optimizers.md).
 pub const DECAYS: [f32; 6] = [0.1, 0.5, 0.9, 0.99, 0.999, 0.9999];
-/// Timescales tau of the time features (REFERENCE.md §3).
+/// Timescales tau of the time features (docs/optimizers.md).
 pub const TIMESCALES: [f32; 11] = [1.0, 3.0, 10.0, 30.0, 100.0, 300.0, 1e3, 3e3, 1e4, 3e4, 1e5];
 
 /// Offset of W1 in theta.

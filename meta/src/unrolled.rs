@@ -6,6 +6,37 @@
 use serde::{Serialize, de::DeserializeOwned};
 
 /// A system whose meta-parameters theta are learned through unrolls of its dynamics.
+///
+/// ```
+/// use pesto_meta::UnrolledSystem;
+///
+/// /// x <- (1 - theta) x from x = 1 for 10 steps; the loss of a step is x^2 after it.
+/// struct Decay;
+///
+/// impl UnrolledSystem for Decay {
+///     type State = (f64, u64);
+///     fn theta_dim(&self) -> usize { 1 }
+///     fn initial_theta(&self) -> Vec<f32> { vec![0.1] }
+///     fn init_state(&self, _seed: u64, start: u64) -> (f64, u64) { (1.0, start) }
+///     fn unroll(&self, s: &mut (f64, u64), theta: &[f32], k: u64) -> f64 {
+///         let steps = k.min(10 - s.1);
+///         let mut loss = 0.0;
+///         for _ in 0..steps {
+///             s.0 *= 1.0 - f64::from(theta[0]);
+///             s.1 += 1;
+///             loss += s.0 * s.0;
+///         }
+///         loss
+///     }
+///     fn horizon(&self, _: &(f64, u64)) -> Option<u64> { Some(10) }
+///     fn position(&self, s: &(f64, u64)) -> u64 { s.1 }
+/// }
+///
+/// let mut state = Decay.init_state(0, 0);
+/// let slow = Decay.unroll(&mut state, &[0.1], 5);
+/// let fast = Decay.unroll(&mut Decay.init_state(0, 0), &[0.5], 5);
+/// assert!(fast < slow && !Decay.is_done(&state));
+/// ```
 pub trait UnrolledSystem: Sync {
     /// One particle's state: s_t, its position in the horizon, and whatever the system needs to
     /// step it (data, scratch buffers). Serialisable, so a run can be checkpointed.

@@ -48,12 +48,6 @@ impl Classifier {
         let n = self.data.train.len();
         self.indices.iter_mut().for_each(|i| *i = rng.random_range(0..n));
     }
-
-    /// The indices of the minibatch of inner step `step`.
-    pub fn batch_indices(&mut self, step: u64) -> &[usize] {
-        self.draw_batch(step);
-        &self.indices
-    }
 }
 
 impl Task for Classifier {

@@ -62,6 +62,21 @@ impl Normaliser {
 ///
 /// A task owns its scratch buffers, so its methods take `&mut self` and allocate nothing after
 /// construction; `boxed_clone` gives an independent copy that shares the (read-only) data.
+///
+/// ```
+/// use pesto_tasks::{TaskSpec, registry};
+///
+/// let spec = TaskSpec::parse("quadratic:dim=4,steps=10", 7).unwrap();
+/// let mut task = registry::build(&spec).unwrap();
+/// let mut params = vec![0.0; task.layout().len()];
+/// task.init_params(1, &mut params);
+/// let mut grad = vec![0.0; params.len()];
+/// let loss = task.loss_and_grad(&params, 0, &mut grad);
+/// // One small gradient step lowers the noise-free loss.
+/// params.iter_mut().zip(&grad).for_each(|(p, g)| *p -= 0.1 * g);
+/// assert!(task.heldout_loss(&params) < loss);
+/// assert_eq!(task.horizon(), 10);
+/// ```
 pub trait Task: Send + Sync {
     /// The specification this task was built from.
     fn spec(&self) -> &TaskSpec;

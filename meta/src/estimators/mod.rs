@@ -58,6 +58,21 @@ pub struct Estimate {
 /// A meta-gradient estimator: holds all of its per-particle state, and returns one estimate per
 /// outer step. The estimate depends only on the seed, the outer step and theta, never on the
 /// number of threads.
+///
+/// ```
+/// use pesto_meta::estimators::{EstimatorConfig, Pes};
+/// use pesto_meta::systems::ToyRegression;
+/// use pesto_meta::{Estimator, UnrolledSystem};
+///
+/// let system = ToyRegression::default();
+/// let config = EstimatorConfig { particles: 8, sigma: 0.3, truncation: 10, stagger: false, seed: 1 };
+/// let mut pes = Pes::new(config, &system).unwrap();
+/// let theta = system.initial_theta();
+/// let estimate = pes.estimate(&system, &theta, 0);
+/// assert_eq!(estimate.grad.len(), 2);
+/// assert!(estimate.grad.iter().all(|g| g.is_finite()));
+/// assert_eq!(estimate.inner_steps, 8 * 10);
+/// ```
 pub trait Estimator<S: UnrolledSystem>: Send {
     /// Short name, e.g. `pes`.
     fn name(&self) -> &'static str;

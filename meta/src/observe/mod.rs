@@ -35,6 +35,30 @@ pub struct OuterRecord {
 }
 
 /// Sees every outer step of a training loop.
+///
+/// ```
+/// use pesto_meta::observe::{Observer, OuterRecord};
+///
+/// /// Keeps the lowest meta-loss seen.
+/// #[derive(Default)]
+/// struct Best(f64);
+///
+/// impl Observer for Best {
+///     fn observe(&mut self, record: &OuterRecord) -> std::io::Result<()> {
+///         if self.0 == 0.0 || record.meta_loss < self.0 {
+///             self.0 = record.meta_loss;
+///         }
+///         Ok(())
+///     }
+/// }
+///
+/// let mut best = Best::default();
+/// for (step, loss) in [(1, 0.9), (2, 0.4), (3, 0.6)] {
+///     best.observe(&OuterRecord { step, meta_loss: loss, ..Default::default() }).unwrap();
+/// }
+/// best.finish().unwrap();
+/// assert_eq!(best.0, 0.4);
+/// ```
 pub trait Observer {
     /// Records one outer step.
     fn observe(&mut self, record: &OuterRecord) -> io::Result<()>;

@@ -33,6 +33,23 @@ impl OptState {
 }
 
 /// Updates parameters from their gradient.
+///
+/// ```
+/// use pesto_meta::Optimizer;
+/// use pesto_meta::optim::{Adam, Schedule};
+/// use pesto_tasks::ParamLayout;
+///
+/// // Minimise f(p) = p^2 / 2 from p = 1 over a run of T = 100 steps.
+/// let layout = ParamLayout::single("p", 1);
+/// let mut adam = Adam::new(Schedule::Constant(0.1));
+/// let mut state = adam.init_state(&layout, 100);
+/// let mut p = [1.0f32];
+/// for _ in 0..100 {
+///     let (loss, grad) = (0.5 * p[0] * p[0], [p[0]]);
+///     adam.step(&mut state, &layout, &mut p, &grad, loss);
+/// }
+/// assert!(p[0].abs() < 0.05 && state.step == 100);
+/// ```
 pub trait Optimizer: Send + Sync {
     /// A short name with hyperparameters, e.g. `adam(lr=3e-3)`.
     fn name(&self) -> String;
@@ -51,6 +68,24 @@ pub trait Optimizer: Send + Sync {
 }
 
 /// An optimizer whose behaviour is set by a flat meta-parameter vector theta.
+///
+/// ```
+/// use pesto_meta::optim::LearnedKind;
+/// use pesto_tasks::ParamLayout;
+///
+/// let kind = LearnedKind::NominalLopt;
+/// let mut lopt = kind.build(kind.init_theta(0)).unwrap();
+/// assert_eq!(lopt.theta_dim(), kind.theta_dim());
+/// let layout = ParamLayout::single("w", 16);
+/// let mut state = lopt.init_state(&layout, 50);
+/// let mut w = vec![1.0f32; 16];
+/// for _ in 0..50 {
+///     let loss = w.iter().map(|w| 0.5 * w * w).sum::<f32>();
+///     let grad = w.clone();
+///     lopt.step(&mut state, &layout, &mut w, &grad, loss);
+/// }
+/// assert!(w.iter().all(|w| w.abs() < 0.5));
+/// ```
 pub trait LearnedOptimizer: Optimizer {
     /// Dimension of theta.
     fn theta_dim(&self) -> usize;

@@ -69,11 +69,23 @@ mod tests {
         MetaTrainConfig::parse(text, Path::new("benchmark.toml")).unwrap()
     }
 
-    /// Theta's bits after three outer steps of the benchmark in a pool of `threads` threads.
-    fn theta_after_three_steps(threads: usize) -> Vec<u32> {
+    /// The benchmark with nominal-lopt on the train suite, sampled horizons and rescaled
+    /// parameters.
+    fn sampled_config() -> MetaTrainConfig {
+        let text = include_str!("../../configs/benchmark.toml")
+            .replace("kind = \"mlp-lopt\"", "kind = \"nominal-lopt\"")
+            .replace(
+                "task = \"mlp-synth-64x32x10\"",
+                "suite = \"train\"\nhorizon = [20, 200]\nparam_scale = [0.1, 10.0]",
+            );
+        MetaTrainConfig::parse(&text, Path::new("sampled.toml")).unwrap()
+    }
+
+    /// Theta's bits after three outer steps of `config` in a pool of `threads` threads.
+    fn theta_after_three_steps(config: MetaTrainConfig, threads: usize) -> Vec<u32> {
         let pool = rayon::ThreadPoolBuilder::new().num_threads(threads).build().unwrap();
         pool.install(|| {
-            let mut trainer = MetaTrainer::new(benchmark_config(), Path::new(".")).unwrap();
+            let mut trainer = MetaTrainer::new(config, Path::new(".")).unwrap();
             for _ in 0..3 {
                 trainer.step();
             }
@@ -83,9 +95,12 @@ mod tests {
 
     #[test]
     fn the_benchmark_gives_the_same_theta_on_one_and_two_threads() {
-        let one = theta_after_three_steps(1);
-        assert_eq!(one, theta_after_three_steps(2));
-        let initial = benchmark_config().optimizer.kind.init_theta(0);
-        assert_ne!(one, initial.iter().map(|t| t.to_bits()).collect::<Vec<_>>());
+        for config in [benchmark_config(), sampled_config()] {
+            let kind = config.optimizer.kind;
+            let one = theta_after_three_steps(config.clone(), 1);
+            assert_eq!(one, theta_after_three_steps(config, 2), "{kind}");
+            let initial = kind.init_theta(0);
+            assert_ne!(one, initial.iter().map(|t| t.to_bits()).collect::<Vec<_>>());
+        }
     }
 }

@@ -4,15 +4,10 @@ use crate::data::Splits;
 use crate::layout::ParamLayout;
 use crate::mlp::{Mlp, MlpBuffers};
 use crate::rng::stream;
+use crate::tags;
 use crate::task::{Normaliser, Task, TaskSpec};
 use rand::RngExt;
 use std::sync::Arc;
-
-/// Stream tag of the minibatch indices: the batch of inner step t of data seed d is drawn from
-/// `stream(d, &[BATCH_TAG, t])`.
-pub const BATCH_TAG: u64 = 0x4241_5443;
-/// Stream tag of parameter initialisation.
-pub const INIT_TAG: u64 = 0x494E_4954;
 
 /// An MLP classifier on a dataset, with minibatch and held-out buffers sized at construction.
 #[derive(Clone)]
@@ -44,7 +39,7 @@ impl Classifier {
 
     /// Fills the index buffer with the minibatch of inner step `step`.
     fn draw_batch(&mut self, step: u64) {
-        let mut rng = stream(self.spec.seed, &[BATCH_TAG, step]);
+        let mut rng = stream(self.spec.seed, &[tags::BATCH, step]);
         let n = self.data.train.len();
         self.indices.iter_mut().for_each(|i| *i = rng.random_range(0..n));
     }
@@ -60,7 +55,7 @@ impl Task for Classifier {
     }
 
     fn init_params(&self, seed: u64, params: &mut [f32]) {
-        self.mlp.init(&mut stream(seed, &[INIT_TAG]), params);
+        self.mlp.init(&mut stream(seed, &[tags::PARAM_INIT]), params);
     }
 
     fn loss_and_grad(&mut self, params: &[f32], step: u64, grad: &mut [f32]) -> f32 {

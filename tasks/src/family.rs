@@ -2,6 +2,7 @@
 
 use crate::error::TaskError;
 use crate::rng::StreamRng;
+use crate::tags;
 use crate::task::{Task, TaskSpec};
 use rand::RngExt;
 use std::collections::BTreeMap;
@@ -157,15 +158,12 @@ pub trait TaskFamily: Send + Sync {
 
     /// A spec of this family with every key drawn from its typical domain.
     fn sample(&self, seed: u64) -> TaskSpec {
-        let mut rng = crate::rng::stream(seed, &[SAMPLE_TAG]);
+        let mut rng = crate::rng::stream(seed, &[tags::FAMILY_SAMPLE]);
         let config =
             self.keys().into_iter().map(|k| (k.name.to_string(), k.typical.sample(&mut rng)));
         TaskSpec { family: self.name().to_string(), config: config.collect(), seed }
     }
 }
-
-/// Stream tag of configuration sampling.
-pub(crate) const SAMPLE_TAG: u64 = 0x5A4D_504C;
 
 /// A spec's configuration checked against a family's keys: every getter returns the given value
 /// or the default, and fails with a `TaskError` naming the key and its valid domain.

@@ -16,6 +16,7 @@ pub mod registry;
 pub mod rng;
 pub mod spec;
 pub mod suite;
+pub mod tags;
 pub mod task;
 pub mod vmath;
 

@@ -8,6 +8,7 @@ use crate::error::TaskError;
 use crate::family::{Domain, KeySpec, TaskFamily};
 use crate::registry;
 use crate::rng::{StreamRng, stream};
+use crate::tags;
 use crate::task::TaskSpec;
 use rand::RngExt;
 use serde::Deserialize;
@@ -22,8 +23,6 @@ const BUILT_IN: [(&str, &str); 4] = [
     ("long", include_str!("../suites/long.toml")),
 ];
 
-/// Stream tag of drawing a suite's entry and configuration.
-const SUITE_TAG: u64 = 0x5355_4954;
 /// Seed index of the first evaluation member; far above the seeds meta-training draws.
 const MEMBER_BASE: u64 = 1 << 40;
 /// Largest partition: seeds keep two low bits for it.
@@ -163,7 +162,7 @@ impl Suite {
     /// Draws a task: an entry by weight, then each of its sampled keys.
     pub fn sample(&self, seed: u64) -> TaskSpec {
         let task_seed = self.task_seed(seed);
-        let mut rng = stream(task_seed, &[SUITE_TAG]);
+        let mut rng = stream(task_seed, &[tags::SUITE]);
         let total: f64 = self.entries.iter().map(|e| e.weight).sum();
         let mut u = rng.random_range(0.0..total);
         let entry = self
@@ -184,7 +183,7 @@ impl Suite {
         for entry in &self.entries {
             for _ in 0..entry.members {
                 let task_seed = self.task_seed(index);
-                specs.push(entry.draw(task_seed, &mut stream(task_seed, &[SUITE_TAG])));
+                specs.push(entry.draw(task_seed, &mut stream(task_seed, &[tags::SUITE])));
                 index += 1;
             }
         }

@@ -2,7 +2,7 @@
 //!
 //! Scheme: the trajectory persists across truncations, and so does a tape of the states since
 //! the last cut. Before each step t >= 1 of an inner problem the state s_t is cut with
-//! probability c (drawn from the stream `[TAG, outer_step, j]`, j the step within the
+//! probability c (drawn from the stream `[tags::ARTBP, outer_step, j]`, j the step within the
 //! truncation): the losses of this truncation recorded so far are backpropagated and the tape
 //! is cleared, so no later loss backpropagates past s_t. The remaining losses of the truncation
 //! are backpropagated through the whole tape at its end. The adjoint is multiplied by 1/(1 - c)
@@ -17,11 +17,9 @@ use super::particles::truncation_len;
 use super::{Estimate, Estimator, EstimatorError, GradientKind};
 use crate::differentiable::DifferentiableSystem;
 use pesto_tasks::rng;
+use pesto_tasks::tags;
 use rand::RngExt;
 use serde::{Deserialize, Serialize};
-
-/// Stream tag of the cut decisions: `[TAG, outer_step, j]`.
-const TAG: u64 = 0x6172_7462;
 
 /// ARTBP over one persistent trajectory with a constant cut probability c.
 #[derive(Clone, Serialize, Deserialize)]
@@ -69,7 +67,7 @@ impl<S: DifferentiableSystem> Estimator<S> for Artbp<S> {
         let mut loss = 0.0;
         let mut scored = 0;
         for j in 0..steps {
-            if rng::stream(self.seed, &[TAG, outer_step, j]).random_bool(c) {
+            if rng::stream(self.seed, &[tags::ARTBP, outer_step, j]).random_bool(c) {
                 let before_cut = Scored { steps: scored, ends_unroll: false };
                 backprop::backward(system, tape, theta, before_cut, keep, &mut grad);
                 tape.clear();

@@ -4,10 +4,8 @@
 use super::particles::{EstimatorConfig, Particles, Weights};
 use super::{Estimate, Estimator, EstimatorError, EstimatorKind};
 use crate::unrolled::UnrolledSystem;
+use pesto_tasks::tags;
 use serde::{Deserialize, Serialize};
-
-/// Stream tag of full-ES perturbations: `[TAG, outer_step, pair]`.
-const TAG: u64 = 0x6573;
 
 /// Full-horizon antithetic ES. Ignores `truncation` and `stagger`: each estimate unrolls the whole
 /// horizon T from step 0.
@@ -40,7 +38,7 @@ impl<S: UnrolledSystem> Estimator<S> for Es<S> {
 
     fn estimate(&mut self, system: &S, theta: &[f32], outer_step: u64) -> Estimate {
         let particles = &mut self.particles;
-        particles.perturb_all(TAG, outer_step);
+        particles.perturb_all(tags::ES, outer_step);
         particles.unroll(system, theta, u64::MAX);
         let mut estimate = particles.estimate(Weights::Perturbations);
         estimate.resets = particles.restart_finished(system, |_, _| {});

@@ -5,10 +5,8 @@
 use super::{Estimate, EstimatorConfig, EstimatorError, backprop};
 use crate::unrolled::UnrolledSystem;
 use pesto_tasks::rng;
+use pesto_tasks::tags;
 use serde::{Deserialize, Serialize};
-
-/// Stream tag of the trajectory's inner-problem seeds: `[TASK_TAG, episode]`.
-const TASK_TAG: u64 = 0x6772_6164;
 
 /// Settings of a gradient-based estimator.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
@@ -53,7 +51,11 @@ pub struct Trajectory<S: UnrolledSystem> {
 impl<S: UnrolledSystem> Trajectory<S> {
     /// The start of the first inner problem of the stream named by `seed`.
     pub fn new(system: &S, seed: u64) -> Self {
-        Self { state: system.init_state(rng::derive(seed, &[TASK_TAG, 0]), 0), episode: 0, seed }
+        Self {
+            state: system.init_state(rng::derive(seed, &[tags::GRADIENT_TASK, 0]), 0),
+            episode: 0,
+            seed,
+        }
     }
 
     /// The estimate of a truncation of `steps` steps with loss `loss` and gradient `grad`,
@@ -87,7 +89,8 @@ impl<S: UnrolledSystem> Trajectory<S> {
         let done = system.is_done(&self.state);
         if done {
             self.episode += 1;
-            self.state = system.init_state(rng::derive(self.seed, &[TASK_TAG, self.episode]), 0);
+            self.state =
+                system.init_state(rng::derive(self.seed, &[tags::GRADIENT_TASK, self.episode]), 0);
         }
         done
     }

@@ -5,10 +5,8 @@ use super::particles::{EstimatorConfig, Particles, Weights};
 use super::{Estimate, Estimator, EstimatorError, EstimatorKind};
 use crate::unrolled::UnrolledSystem;
 use pesto_tasks::rng;
+use pesto_tasks::tags;
 use serde::{Deserialize, Serialize};
-
-/// Stream tag of NRES perturbations: `[TAG, pair, episode]`.
-const TAG: u64 = 0x6e72_6573;
 
 /// Antithetic noise-reuse ES with persistent per-particle states.
 #[derive(Clone, Serialize, Deserialize)]
@@ -33,7 +31,7 @@ impl<S: UnrolledSystem> Nres<S> {
 
 /// Draws pair `pair`'s perturbation for its current inner problem.
 fn draw_episode_noise<S: UnrolledSystem>(particles: &mut Particles<S>, pair: usize) {
-    let path = [TAG, pair as u64, particles.episode(pair)];
+    let path = [tags::NRES, pair as u64, particles.episode(pair)];
     particles.perturb_pair(pair, rng::stream(particles.config.seed, &path));
 }
 

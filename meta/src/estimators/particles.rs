@@ -8,15 +8,11 @@
 use super::EstimatorError;
 use crate::unrolled::UnrolledSystem;
 use pesto_tasks::rng::{self, StreamRng};
+use pesto_tasks::tags;
 use rand::RngExt;
 use rand_distr::StandardNormal;
 use rayon::prelude::*;
 use serde::{Deserialize, Serialize};
-
-/// Stream tag of inner-problem seeds: `[TASK_TAG, pair, episode]`.
-const TASK_TAG: u64 = 0x7461_736b;
-/// Stream tag of staggered start positions: `[START_TAG, pair]`.
-const START_TAG: u64 = 0x7374_6172;
 
 /// Settings of an estimator (the ES family uses all of them).
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
@@ -117,7 +113,8 @@ impl<S: UnrolledSystem> Particles<S> {
             let seed = task_seed(config.seed, pair, 0);
             let mut state = system.init_state(seed, 0);
             if let (true, Some(horizon)) = (config.stagger, system.horizon(&state)) {
-                let start = rng::stream(config.seed, &[START_TAG, pair]).random_range(0..horizon);
+                let start =
+                    rng::stream(config.seed, &[tags::PAIR_START, pair]).random_range(0..horizon);
                 state = system.init_state(seed, start);
             }
             for _ in 0..2 {
@@ -246,7 +243,7 @@ impl<S: UnrolledSystem> Particles<S> {
 
 /// Seed of pair `pair`'s inner problem number `episode`, shared by both members.
 fn task_seed(seed: u64, pair: u64, episode: u64) -> u64 {
-    rng::derive(seed, &[TASK_TAG, pair, episode])
+    rng::derive(seed, &[tags::PAIR_TASK, pair, episode])
 }
 
 /// Steps of the next truncation: min(K, T - position), or K for an infinite horizon.

@@ -5,10 +5,8 @@
 use super::particles::{EstimatorConfig, Particles, Weights};
 use super::{Estimate, Estimator, EstimatorError, EstimatorKind};
 use crate::unrolled::UnrolledSystem;
+use pesto_tasks::tags;
 use serde::{Deserialize, Serialize};
-
-/// Stream tag of PES perturbations: `[TAG, outer_step, pair]`.
-const TAG: u64 = 0x0070_6573;
 
 /// Antithetic PES with persistent per-particle states and accumulators.
 #[derive(Clone, Serialize, Deserialize)]
@@ -41,7 +39,7 @@ impl<S: UnrolledSystem> Estimator<S> for Pes<S> {
 
     fn estimate(&mut self, system: &S, theta: &[f32], outer_step: u64) -> Estimate {
         let Self { particles, accumulators } = self;
-        particles.perturb_all(TAG, outer_step);
+        particles.perturb_all(tags::PES, outer_step);
         particles.unroll(system, theta, particles.config.truncation);
         for (xi, particle) in accumulators.iter_mut().zip(&particles.members) {
             xi.iter_mut().zip(&particle.eps).for_each(|(x, e)| *x += e);

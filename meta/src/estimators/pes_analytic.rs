@@ -10,10 +10,8 @@ use super::particles::{Particles, Weights, truncation_len};
 use super::tbptt::truncated_gradient;
 use super::{Estimate, Estimator, EstimatorError, GradientKind};
 use crate::differentiable::DifferentiableSystem;
+use pesto_tasks::tags;
 use serde::{Deserialize, Serialize};
-
-/// Stream tag of the perturbations: `[TAG, outer_step, pair]`.
-const TAG: u64 = 0x7065_7361;
 
 /// PES particles with accumulators, plus one unperturbed trajectory for g_a.
 #[derive(Clone, Serialize, Deserialize)]
@@ -54,7 +52,7 @@ impl<S: DifferentiableSystem> Estimator<S> for PesAnalytic<S> {
     fn estimate(&mut self, system: &S, theta: &[f32], outer_step: u64) -> Estimate {
         let Self { particles, accumulators, analytic, tape } = self;
         let k = particles.config.truncation;
-        particles.perturb_all(TAG, outer_step);
+        particles.perturb_all(tags::PES_ANALYTIC, outer_step);
         particles.unroll(system, theta, k);
         let steps = truncation_len(system, &analytic.state, k);
         let (_, g_a) = truncated_gradient(system, &mut analytic.state, theta, steps, tape);

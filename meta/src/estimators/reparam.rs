@@ -7,11 +7,9 @@ use super::gradient::GradientConfig;
 use super::particles::{Particles, truncation_len};
 use super::{Estimate, Estimator, EstimatorError, GradientKind};
 use crate::differentiable::DifferentiableSystem;
+use pesto_tasks::tags;
 use rayon::prelude::*;
 use serde::{Deserialize, Serialize};
-
-/// Stream tag of the perturbations: `[TAG, outer_step, pair]`.
-const TAG: u64 = 0x7270_6172;
 
 /// The reparameterisation gradient over N particles, each unrolling a whole inner problem.
 #[derive(Clone, Serialize, Deserialize)]
@@ -58,7 +56,7 @@ impl<S: DifferentiableSystem> Estimator<S> for Reparam<S> {
 
     fn estimate(&mut self, system: &S, theta: &[f32], outer_step: u64) -> Estimate {
         let Self { particles, tapes, grads } = self;
-        particles.perturb_all(TAG, outer_step);
+        particles.perturb_all(tags::REPARAM, outer_step);
         particles
             .members
             .par_iter_mut()

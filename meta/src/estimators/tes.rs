@@ -5,11 +5,9 @@
 use super::particles::{EstimatorConfig, Particles, Weights, truncation_len};
 use super::{Estimate, Estimator, EstimatorError, EstimatorKind};
 use crate::unrolled::UnrolledSystem;
+use pesto_tasks::tags;
 use rayon::prelude::*;
 use serde::{Deserialize, Serialize};
-
-/// Stream tag of truncated-ES perturbations: `[TAG, outer_step, pair]`.
-const TAG: u64 = 0x0074_6573;
 
 /// Antithetic truncated ES with one shared state per pair.
 #[derive(Clone, Serialize, Deserialize)]
@@ -45,7 +43,7 @@ impl<S: UnrolledSystem> Estimator<S> for TruncatedEs<S> {
         for (pair, members) in particles.members.chunks_mut(2).enumerate() {
             members.iter_mut().for_each(|member| member.state.clone_from(&shared[pair]));
         }
-        particles.perturb_all(TAG, outer_step);
+        particles.perturb_all(tags::TES, outer_step);
         particles.unroll(system, theta, k);
         let mut estimate = particles.estimate(Weights::Perturbations);
         estimate.inner_steps += shared

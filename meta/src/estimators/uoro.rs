@@ -14,11 +14,10 @@ use super::{Estimate, Estimator, EstimatorError, GradientKind};
 use crate::differentiable::{DifferentiableSystem, StepJacobians};
 use nalgebra::DVector;
 use pesto_tasks::rng;
+use pesto_tasks::tags;
 use rand::RngExt;
 use serde::{Deserialize, Serialize};
 
-/// Stream tag of the random signs: `[TAG, outer_step]`.
-const TAG: u64 = 0x756f_726f;
 /// The d that keeps the rho scalings finite when a factor vanishes.
 const NORM_FLOOR: f64 = 1e-7;
 
@@ -63,7 +62,7 @@ impl<S: DifferentiableSystem> Estimator<S> for Uoro<S> {
 
     fn estimate(&mut self, system: &S, theta: &[f32], outer_step: u64) -> Estimate {
         let (sd, pd) = (system.state_dim(), system.theta_dim());
-        let mut signs = rng::stream(self.seed, &[TAG, outer_step]);
+        let mut signs = rng::stream(self.seed, &[tags::UORO, outer_step]);
         let Self { trajectory, state_factor, theta_factor, .. } = self;
         let steps = truncation_len(system, &trajectory.state, self.truncation);
         let mut jac = StepJacobians::zeros(sd, pd);

@@ -8,6 +8,7 @@ use crate::observe::{Observer, OuterRecord};
 use crate::optim::{SAVED_OPTIMIZER_FILE, SavedOptimizer};
 use crate::outer::OuterState;
 use crate::unrolled::UnrolledSystem;
+use pesto_tasks::tags;
 use pesto_tasks::{TaskError, rng};
 use rayon::prelude::*;
 use serde::{Deserialize, Serialize};
@@ -15,9 +16,6 @@ use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Instant;
 use thiserror::Error;
-
-/// Stream tag of held-out task seeds.
-const HELDOUT_TAG: u64 = 0x6865_6c64;
 
 /// Why a meta-training run could not start or continue.
 #[derive(Debug, Error)]
@@ -186,7 +184,7 @@ impl MetaTrainer {
             .into_par_iter()
             .map(|i| {
                 let mut run =
-                    self.system.init_state(rng::derive(config.seed, &[HELDOUT_TAG, i]), 0);
+                    self.system.init_state(rng::derive(config.seed, &[tags::HELDOUT, i]), 0);
                 let horizon = run.horizon;
                 self.system.unroll(&mut run, &self.state.theta, horizon)
             })

@@ -4,13 +4,9 @@
 
 use pesto_tasks::ParamLayout;
 use pesto_tasks::rng::stream;
+use pesto_tasks::tags;
 use rand::RngExt;
 use serde::{Deserialize, Serialize};
-
-/// Stream tag of a reset's horizon draw.
-const HORIZON_TAG: u64 = 0x686f_727a;
-/// Stream tag of a reset's parameter-scale draws.
-const SCALE_TAG: u64 = 0x7363_616c;
 
 /// Largest horizon a reset may draw.
 pub const MAX_HORIZON: u64 = 10_000_000;
@@ -71,14 +67,14 @@ impl Sampling {
     /// The horizon of the reset drawn from `seed`, if horizons are sampled.
     pub fn horizon(&self, seed: u64) -> Option<u64> {
         let [lo, hi] = self.horizon?;
-        let t = log_uniform(&mut stream(seed, &[HORIZON_TAG]), lo as f64, hi as f64 + 1.0);
+        let t = log_uniform(&mut stream(seed, &[tags::HORIZON]), lo as f64, hi as f64 + 1.0);
         Some((t.floor() as u64).clamp(lo, hi))
     }
 
     /// One scale s per tensor of `layout` for the reset drawn from `seed` (empty: s = 1).
     pub fn scales(&self, seed: u64, layout: &ParamLayout) -> Vec<f32> {
         let Some([lo, hi]) = self.param_scale else { return Vec::new() };
-        let mut rng = stream(seed, &[SCALE_TAG]);
+        let mut rng = stream(seed, &[tags::PARAM_SCALE]);
         let shared = log_uniform(&mut rng, f64::from(lo), f64::from(hi));
         let mut draw = || match self.granularity {
             ScaleGranularity::Task => shared as f32,

@@ -5,14 +5,12 @@
 use crate::optim::{LearnedKind, LearnedOptimizer, OptState};
 use crate::unrolled::UnrolledSystem;
 use pesto_tasks::rng;
+use pesto_tasks::tags;
 use pesto_tasks::{Task, TaskSpec};
 use serde::{Deserialize, Serialize};
 
 use super::TaskSource;
 use super::sampling::{Sampling, rescale};
-
-/// Stream tag of inner-parameter initialisation seeds.
-const INIT_TAG: u64 = 0x696e_6974;
 
 /// How the normalised training losses of an inner run add up to the meta-objective.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
@@ -148,7 +146,7 @@ impl UnrolledSystem for LoptTraining {
         let workspace = Workspace::build(&spec, self.kind);
         let task = &workspace.task;
         let mut params = vec![0.0; task.layout().len()];
-        task.init_params(rng::derive(seed, &[INIT_TAG]), &mut params);
+        task.init_params(rng::derive(seed, &[tags::RUN_INIT]), &mut params);
         let scales = self.sampling.scales(seed, task.layout());
         rescale(task.layout(), &scales, &mut params, true);
         let horizon = task.horizon();

@@ -4,6 +4,7 @@
 use super::{Dataset, Splits};
 use crate::mlp::{Activation, Mlp};
 use crate::rng::stream;
+use crate::tags;
 use rand::RngExt;
 use rand_distr::StandardNormal;
 
@@ -12,8 +13,6 @@ pub const TRAIN_EXAMPLES: usize = 4096;
 /// Held-out examples per task seed.
 pub const HELDOUT_EXAMPLES: usize = 1024;
 
-const INPUT_TAG: u64 = 0x494E_5055;
-const TEACHER_TAG: u64 = 0x5445_4143;
 /// Examples labelled per teacher forward pass.
 const CHUNK: usize = 256;
 
@@ -22,8 +21,8 @@ const CHUNK: usize = 256;
 pub fn teacher_student(seed: u64, dim: usize, teacher_hidden: &[usize], classes: usize) -> Splits {
     let teacher = Mlp::new(dim, teacher_hidden, classes, Activation::Tanh);
     let mut theta = vec![0.0; teacher.layout().len()];
-    teacher.init(&mut stream(seed, &[TEACHER_TAG]), &mut theta);
-    let mut rng = stream(seed, &[INPUT_TAG]);
+    teacher.init(&mut stream(seed, &[tags::TEACHER]), &mut theta);
+    let mut rng = stream(seed, &[tags::DATA_INPUT]);
     let n = TRAIN_EXAMPLES + HELDOUT_EXAMPLES;
     let inputs: Vec<f32> = (0..n * dim).map(|_| rng.sample(StandardNormal)).collect();
     let mut labels = vec![0u32; n];

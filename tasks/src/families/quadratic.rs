@@ -6,16 +6,12 @@ use crate::family::{Config, Domain, KeySpec, TaskFamily, steps_key};
 use crate::layout::ParamLayout;
 use crate::linalg::{Mat, gemm};
 use crate::rng::stream;
+use crate::tags;
 use crate::task::{Normaliser, Task, TaskSpec};
 use nalgebra::DMatrix;
 use rand::RngExt;
 use rand_distr::StandardNormal;
 use std::sync::Arc;
-
-const OPTIMUM_TAG: u64 = 0x4F50_5449;
-const ROTATION_TAG: u64 = 0x524F_5441;
-const NOISE_TAG: u64 = 0x4E4F_4953;
-const INIT_TAG: u64 = 0x494E_4954;
 
 /// Quadratic bowls with a chosen condition number.
 pub struct QuadraticFamily;
@@ -69,7 +65,7 @@ impl TaskFamily for QuadraticFamily {
         let cond = config.float("cond")?;
         let eigen: Vec<f32> =
             (0..dim).map(|i| cond.powf(-(i as f64) / (dim.max(2) - 1) as f64) as f32).collect();
-        let mut rng = stream(spec.seed, &[OPTIMUM_TAG]);
+        let mut rng = stream(spec.seed, &[crate::tags::QUADRATIC_OPTIMUM]);
         let optimum = (0..dim).map(|_| rng.sample(StandardNormal)).collect();
         let basis = (config.word("rotate")? == "true").then(|| random_rotation(spec.seed, dim));
         Ok(Box::new(Quadratic {
@@ -87,7 +83,7 @@ impl TaskFamily for QuadraticFamily {
 /// A Haar-random orthogonal `dim x dim` matrix (column-major): Q of the QR decomposition of a
 /// Gaussian matrix, with column signs fixed by R's diagonal.
 fn random_rotation(seed: u64, dim: usize) -> Vec<f32> {
-    let mut rng = stream(seed, &[ROTATION_TAG]);
+    let mut rng = stream(seed, &[tags::QUADRATIC_ROTATION]);
     let gaussian = DMatrix::<f64>::from_fn(dim, dim, |_, _| rng.sample(StandardNormal));
     let qr = gaussian.qr();
     let (mut q, r) = (qr.q(), qr.r());
@@ -149,7 +145,7 @@ impl Task for Quadratic {
     }
 
     fn init_params(&self, seed: u64, params: &mut [f32]) {
-        let mut rng = stream(seed, &[INIT_TAG]);
+        let mut rng = stream(seed, &[tags::PARAM_INIT]);
         params.iter_mut().for_each(|p| *p = rng.sample(StandardNormal));
     }
 
@@ -158,7 +154,7 @@ impl Task for Quadratic {
     fn loss_and_grad(&mut self, params: &[f32], step: u64, grad: &mut [f32]) -> f32 {
         let loss = self.exact(params, Some(grad));
         if self.noise > 0.0 {
-            let mut rng = stream(self.spec.seed, &[NOISE_TAG, step]);
+            let mut rng = stream(self.spec.seed, &[tags::QUADRATIC_NOISE, step]);
             grad.iter_mut().for_each(|g| *g += self.noise * rng.sample::<f32, _>(StandardNormal));
         }
         loss
@@ -235,7 +231,7 @@ mod tests {
                 TaskSpec::parse(&format!("quadratic:dim=5,cond=100,rotate={rotate}"), 3).unwrap();
             let mut task = registry::build(&spec).unwrap();
             let optimum: Vec<f32> = {
-                let mut rng = crate::rng::stream(3, &[super::OPTIMUM_TAG]);
+                let mut rng = crate::rng::stream(3, &[crate::tags::QUADRATIC_OPTIMUM]);
                 use rand::RngExt;
                 (0..5).map(|_| rng.sample(rand_distr::StandardNormal)).collect()
             };

@@ -6,20 +6,6 @@ use std::fmt;
 use std::str::FromStr;
 use thiserror::Error;
 
-/// A family of learned optimizers, named as on the command line and in configs.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
-#[serde(rename_all = "kebab-case")]
-pub enum LearnedKind {
-    /// The per-parameter MLP (docs/optimizers.md), `mlp-lopt`.
-    MlpLopt,
-    /// Adam with learned hyperparameters, `learned-adam`.
-    LearnedAdam,
-    /// The scale-free, horizon-aware per-parameter MLP with a learned schedule, `rel-lopt`.
-    RelLopt,
-    /// rel-lopt with Adam's direction as a nominal term, `nominal-lopt`.
-    NominalLopt,
-}
-
 /// A learned optimizer that cannot be built from what was asked.
 #[derive(Clone, Debug, Error, PartialEq, Eq)]
 pub enum LearnedError {
@@ -38,61 +24,67 @@ pub enum LearnedError {
     },
 }
 
-impl LearnedKind {
-    /// Every kind, in the order they are listed to users.
-    pub const ALL: [LearnedKind; 4] = [
-        LearnedKind::MlpLopt,
-        LearnedKind::LearnedAdam,
-        LearnedKind::RelLopt,
-        LearnedKind::NominalLopt,
-    ];
-
-    /// The kind's name, e.g. `mlp-lopt`.
-    pub fn name(self) -> &'static str {
-        match self {
-            LearnedKind::MlpLopt => "mlp-lopt",
-            LearnedKind::LearnedAdam => "learned-adam",
-            LearnedKind::RelLopt => "rel-lopt",
-            LearnedKind::NominalLopt => "nominal-lopt",
+/// Declares the registry from one table: each row is a kind's variant, name, theta dimension,
+/// initial theta (from `seed`) and constructor (from `theta`, already checked for its length).
+macro_rules! learned_kinds {
+    ($($(#[doc = $doc:literal])* $kind:ident = $name:literal, dim: $dim:expr,
+        init: |$seed:ident| $init:expr, build: |$theta:ident| $build:expr;)*) => {
+        /// A family of learned optimizers, named as on the command line and in configs.
+        #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
+        pub enum LearnedKind {
+            $($(#[doc = $doc])* #[serde(rename = $name)] $kind,)*
         }
-    }
 
+        impl LearnedKind {
+            /// Every kind, in the order they are listed to users.
+            pub const ALL: [LearnedKind; [$($name),*].len()] = [$(LearnedKind::$kind),*];
+
+            /// The kind's name, e.g. `mlp-lopt`.
+            pub fn name(self) -> &'static str {
+                match self { $(LearnedKind::$kind => $name,)* }
+            }
+
+            /// Dimension of the kind's theta.
+            pub fn theta_dim(self) -> usize {
+                match self { $(LearnedKind::$kind => $dim,)* }
+            }
+
+            /// A theta for an untrained optimizer of this kind that takes small, sane steps.
+            pub fn init_theta(self, seed: u64) -> Vec<f32> {
+                match self { $(LearnedKind::$kind => { let $seed = seed; $init })* }
+            }
+
+            /// The optimizer of this kind with meta-parameters `theta`.
+            pub fn build(self, theta: Vec<f32>) -> Result<Box<dyn LearnedOptimizer>, LearnedError> {
+                let expected = self.theta_dim();
+                if theta.len() != expected {
+                    return Err(LearnedError::ThetaDim { kind: self, expected, found: theta.len() });
+                }
+                Ok(match self { $(LearnedKind::$kind => { let $theta = theta; Box::new($build) })* })
+            }
+        }
+    };
+}
+
+learned_kinds! {
+    /// The per-parameter MLP (docs/optimizers.md), `mlp-lopt`.
+    MlpLopt = "mlp-lopt", dim: mlp_lopt::THETA_DIM,
+        init: |seed| MlpLopt::init_theta(seed), build: |theta| MlpLopt::new(theta);
+    /// Adam with learned hyperparameters, `learned-adam`.
+    LearnedAdam = "learned-adam", dim: learned_adam::THETA_DIM,
+        init: |_seed| LearnedAdam::init_theta(), build: |theta| LearnedAdam::new(&theta);
+    /// The scale-free, horizon-aware per-parameter MLP with a learned schedule, `rel-lopt`.
+    RelLopt = "rel-lopt", dim: rel_lopt::THETA_DIM,
+        init: |seed| RelLopt::init_theta(seed, false), build: |theta| RelLopt::new(theta, false);
+    /// rel-lopt with Adam's direction as a nominal term, `nominal-lopt`.
+    NominalLopt = "nominal-lopt", dim: rel_lopt::THETA_DIM,
+        init: |seed| RelLopt::init_theta(seed, true), build: |theta| RelLopt::new(theta, true);
+}
+
+impl LearnedKind {
     /// All names, comma-separated.
     pub fn names() -> String {
         Self::ALL.map(Self::name).join(", ")
-    }
-
-    /// Dimension of the kind's theta.
-    pub fn theta_dim(self) -> usize {
-        match self {
-            LearnedKind::MlpLopt => mlp_lopt::THETA_DIM,
-            LearnedKind::LearnedAdam => learned_adam::THETA_DIM,
-            LearnedKind::RelLopt | LearnedKind::NominalLopt => rel_lopt::THETA_DIM,
-        }
-    }
-
-    /// A theta for an untrained optimizer of this kind that takes small, sane steps.
-    pub fn init_theta(self, seed: u64) -> Vec<f32> {
-        match self {
-            LearnedKind::MlpLopt => MlpLopt::init_theta(seed),
-            LearnedKind::LearnedAdam => LearnedAdam::init_theta(),
-            LearnedKind::RelLopt => RelLopt::init_theta(seed, false),
-            LearnedKind::NominalLopt => RelLopt::init_theta(seed, true),
-        }
-    }
-
-    /// The optimizer of this kind with meta-parameters `theta`.
-    pub fn build(self, theta: Vec<f32>) -> Result<Box<dyn LearnedOptimizer>, LearnedError> {
-        let expected = self.theta_dim();
-        if theta.len() != expected {
-            return Err(LearnedError::ThetaDim { kind: self, expected, found: theta.len() });
-        }
-        Ok(match self {
-            LearnedKind::MlpLopt => Box::new(MlpLopt::new(theta)),
-            LearnedKind::LearnedAdam => Box::new(LearnedAdam::new(&theta)),
-            LearnedKind::RelLopt => Box::new(RelLopt::new(theta, false)),
-            LearnedKind::NominalLopt => Box::new(RelLopt::new(theta, true)),
-        })
     }
 }
 

@@ -100,7 +100,7 @@ pub struct MetaTrainConfig {
     /// Evaluate theta on held-out tasks every this many outer steps (0: never).
     #[serde(default)]
     pub heldout_every: u64,
-    /// How the steps' losses weigh in the meta-objective: `mean` (default) or `late`.
+    /// How the steps' losses add up to the meta-objective: `mean` (default), `late` or `log`.
     #[serde(default)]
     pub meta_loss: MetaLoss,
     /// Number of held-out tasks per evaluation.

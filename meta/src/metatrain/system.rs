@@ -22,14 +22,28 @@ pub enum MetaLoss {
     /// Step t of a run of T steps weighs 2 (t + 1) / (T + 1): the same total weight, shifted
     /// towards the end of training, where the final loss is decided.
     Late,
+    /// Every step weighs the same and contributes ln(loss + 1e-5): a relative improvement counts
+    /// the same at every scale of the (normalised) loss, as loss ratios do in evaluation.
+    Log,
 }
+
+/// Added to the normalised loss before the logarithm of `MetaLoss::Log`.
+const LOG_FLOOR: f64 = 1e-5;
 
 impl MetaLoss {
     /// The weight of inner step `step` of a run of `horizon` steps.
     fn weight(self, step: u64, horizon: u64) -> f64 {
         match self {
-            MetaLoss::Mean => 1.0,
+            MetaLoss::Mean | MetaLoss::Log => 1.0,
             MetaLoss::Late => 2.0 * (step + 1) as f64 / (horizon + 1) as f64,
+        }
+    }
+
+    /// The term of one step's normalised loss `value`.
+    fn term(self, value: f32) -> f64 {
+        match self {
+            MetaLoss::Mean | MetaLoss::Late => f64::from(value),
+            MetaLoss::Log => (f64::from(value) + LOG_FLOOR).ln(),
         }
     }
 }
@@ -174,7 +188,7 @@ impl UnrolledSystem for LoptTraining {
         for _ in 0..steps {
             let weight = self.meta_loss.weight(run.step, run.horizon);
             if run.diverged {
-                total += weight * f64::from(normaliser.max);
+                total += weight * self.meta_loss.term(normaliser.max);
                 run.clipped = true;
             } else {
                 let loss = if run.scales.is_empty() {
@@ -187,7 +201,7 @@ impl UnrolledSystem for LoptTraining {
                     loss
                 };
                 let normalised = normaliser.apply(loss);
-                total += weight * f64::from(normalised.value);
+                total += weight * self.meta_loss.term(normalised.value);
                 run.clipped |= normalised.clipped;
                 run.diverged = !loss.is_finite();
                 if !run.diverged {
@@ -298,6 +312,10 @@ mod tests {
         assert!((total - horizon as f64).abs() < 1e-12);
         assert!(MetaLoss::Late.weight(0, horizon) < MetaLoss::Late.weight(8, horizon));
         assert_eq!(MetaLoss::Mean.weight(3, horizon), 1.0);
+        assert_eq!(MetaLoss::Log.weight(3, horizon), 1.0);
+        assert_eq!(MetaLoss::Log.term(1.0), (1.0 + LOG_FLOOR).ln());
+        assert!(MetaLoss::Log.term(0.0) < MetaLoss::Log.term(1e-3));
+        assert_eq!(MetaLoss::Mean.term(0.25), 0.25);
     }
 
     #[test]

@@ -14,8 +14,9 @@ const MAX_LOG_LR: f32 = 10.0;
 /// Smallest loss the loss features take the logarithm of.
 const MIN_LOSS: f32 = 1e-30;
 
-/// Per-run scalars kept in `OptState::scalars`: the first loss and its fast and slow averages.
-pub const SCALARS: usize = 3;
+/// Per-run loss scalars at the front of `OptState::scalars`: the first loss and its fast and
+/// slow averages (the tensors' scales S_T follow them).
+pub const LOSS_SCALARS: usize = 3;
 
 /// Updates the loss averages in `scalars` with this step's `loss` (ignored if not finite).
 pub fn track_loss(scalars: &mut [f32], step: u64, loss: f32) {

@@ -13,9 +13,23 @@ use pesto_tasks::vmath::exp;
 
 /// Scale of the magnitude output inside the exponential: u = d exp(EXP_SCALE a).
 pub const EXP_SCALE: f32 = 1e-3;
-/// Smallest per-tensor parameter scale: a tensor whose RMS is below it (a zero-initialised
-/// bias) steps as if its RMS were this.
+/// The parameter scale of a run whose parameters all start at zero.
 pub const PARAM_FLOOR: f32 = 1e-3;
+
+/// Each tensor's scale S_T: the RMS of its parameters at the first step, or, for a tensor that
+/// starts at zero (a bias), the RMS of all the parameters then (`PARAM_FLOOR` if that is zero).
+pub(super) fn initial_scales(layout: &ParamLayout, params: &[f32], scales: &mut [f32]) {
+    let rms = |x: &[f32]| {
+        (x.iter().map(|&v| f64::from(v) * f64::from(v)).sum::<f64>() / x.len().max(1) as f64).sqrt()
+            as f32
+    };
+    let global = rms(params);
+    let fallback = if global > 0.0 { global } else { PARAM_FLOOR };
+    for (scale, tensor) in scales.iter_mut().zip(layout.tensors()) {
+        let own = rms(&params[tensor.range()]);
+        *scale = if own > 0.0 { own } else { fallback };
+    }
+}
 
 /// The accumulators of the whole parameter vector: three momenta and the second moment.
 pub(super) struct Accumulators<'a> {
@@ -28,6 +42,8 @@ pub(super) struct Accumulators<'a> {
 #[derive(Clone, Copy)]
 pub(super) struct StepRule<'a> {
     pub net: &'a Net,
+    /// Each tensor's scale S_T.
+    pub scales: &'a [f32],
     pub lr: f32,
     pub t: u64,
     pub nominal: bool,
@@ -85,7 +101,7 @@ fn update_with<const L: usize, const FMA: bool>(
     grad: &[f32],
     mut acc: Accumulators<'_>,
 ) {
-    for tensor in layout.tensors() {
+    for (tensor, &scale) in layout.tensors().iter().zip(rule.scales) {
         let r = tensor.range();
         let mut state = TileState {
             moments: acc.moments.each_mut().map(|m| &mut m[r.clone()]),
@@ -93,7 +109,7 @@ fn update_with<const L: usize, const FMA: bool>(
         };
         let (p, g) = (&mut params[r.clone()], &grad[r]);
         let stats = advance_tensor::<L>(&mut state, g, p, rule.t);
-        step_tensor::<L, FMA>(rule, &stats, &mut state, g, p);
+        step_tensor::<L, FMA>(rule, scale, &stats, &mut state, g, p);
     }
 }
 
@@ -187,6 +203,7 @@ fn advance_tensor<const L: usize>(
 #[inline(always)]
 fn step_tensor<const L: usize, const FMA: bool>(
     rule: StepRule<'_>,
+    scale: f32,
     stats: &TensorStats,
     state: &mut TileState<'_>,
     grad: &[f32],
@@ -198,7 +215,6 @@ fn step_tensor<const L: usize, const FMA: bool>(
         let inv_rms = if *ms > 0.0 { (1.0 / ms.sqrt()) as f32 } else { 0.0 };
         row.iter_mut().for_each(|w| *w *= inv_rms);
     }
-    let scale = (stats.mean_squares[1].sqrt() as f32).max(PARAM_FLOOR);
     let coef = rule.lr * scale;
     let learned = stats.nominal_rms;
     let nominal = Nominal::at(rule.t);

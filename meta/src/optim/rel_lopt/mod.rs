@@ -6,22 +6,25 @@
 //! an MLP 10 -> 8 -> 8 -> 2 (ReLU) whose outputs (d, a) give the direction
 //! u = d exp(0.001 a). The step of a tensor is relative to its scale:
 //!
-//!   p <- p - lr_t * max(RMS(p), 1e-3) * rho * u            (rel-lopt)
-//!   p <- p - lr_t * max(RMS(p), 1e-3) * (n + rho * u)      (nominal-lopt)
+//!   p <- p - lr_t * S * rho * u            (rel-lopt)
+//!   p <- p - lr_t * S * (n + rho * u)      (nominal-lopt)
 //!
 //! where n = m_hat / (sqrt(v_hat) + eps) is Adam's direction and rho its RMS over the tensor,
 //! so the learned direction is measured in units of Adam's step and anneals with it. The learning rate is a learned
 //! schedule over the fraction of training t/T and two loss features:
 //! lr_t = exp(log_lr + skip . z + vs . relu(Ws^T z + bs)). Multiplying a tensor's parameters
-//! by s and its gradient by 1/s multiplies its step by s (while its RMS stays above 1e-3).
+//! by s and its gradient by 1/s multiplies its step by s. S is the tensor's RMS at the first
+//! step (the RMS of all parameters for a tensor that starts at zero), fixed for the run, so a
+//! growing tensor cannot feed its own step size.
 //!
-//! The `OptState` slots are the three momenta and v; its scalars the loss averages.
+//! The `OptState` slots are the three momenta and v; its scalars the loss averages, then S of
+//! each tensor.
 
 mod features;
 mod kernel;
 mod theta;
 
-pub use features::{LOSS_DECAYS, SCALARS, schedule_features, track_loss};
+pub use features::{LOSS_DECAYS, LOSS_SCALARS, schedule_features, track_loss};
 pub use kernel::{EXP_SCALE, PARAM_FLOOR};
 pub use theta::{
     B1, B2, B3, BS, FEATURES, HIDDEN, LOG_LR, MOMENTUM_DECAYS, OUTPUTS, RMS_DECAY,
@@ -129,7 +132,7 @@ impl Optimizer for RelLopt {
 
     fn init_state(&self, layout: &ParamLayout, horizon: u64) -> OptState {
         let mut state = OptState::zeros(SLOTS, layout.len(), horizon);
-        state.scalars = vec![0.0; SCALARS];
+        state.scalars = vec![0.0; LOSS_SCALARS + layout.tensors().len()];
         state
     }
 
@@ -146,13 +149,18 @@ impl Optimizer for RelLopt {
         assert!(
             state.slots.len() == SLOTS
                 && state.slots.iter().all(|s| s.len() == n)
-                && state.scalars.len() == SCALARS,
+                && state.scalars.len() == LOSS_SCALARS + layout.tensors().len(),
             "{} state does not match the layout",
             self.name()
         );
-        track_loss(&mut state.scalars, state.step, loss);
+        let (losses, scales) = state.scalars.split_at_mut(LOSS_SCALARS);
+        track_loss(losses, state.step, loss);
+        if state.step == 0 {
+            kernel::initial_scales(layout, params, scales);
+        }
         let lr = self.learning_rate(state);
-        let rule = StepRule { net: &self.net, lr, t: state.step, nominal: self.nominal };
+        let scales = &state.scalars[LOSS_SCALARS..];
+        let rule = StepRule { net: &self.net, scales, lr, t: state.step, nominal: self.nominal };
         let [m0, m1, m2, v] = state.slots.as_mut_slice() else { unreachable!("checked above") };
         let acc = Accumulators {
             moments: [m0.as_mut_slice(), m1.as_mut_slice(), m2.as_mut_slice()],

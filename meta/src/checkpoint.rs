@@ -2,9 +2,9 @@
 //! bincode encoding of the run state. Written to a temporary file, fsynced and renamed into
 //! place, so a crash never leaves a half-written file under a checkpoint's name.
 
+use crate::durable;
 use serde::{Serialize, de::DeserializeOwned};
-use std::fs::{self, File};
-use std::io::Write;
+use std::fs;
 use std::path::{Path, PathBuf};
 use thiserror::Error;
 
@@ -134,8 +134,8 @@ pub fn load<T: DeserializeOwned>(format: Format, path: &Path) -> Result<T, Check
     decode(format, &bytes, path)
 }
 
-/// Writes `state` to `path` in `format`: to a temporary file beside it, fsynced, renamed into
-/// place and the directory fsynced, so `path` always holds either the old or the new file.
+/// Writes `state` to `path` in `format` through `durable::replace`, so `path` always holds
+/// either the old or the new file.
 pub fn write_atomic<T: Serialize>(
     format: Format,
     path: &Path,
@@ -143,14 +143,8 @@ pub fn write_atomic<T: Serialize>(
 ) -> Result<(), CheckpointError> {
     let dir = path.parent().filter(|d| !d.as_os_str().is_empty()).unwrap_or(Path::new("."));
     fs::create_dir_all(dir).map_err(io_error(dir))?;
-    let name = path.file_name().map_or("checkpoint".into(), |n| n.to_string_lossy());
-    let tmp = dir.join(format!(".{name}.tmp"));
-    let mut file = File::create(&tmp).map_err(io_error(&tmp))?;
-    file.write_all(&encode(format, state)).map_err(io_error(&tmp))?;
-    file.sync_all().map_err(io_error(&tmp))?;
-    drop(file);
-    fs::rename(&tmp, path).map_err(io_error(path))?;
-    File::open(dir).and_then(|d| d.sync_all()).map_err(io_error(dir))
+    durable::replace(path, &encode(format, state))
+        .map_err(|(path, error)| CheckpointError::Io { path, error })
 }
 
 /// Writes `state` as the run checkpoint of `step` in `dir`, then deletes all but the newest

@@ -158,7 +158,9 @@ impl MetaTrainer {
     }
 
     /// Runs outer steps until `until` are complete or `stop` is raised, reporting each to
-    /// `observer`, checkpointing every `checkpoint_every` steps and at the end.
+    /// `observer`, checkpointing every `checkpoint_every` steps and at the end. The observers
+    /// are flushed before each checkpoint, so a checkpoint never covers a step the log lacks;
+    /// when an observer fails, a checkpoint is still written before its error is returned.
     pub fn run(
         &mut self,
         until: u64,
@@ -167,15 +169,28 @@ impl MetaTrainer {
     ) -> Result<(), RunError> {
         while self.state.step < until && !stop.load(Ordering::SeqCst) {
             let record = self.step();
-            observer.observe(&record)?;
-            if self.state.step.is_multiple_of(self.state.config.checkpoint_every) {
-                self.save()?;
-                observer.flush()?;
+            let observed = observer.observe(&record);
+            if observed.is_err()
+                || self.state.step.is_multiple_of(self.state.config.checkpoint_every)
+            {
+                self.checkpoint(observer, observed)?;
             }
         }
-        self.save()?;
+        self.checkpoint(observer, Ok(()))?;
         observer.finish()?;
         Ok(())
+    }
+
+    /// Flushes `observer` (unless it already failed with `observed`), then saves a checkpoint,
+    /// then reports the observer's error if any.
+    fn checkpoint(
+        &self,
+        observer: &mut dyn Observer,
+        observed: std::io::Result<()>,
+    ) -> Result<(), RunError> {
+        let logged = observed.and_then(|()| observer.flush());
+        self.save()?;
+        Ok(logged?)
     }
 
     /// Mean normalised training loss of whole inner runs with the current theta on
@@ -301,6 +316,63 @@ mod tests {
             std::fs::remove_dir_all(&straight_dir).unwrap();
             std::fs::remove_dir_all(&split_dir).unwrap();
         }
+    }
+
+    /// Records, at each flush, which checkpoints exist; fails its writes from step `fail_at`.
+    struct Recorder {
+        dir: PathBuf,
+        flushes: Vec<(u64, Vec<PathBuf>)>,
+        last: u64,
+        fail_at: u64,
+    }
+
+    impl Observer for Recorder {
+        fn observe(&mut self, record: &OuterRecord) -> std::io::Result<()> {
+            self.last = record.step;
+            if record.step >= self.fail_at {
+                return Err(std::io::Error::other("disk on fire"));
+            }
+            Ok(())
+        }
+
+        fn flush(&mut self) -> std::io::Result<()> {
+            let existing = checkpoint::list(&checkpoint_dir(&self.dir)).unwrap_or_default();
+            self.flushes.push((self.last, existing));
+            Ok(())
+        }
+
+        fn finish(&mut self) -> std::io::Result<()> {
+            Ok(())
+        }
+    }
+
+    #[test]
+    fn observers_are_flushed_before_the_checkpoint_that_covers_their_rows() {
+        let dir = temp_dir("flush-order");
+        let never = AtomicBool::new(false);
+        let mut recorder =
+            Recorder { dir: dir.clone(), flushes: Vec::new(), last: 0, fail_at: u64::MAX };
+        MetaTrainer::new(config("mlp-lopt"), &dir).unwrap().run(7, &mut recorder, &never).unwrap();
+        let steps: Vec<u64> = recorder.flushes.iter().map(|f| f.0).collect();
+        assert_eq!(steps, [3, 6, 7]);
+        for (step, existing) in &recorder.flushes {
+            let covering = checkpoint_dir(&dir).join(checkpoint::file_name(*step));
+            assert!(!existing.contains(&covering), "step {step}: {existing:?}");
+        }
+        std::fs::remove_dir_all(&dir).unwrap();
+    }
+
+    #[test]
+    fn a_failing_observer_stops_the_run_after_a_checkpoint() {
+        let dir = temp_dir("observer-fails");
+        let never = AtomicBool::new(false);
+        let mut recorder = Recorder { dir: dir.clone(), flushes: Vec::new(), last: 0, fail_at: 5 };
+        let mut trainer = MetaTrainer::new(config("mlp-lopt"), &dir).unwrap();
+        let err = trainer.run(8, &mut recorder, &never).unwrap_err();
+        assert_eq!(err.to_string(), "writing the training log: disk on fire");
+        let latest = checkpoint::load_latest::<RunState>(&checkpoint_dir(&dir)).unwrap();
+        assert_eq!(latest.state.step, 5);
+        std::fs::remove_dir_all(&dir).unwrap();
     }
 
     #[test]

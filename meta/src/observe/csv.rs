@@ -1,6 +1,7 @@
 //! A CSV log of the outer loop, one row per outer step.
 
 use super::{Observer, OuterRecord};
+use crate::durable;
 use std::fs::{self, File, OpenOptions};
 use std::io::{self, BufWriter, Write};
 use std::path::Path;
@@ -15,6 +16,8 @@ pub struct CsvLog {
 impl CsvLog {
     /// Opens `path` for a run resuming after `start_step` outer steps: rows of later steps (left
     /// by a run that stopped after its last checkpoint) are dropped, so every step appears once.
+    /// The kept rows are written to a temporary file, synced and renamed over `path`, so a kill
+    /// or a full disk leaves either the old log or the new one.
     pub fn open(path: &Path, start_step: u64) -> io::Result<Self> {
         let kept = match fs::read_to_string(path) {
             Ok(text) => text
@@ -31,11 +34,9 @@ impl CsvLog {
             Err(err) if err.kind() == io::ErrorKind::NotFound => String::new(),
             Err(err) => return Err(err),
         };
-        let mut out =
-            BufWriter::new(OpenOptions::new().create(true).write(true).truncate(true).open(path)?);
-        writeln!(out, "{HEADER}")?;
-        out.write_all(kept.as_bytes())?;
-        Ok(Self { out })
+        durable::replace(path, format!("{HEADER}\n{kept}").as_bytes()).map_err(|(_, e)| e)?;
+        let file = OpenOptions::new().append(true).open(path)?;
+        Ok(Self { out: BufWriter::new(file) })
     }
 }
 
@@ -80,6 +81,24 @@ mod tests {
         let steps: Vec<&str> = text.lines().skip(1).map(|l| l.split(',').next().unwrap()).collect();
         assert_eq!(steps, ["1", "2", "3", "4"]);
         assert!(text.starts_with(HEADER));
+        fs::remove_file(&path).unwrap();
+    }
+
+    #[test]
+    fn the_kept_rows_are_on_disk_before_any_new_row() {
+        let path = std::env::temp_dir().join(format!("pesto-csv-kept-{}.csv", std::process::id()));
+        let record = |step| OuterRecord { step, meta_loss: 0.5, ..OuterRecord::default() };
+        let mut log = CsvLog::open(&path, 0).unwrap();
+        (1..=5).try_for_each(|s| log.observe(&record(s))).unwrap();
+        log.finish().unwrap();
+        let before = fs::read_to_string(&path).unwrap();
+        // A run killed right after reopening the log must find the kept rows on disk.
+        let reopened = CsvLog::open(&path, 3).unwrap();
+        let after = fs::read_to_string(&path).unwrap();
+        let kept: Vec<&str> = before.lines().take(4).collect();
+        assert_eq!(after.lines().collect::<Vec<_>>(), kept);
+        drop(reopened);
+        assert!(!durable::temporary_path(&path).exists());
         fs::remove_file(&path).unwrap();
     }
 }

@@ -102,20 +102,49 @@ fn killed_and_resumed_run_matches_a_straight_run() {
 }
 
 #[test]
-fn interrupt_stops_cleanly_with_a_checkpoint() {
-    let dir = scratch("interrupt");
+fn each_stop_signal_ends_the_run_with_a_checkpoint_and_resume_is_bit_identical() {
+    let dir = scratch("signals");
     let config = dir.join("tiny.toml");
     std::fs::write(&config, CONFIG).unwrap();
-    let out = dir.join("run");
-    let child = start_and_wait_for_checkpoint(&config, &out);
-    let status = Command::new("kill").args(["-INT", &child.id().to_string()]).status().unwrap();
-    assert!(status.success());
-    let output = child.wait_with_output().unwrap();
-    let stderr = String::from_utf8_lossy(&output.stderr);
-    assert!(output.status.success(), "{stderr}");
-    assert!(stderr.contains("interrupted: checkpoint written at outer step"), "{stderr}");
-    let step = SavedOptimizer::load(&out).unwrap().outer_steps;
-    assert!(step > 0 && step < 100000);
+    let mut stopped = Vec::new();
+    for signal in ["TERM", "HUP", "USR1", "INT"] {
+        let out = dir.join(signal);
+        let child = start_and_wait_for_checkpoint(&config, &out);
+        let pid = child.id().to_string();
+        assert!(
+            Command::new("kill").args([&format!("-{signal}"), &pid]).status().unwrap().success()
+        );
+        let output = child.wait_with_output().unwrap();
+        let stderr = String::from_utf8_lossy(&output.stderr);
+        assert!(output.status.success(), "SIG{signal}: {:?} {stderr}", output.status);
+        let step = SavedOptimizer::load(&out).unwrap().outer_steps;
+        assert!(
+            stderr.contains(&format!(
+                "interrupted by SIG{signal}: checkpoint written at outer step {step}"
+            )),
+            "{stderr}"
+        );
+        assert!(out.join("checkpoints").join(format!("checkpoint-{step:010}.bin")).exists());
+        let stdout = String::from_utf8_lossy(&output.stdout);
+        let resume = format!("resume with: pesto meta-train --resume {}", out.display());
+        assert!(stdout.contains(&resume), "{stdout}");
+        stopped.push(out);
+    }
+    let target = stopped.iter().map(|d| SavedOptimizer::load(d).unwrap().outer_steps).max();
+    let target = (target.unwrap() + 10).to_string();
+    let straight = dir.join("straight");
+    run(pesto()
+        .args(["meta-train", "--steps", &target, "--config"])
+        .arg(&config)
+        .arg("--out")
+        .arg(&straight));
+    let newest =
+        |d: &Path| std::fs::read(d.join(format!("checkpoints/checkpoint-{target:0>10}.bin")));
+    for out in &stopped {
+        run(pesto().args(["meta-train", "--steps", &target, "--resume"]).arg(out));
+        assert_eq!(theta_bits(out), theta_bits(&straight), "{}", out.display());
+        assert!(newest(out).unwrap() == newest(&straight).unwrap(), "{}", out.display());
+    }
     std::fs::remove_dir_all(&dir).unwrap();
 }
 

@@ -5,9 +5,8 @@ use anyhow::Context;
 use clap::Args;
 use pesto_meta::metatrain::{MetaTrainConfig, MetaTrainer, checkpoint_dir};
 use pesto_meta::observe::{CsvLog, Observers, ProgressBar, TensorBoard};
+use std::io::Write;
 use std::path::{Path, PathBuf};
-use std::sync::Arc;
-use std::sync::atomic::{AtomicBool, Ordering};
 
 /// The config used when `--config` is not given.
 const DEFAULT_CONFIG: (&str, &str) = ("quick", include_str!("../../meta/configs/quick.toml"));
@@ -34,6 +33,7 @@ pub struct MetaTrainArgs {
 
 /// Runs `pesto meta-train`.
 pub fn run(args: MetaTrainArgs) -> anyhow::Result<()> {
+    crate::signals::install().context("installing the stop-signal handlers")?;
     super::set_threads(args.threads)?;
     let (mut trainer, dir) = match &args.resume {
         Some(dir) => {
@@ -68,28 +68,31 @@ pub fn run(args: MetaTrainArgs) -> anyhow::Result<()> {
     let until = args.steps.unwrap_or(trainer.state().config.outer_steps);
     let start = trainer.state().step;
 
-    let stop = Arc::new(AtomicBool::new(false));
-    let flag = Arc::clone(&stop);
-    ctrlc::set_handler(move || flag.store(true, Ordering::SeqCst))
-        .context("installing the Ctrl-C handler")?;
-
     let mut observers = Observers::default();
     observers.push(ProgressBar::new(start, until));
     observers.push(CsvLog::open(&dir.join("log.csv"), start)?);
     observers.push(TensorBoard::open(&dir.join("tensorboard"))?);
-    trainer.run(until, &mut observers, &stop)?;
+    trainer.run(until, &mut observers, &crate::signals::STOP)?;
 
+    // After a SIGHUP the terminal may be gone: a failed print must not turn a clean stop into
+    // a panic, so these writes ignore their errors.
     let state = trainer.state();
-    if stop.load(Ordering::SeqCst) {
-        eprintln!("interrupted: checkpoint written at outer step {}", state.step);
+    if let Some(signal) = crate::signals::received() {
+        let _ = writeln!(
+            std::io::stderr(),
+            "interrupted by {signal}: checkpoint written at outer step {}",
+            state.step
+        );
     }
-    println!(
+    let mut out = std::io::stdout();
+    let _ = writeln!(
+        out,
         "meta-trained {} outer steps ({} this session); run directory {}",
         state.step,
         state.step - start.min(state.step),
         dir.display()
     );
-    println!("resume with: pesto meta-train --resume {}", dir.display());
+    let _ = writeln!(out, "resume with: pesto meta-train --resume {}", dir.display());
     Ok(())
 }
 

@@ -149,6 +149,37 @@ fn each_stop_signal_ends_the_run_with_a_checkpoint_and_resume_is_bit_identical()
 }
 
 #[test]
+fn a_second_process_on_a_run_directory_gets_the_lock_error() {
+    let dir = scratch("lock");
+    let config = dir.join("tiny.toml");
+    std::fs::write(&config, CONFIG).unwrap();
+    let out = dir.join("run");
+    let first = start_and_wait_for_checkpoint(&config, &out);
+    let expected = format!(
+        "error: run directory {} is in use by process {} (lock file {})",
+        out.display(),
+        first.id(),
+        out.join("run.lock").display()
+    );
+    let again =
+        pesto().args(["meta-train", "--config"]).arg(&config).arg("--out").arg(&out).output();
+    let resumed = pesto().args(["meta-train", "--resume"]).arg(&out).output();
+    for second in [again.unwrap(), resumed.unwrap()] {
+        assert_eq!(second.status.code(), Some(2));
+        assert_eq!(String::from_utf8_lossy(&second.stderr).trim_end(), expected);
+    }
+    let config_text = std::fs::read_to_string(out.join("config.toml")).unwrap();
+    assert!(
+        Command::new("kill").args(["-TERM", &first.id().to_string()]).status().unwrap().success()
+    );
+    assert!(first.wait_with_output().unwrap().status.success());
+    assert_eq!(std::fs::read_to_string(out.join("config.toml")).unwrap(), config_text);
+    // The lock goes with its holder.
+    run(pesto().args(["meta-train", "--steps", "1", "--resume"]).arg(&out));
+    std::fs::remove_dir_all(&dir).unwrap();
+}
+
+#[test]
 fn damaged_checkpoints_are_reported_by_name_and_exit_2() {
     let dir = scratch("damaged");
     let config = dir.join("tiny.toml");

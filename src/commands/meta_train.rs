@@ -3,7 +3,7 @@
 use super::UsageError;
 use anyhow::Context;
 use clap::Args;
-use pesto_meta::metatrain::{MetaTrainConfig, MetaTrainer, checkpoint_dir};
+use pesto_meta::metatrain::{MetaTrainConfig, MetaTrainer, RunError};
 use pesto_meta::observe::{CsvLog, Observers, ProgressBar, TensorBoard};
 use std::io::Write;
 use std::path::{Path, PathBuf};
@@ -51,18 +51,15 @@ pub fn run(args: MetaTrainArgs) -> anyhow::Result<()> {
         None => {
             let (name, config) = load_config(args.config.as_deref())?;
             let dir = args.out.unwrap_or_else(|| Path::new("checkpoints").join(name));
-            if checkpoint_dir(&dir).exists() {
-                return Err(UsageError(format!(
+            let trainer = MetaTrainer::start(config, &dir).map_err(|err| match err {
+                RunError::Exists { dir } => UsageError(format!(
                     "{} already holds a run; continue it with `pesto meta-train --resume {0}` or choose another --out",
                     dir.display()
                 ))
-                .into());
-            }
-            std::fs::create_dir_all(&dir).with_context(|| format!("creating {}", dir.display()))?;
-            let text = toml::to_string(&config).context("encoding the config")?;
-            std::fs::write(dir.join("config.toml"), text)
-                .with_context(|| format!("writing {}", dir.join("config.toml").display()))?;
-            (MetaTrainer::new(config, &dir)?, dir)
+                .into(),
+                err => anyhow::Error::from(err),
+            })?;
+            (trainer, dir)
         }
     };
     let until = args.steps.unwrap_or(trainer.state().config.outer_steps);

@@ -1,8 +1,10 @@
 //! The outer loop of meta-training: estimate, clip, update theta, observe, checkpoint. All
 //! mutable state lives in `RunState`, so resuming is "load the checkpoint and continue".
 
+use super::lock::{LockError, RunLock};
 use super::{LoptTraining, MetaTrainConfig, TaskSource};
 use crate::checkpoint::{self, CheckpointError};
+use crate::durable;
 use crate::estimators::{AnyEstimator, Estimator, EstimatorError};
 use crate::observe::{Observer, OuterRecord};
 use crate::optim::{SAVED_OPTIMIZER_FILE, SavedOptimizer};
@@ -34,6 +36,15 @@ pub enum RunError {
     /// An observer (log, TensorBoard) failed to write.
     #[error("writing the training log: {0}")]
     Log(#[from] std::io::Error),
+    /// Another process trains in the run directory, or it cannot be locked.
+    #[error(transparent)]
+    Lock(#[from] LockError),
+    /// A new run was asked for in a directory that already holds one.
+    #[error("{} already holds a run", dir.display())]
+    Exists { dir: PathBuf },
+    /// A file of the run directory could not be written.
+    #[error("{action} {}: {error}", path.display())]
+    Io { action: &'static str, path: PathBuf, error: std::io::Error },
 }
 
 impl RunError {
@@ -43,7 +54,9 @@ impl RunError {
         match self {
             RunError::Task(_) | RunError::Estimator(_) => true,
             RunError::Checkpoint(err) => err.is_user_input(),
-            RunError::Log(_) => false,
+            RunError::Lock(err) => matches!(err, LockError::Held { .. }),
+            RunError::Exists { .. } => true,
+            RunError::Log(_) | RunError::Io { .. } => false,
         }
     }
 }
@@ -66,11 +79,18 @@ pub struct RunState {
     pub estimator: AnyEstimator<LoptTraining>,
 }
 
+/// The file a run directory keeps its config in.
+pub const CONFIG_FILE: &str = "config.toml";
+/// The files whose presence marks a directory as holding a run.
+const RUN_FILES: [&str; 4] = [CONFIG_FILE, "log.csv", "checkpoints", SAVED_OPTIMIZER_FILE];
+
 /// A meta-training run bound to its output directory.
 pub struct MetaTrainer {
     system: LoptTraining,
     state: RunState,
     dir: PathBuf,
+    /// Held while this process owns the directory (absent for a run kept in memory).
+    _lock: Option<RunLock>,
 }
 
 /// How a run was resumed.
@@ -92,7 +112,8 @@ fn system_for(config: &MetaTrainConfig) -> Result<LoptTraining, TaskError> {
 }
 
 impl MetaTrainer {
-    /// A fresh run of `config` writing to `dir`.
+    /// A fresh run of `config` that will save to `dir`, without touching the disk or locking
+    /// `dir` (see `start`).
     pub fn new(config: MetaTrainConfig, dir: &Path) -> Result<Self, RunError> {
         let system = system_for(&config)?;
         let estimator =
@@ -100,15 +121,42 @@ impl MetaTrainer {
         let theta = system.initial_theta();
         let outer = config.outer.init_state(theta.len()).expect("validated with the config");
         let state = RunState { config, step: 0, theta, outer, estimator };
-        Ok(Self { system, state, dir: dir.to_path_buf() })
+        Ok(Self { system, state, dir: dir.to_path_buf(), _lock: None })
     }
 
-    /// Continues the run in `dir` from its newest good checkpoint.
+    /// Starts a run of `config` in `dir`: creates and locks the directory, refuses one that
+    /// already holds a run (a config, log, checkpoints or optimizer file), and writes the
+    /// config to `config.toml`.
+    pub fn start(config: MetaTrainConfig, dir: &Path) -> Result<Self, RunError> {
+        let mut trainer = Self::new(config, dir)?;
+        std::fs::create_dir_all(dir).map_err(|error| RunError::Io {
+            action: "creating",
+            path: dir.to_path_buf(),
+            error,
+        })?;
+        let lock = RunLock::acquire(dir)?;
+        if RUN_FILES.iter().any(|f| dir.join(f).exists()) {
+            return Err(RunError::Exists { dir: dir.to_path_buf() });
+        }
+        let path = dir.join(CONFIG_FILE);
+        let text = toml::to_string(&trainer.state.config).expect("a config encodes as TOML");
+        durable::replace(&path, text.as_bytes()).map_err(|(path, error)| RunError::Io {
+            action: "writing",
+            path,
+            error,
+        })?;
+        trainer._lock = Some(lock);
+        Ok(trainer)
+    }
+
+    /// Locks `dir` and continues its run from its newest good checkpoint.
     pub fn resume(dir: &Path) -> Result<(Self, Resumed), RunError> {
+        let lock = RunLock::acquire(dir)?;
         let latest = checkpoint::load_latest::<RunState>(&checkpoint_dir(dir))?;
         let system = system_for(&latest.state.config)?;
         let resumed = Resumed { path: latest.path, skipped: latest.skipped };
-        Ok((Self { system, state: latest.state, dir: dir.to_path_buf() }, resumed))
+        let dir = dir.to_path_buf();
+        Ok((Self { system, state: latest.state, dir, _lock: Some(lock) }, resumed))
     }
 
     /// The run's state.
@@ -372,6 +420,17 @@ mod tests {
         assert_eq!(err.to_string(), "writing the training log: disk on fire");
         let latest = checkpoint::load_latest::<RunState>(&checkpoint_dir(&dir)).unwrap();
         assert_eq!(latest.state.step, 5);
+        std::fs::remove_dir_all(&dir).unwrap();
+    }
+
+    #[test]
+    fn starting_refuses_a_directory_holding_a_run_and_leaves_it_alone() {
+        let dir = temp_dir("exists");
+        std::fs::create_dir_all(&dir).unwrap();
+        std::fs::write(dir.join(CONFIG_FILE), "mine").unwrap();
+        let err = MetaTrainer::start(config("mlp-lopt"), &dir).err().unwrap();
+        assert_eq!(err.to_string(), format!("{} already holds a run", dir.display()));
+        assert_eq!(std::fs::read_to_string(dir.join(CONFIG_FILE)).unwrap(), "mine");
         std::fs::remove_dir_all(&dir).unwrap();
     }
 

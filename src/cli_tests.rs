@@ -224,7 +224,7 @@ fn damaged_checkpoints_are_reported_by_name_and_exit_2() {
     assert_eq!(
         said.trim_end(),
         format!(
-            "error: checkpoint {}: format version 7, this build reads version 2",
+            "error: checkpoint {}: format version 7, this build reads version 3",
             newest.display()
         )
     );

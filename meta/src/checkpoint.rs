@@ -15,16 +15,15 @@ pub struct Format {
     pub magic: [u8; 8],
     /// What the file holds, as said in errors.
     pub what: &'static str,
+    /// The version of this kind of file this build reads and writes.
+    pub version: u32,
 }
 
-/// A meta-training run's whole state.
-pub const RUN: Format = Format { magic: *b"PESTOCKP", what: "run checkpoint" };
+/// A meta-training run's whole state (version 3 added the count of skipped updates).
+pub const RUN: Format = Format { magic: *b"PESTOCKP", what: "run checkpoint", version: 3 };
 /// A learned optimizer alone: its kind and theta.
-pub const OPTIMIZER: Format = Format { magic: *b"PESTOOPT", what: "optimizer file" };
+pub const OPTIMIZER: Format = Format { magic: *b"PESTOOPT", what: "optimizer file", version: 2 };
 const FORMATS: [Format; 2] = [RUN, OPTIMIZER];
-
-/// Version of the checkpoint format this build reads and writes.
-pub const FORMAT_VERSION: u32 = 2;
 const HEADER_LEN: usize = 8 + 4 + 8 + 4;
 const PREFIX: &str = "checkpoint-";
 const SUFFIX: &str = ".bin";
@@ -47,9 +46,12 @@ pub enum CheckpointError {
     /// The payload does not match its checksum.
     #[error("checkpoint {path}: corrupted (checksum mismatch)")]
     Corrupted { path: PathBuf },
-    /// The payload does not decode as a run state.
-    #[error("checkpoint {path}: cannot decode run state: {reason}")]
-    Decode { path: PathBuf, reason: String },
+    /// The payload does not decode as the state the file should hold.
+    #[error("checkpoint {path}: cannot decode its {what}: {reason}")]
+    Decode { path: PathBuf, what: &'static str, reason: String },
+    /// The file decodes but holds a state that cannot be used (a non-finite theta, say).
+    #[error("checkpoint {path}: {reason}")]
+    Invalid { path: PathBuf, reason: String },
     /// A directory without any checkpoint file.
     #[error("no checkpoint in {dir}")]
     Missing { dir: PathBuf },
@@ -80,7 +82,7 @@ pub fn encode<T: Serialize>(format: Format, state: &T) -> Vec<u8> {
         .expect("run state contains only serialisable data");
     let mut bytes = Vec::with_capacity(HEADER_LEN + payload.len());
     bytes.extend_from_slice(&format.magic);
-    bytes.extend_from_slice(&FORMAT_VERSION.to_le_bytes());
+    bytes.extend_from_slice(&format.version.to_le_bytes());
     bytes.extend_from_slice(&(payload.len() as u64).to_le_bytes());
     bytes.extend_from_slice(&crc32fast::hash(&payload).to_le_bytes());
     bytes.extend_from_slice(&payload);
@@ -102,11 +104,11 @@ pub fn decode<T: DeserializeOwned>(
     let word = |range: std::ops::Range<usize>| bytes.get(range).map(<[u8]>::to_vec);
     if let Some(version) = word(8..12) {
         let version = u32::from_le_bytes(version.try_into().expect("4 bytes"));
-        if version != FORMAT_VERSION {
+        if version != format.version {
             return Err(CheckpointError::WrongVersion {
                 path,
                 found: version,
-                expected: FORMAT_VERSION,
+                expected: format.version,
             });
         }
     }
@@ -125,7 +127,7 @@ pub fn decode<T: DeserializeOwned>(
     }
     bincode::serde::decode_from_slice(payload, bincode::config::standard())
         .map(|(state, _)| state)
-        .map_err(|e| CheckpointError::Decode { path, reason: e.to_string() })
+        .map_err(|e| CheckpointError::Decode { path, what: format.what, reason: e.to_string() })
 }
 
 /// Reads and decodes the file of `format` at `path`.
@@ -189,11 +191,19 @@ pub struct Latest<T> {
     pub skipped: Vec<CheckpointError>,
 }
 
-/// Loads the newest checkpoint of `dir` that decodes, falling back past bad ones.
-pub fn load_latest<T: DeserializeOwned>(dir: &Path) -> Result<Latest<T>, CheckpointError> {
+/// Loads the newest checkpoint of `dir` that decodes and passes `check`, falling back past bad
+/// ones; `check` says what is wrong with a state that decodes but cannot be used.
+pub fn load_latest<T: DeserializeOwned>(
+    dir: &Path,
+    check: impl Fn(&T) -> Result<(), String>,
+) -> Result<Latest<T>, CheckpointError> {
     let mut skipped = Vec::new();
     for path in list(dir)?.into_iter().rev() {
-        match load(RUN, &path) {
+        let loaded = load(RUN, &path).and_then(|state| match check(&state) {
+            Ok(()) => Ok(state),
+            Err(reason) => Err(CheckpointError::Invalid { path: path.clone(), reason }),
+        });
+        match loaded {
             Ok(state) => return Ok(Latest { state, path, skipped }),
             Err(err) => skipped.push(err),
         }
@@ -201,6 +211,14 @@ pub fn load_latest<T: DeserializeOwned>(dir: &Path) -> Result<Latest<T>, Checkpo
     match skipped.into_iter().next() {
         Some(newest_error) => Err(newest_error),
         None => Err(CheckpointError::Missing { dir: dir.to_path_buf() }),
+    }
+}
+
+/// An error naming the first value of `values` (the `what` of a state) that is not finite.
+pub fn check_finite(what: &str, values: &[f32]) -> Result<(), String> {
+    match values.iter().position(|v| !v.is_finite()) {
+        Some(i) => Err(format!("{what}[{i}] = {} is not finite", values[i])),
+        None => Ok(()),
     }
 }
 
@@ -237,7 +255,7 @@ mod tests {
             .map(|p| p.file_name().unwrap().to_string_lossy().into_owned())
             .collect();
         assert_eq!(names, [file_name(30), file_name(40)]);
-        let latest: Latest<State> = load_latest(&dir).unwrap();
+        let latest: Latest<State> = load_latest(&dir, |_| Ok(())).unwrap();
         assert_eq!(latest.state, state(40));
         assert!(latest.skipped.is_empty());
         fs::remove_dir_all(&dir).unwrap();
@@ -268,7 +286,7 @@ mod tests {
         version[8..12].copy_from_slice(&7u32.to_le_bytes());
         assert_eq!(
             err(&version),
-            format!("checkpoint {}: format version 7, this build reads version 2", path.display())
+            format!("checkpoint {}: format version 7, this build reads version 3", path.display())
         );
         assert_eq!(
             err(b"not a checkpoint at all"),
@@ -290,7 +308,7 @@ mod tests {
         let newest = save(&dir, 2, &state(2), 5).unwrap();
         let bytes = fs::read(&newest).unwrap();
         fs::write(&newest, &bytes[..bytes.len() / 2]).unwrap();
-        let latest: Latest<State> = load_latest(&dir).unwrap();
+        let latest: Latest<State> = load_latest(&dir, |_| Ok(())).unwrap();
         assert_eq!(latest.state, state(1));
         assert_eq!(latest.skipped.len(), 1);
         assert!(matches!(latest.skipped[0], CheckpointError::Truncated { .. }));
@@ -301,7 +319,10 @@ mod tests {
     fn a_directory_without_checkpoints_is_an_error() {
         let dir = temp_dir("empty");
         fs::create_dir_all(&dir).unwrap();
-        assert!(matches!(load_latest::<State>(&dir), Err(CheckpointError::Missing { .. })));
+        assert!(matches!(
+            load_latest::<State>(&dir, |_| Ok(())),
+            Err(CheckpointError::Missing { .. })
+        ));
         fs::remove_dir_all(&dir).unwrap();
     }
 }

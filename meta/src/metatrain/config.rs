@@ -106,6 +106,10 @@ pub struct MetaTrainConfig {
     /// Number of held-out tasks per evaluation.
     #[serde(default = "default_heldout_tasks")]
     pub heldout_tasks: usize,
+    /// Stop with an error after this many outer steps in a row whose meta-gradient or update
+    /// was not finite (each is skipped, leaving theta unchanged).
+    #[serde(default = "default_max_skipped_updates")]
+    pub max_skipped_updates: u64,
     /// Tasks to train on.
     pub tasks: TasksConfig,
     /// The learned optimizer.
@@ -127,6 +131,9 @@ fn default_keep() -> usize {
 }
 fn default_heldout_tasks() -> usize {
     4
+}
+fn default_max_skipped_updates() -> u64 {
+    10
 }
 
 impl MetaTrainConfig {
@@ -169,6 +176,8 @@ impl MetaTrainConfig {
         range(every >= 1, "checkpoint_every", every.to_string(), "at least 1")?;
         let keep = self.keep_checkpoints;
         range(keep >= 1, "keep_checkpoints", keep.to_string(), "at least 1")?;
+        let skips = self.max_skipped_updates;
+        range(skips >= 1, "max_skipped_updates", skips.to_string(), "at least 1")?;
         let heldout = self.heldout_tasks;
         range(heldout >= 1, "heldout_tasks", heldout.to_string(), "at least 1")?;
         let one_source = t.suite.is_some() != t.task.is_some();
@@ -263,6 +272,7 @@ mod tests {
                 "heldout_every",
                 "meta_loss",
                 "heldout_tasks",
+                "max_skipped_updates",
                 "tasks",
                 "optimizer",
                 "estimator",

@@ -42,6 +42,11 @@ pub enum RunError {
     /// A new run was asked for in a directory that already holds one.
     #[error("{} already holds a run", dir.display())]
     Exists { dir: PathBuf },
+    /// Too many outer steps in a row gave a non-finite meta-gradient or update.
+    #[error(
+        "outer steps {first} to {last} all gave a non-finite meta-gradient or update (max_skipped_updates = {max}); theta is kept from before them, in the checkpoint of step {last}"
+    )]
+    Diverged { first: u64, last: u64, max: u64 },
     /// A file of the run directory could not be written.
     #[error("{action} {}: {error}", path.display())]
     Io { action: &'static str, path: PathBuf, error: std::io::Error },
@@ -56,7 +61,7 @@ impl RunError {
             RunError::Checkpoint(err) => err.is_user_input(),
             RunError::Lock(err) => matches!(err, LockError::Held { .. }),
             RunError::Exists { .. } => true,
-            RunError::Log(_) | RunError::Io { .. } => false,
+            RunError::Log(_) | RunError::Io { .. } | RunError::Diverged { .. } => false,
         }
     }
 }
@@ -77,6 +82,30 @@ pub struct RunState {
     pub outer: OuterState,
     /// The estimator with all particles.
     pub estimator: AnyEstimator<LoptTraining>,
+    /// Outer steps in a row, up to this one, whose update was skipped as non-finite.
+    pub skipped_in_row: u64,
+}
+
+impl RunState {
+    /// What makes a decoded state unusable: an invalid config, or a theta or outer moments of
+    /// the wrong size or not finite.
+    pub fn check(&self) -> Result<(), String> {
+        self.config
+            .validate(Path::new("(embedded in the checkpoint)"))
+            .map_err(|e| e.to_string())?;
+        let kind = self.config.optimizer.kind;
+        let dim = kind.theta_dim();
+        if self.theta.len() != dim {
+            return Err(format!("{kind} theta has {} values, expected {dim}", self.theta.len()));
+        }
+        for (what, moment) in [("outer m", &self.outer.m), ("outer v", &self.outer.v)] {
+            if !moment.is_empty() && moment.len() != dim {
+                return Err(format!("{what} has {} values, expected {dim}", moment.len()));
+            }
+            checkpoint::check_finite(what, moment)?;
+        }
+        checkpoint::check_finite("theta", &self.theta)
+    }
 }
 
 /// The file a run directory keeps its config in.
@@ -120,7 +149,7 @@ impl MetaTrainer {
             AnyEstimator::new(config.estimator.kind, config.estimator_config(), &system)?;
         let theta = system.initial_theta();
         let outer = config.outer.init_state(theta.len()).expect("validated with the config");
-        let state = RunState { config, step: 0, theta, outer, estimator };
+        let state = RunState { config, step: 0, theta, outer, estimator, skipped_in_row: 0 };
         Ok(Self { system, state, dir: dir.to_path_buf(), _lock: None })
     }
 
@@ -152,7 +181,7 @@ impl MetaTrainer {
     /// Locks `dir` and continues its run from its newest good checkpoint.
     pub fn resume(dir: &Path) -> Result<(Self, Resumed), RunError> {
         let lock = RunLock::acquire(dir)?;
-        let latest = checkpoint::load_latest::<RunState>(&checkpoint_dir(dir))?;
+        let latest = checkpoint::load_latest(&checkpoint_dir(dir), RunState::check)?;
         let system = system_for(&latest.state.config)?;
         let resumed = Resumed { path: latest.path, skipped: latest.skipped };
         let dir = dir.to_path_buf();
@@ -175,15 +204,27 @@ impl MetaTrainer {
         Ok(path)
     }
 
-    /// Takes one outer step: estimate the meta-gradient, clip it, update theta. Evaluates the
-    /// held-out loss when the step is a multiple of `heldout_every`.
+    /// Takes one outer step: estimate the meta-gradient, clip it, update theta. An estimate or
+    /// update that is not finite is undone (theta and the outer state stay as they were) and
+    /// counted in `skipped_in_row`. Evaluates the held-out loss when the step is a multiple of
+    /// `heldout_every`.
     pub fn step(&mut self) -> OuterRecord {
         let started = Instant::now();
-        let RunState { config, step, theta, outer, estimator } = &mut self.state;
+        let RunState { config, step, theta, outer, estimator, skipped_in_row } = &mut self.state;
         let estimate = estimator.estimate(&self.system, theta, *step);
         let grad_norm = norm(&estimate.grad);
         let mut grad = estimate.grad;
+        let before = (theta.clone(), outer.clone());
         config.outer.apply(outer, theta, &mut grad);
+        let finite = |v: &[f32]| v.iter().all(|x| x.is_finite());
+        let skipped =
+            !(grad_norm.is_finite() && finite(theta) && finite(&outer.m) && finite(&outer.v));
+        if skipped {
+            (*theta, *outer) = before;
+            *skipped_in_row += 1;
+        } else {
+            *skipped_in_row = 0;
+        }
         *step += 1;
         let seconds = started.elapsed().as_secs_f64();
         let heldout_due = config.heldout_every > 0 && step.is_multiple_of(config.heldout_every);
@@ -198,6 +239,7 @@ impl MetaTrainer {
             reset_fraction: estimate.resets as f64 / particles,
             clip_fraction: estimate.clipped as f64 / particles,
             heldout_loss: None,
+            update_skipped: skipped,
         };
         if heldout_due {
             record.heldout_loss = Some(self.heldout_loss());
@@ -206,7 +248,8 @@ impl MetaTrainer {
     }
 
     /// Runs outer steps until `until` are complete or `stop` is raised, reporting each to
-    /// `observer`, checkpointing every `checkpoint_every` steps and at the end. The observers
+    /// `observer`, checkpointing every `checkpoint_every` steps and at the end. Stops with an
+    /// error, after a checkpoint, once `max_skipped_updates` updates in a row were skipped. The observers
     /// are flushed before each checkpoint, so a checkpoint never covers a step the log lacks;
     /// when an observer fails, a checkpoint is still written before its error is returned.
     pub fn run(
@@ -218,10 +261,16 @@ impl MetaTrainer {
         while self.state.step < until && !stop.load(Ordering::SeqCst) {
             let record = self.step();
             let observed = observer.observe(&record);
-            if observed.is_err()
-                || self.state.step.is_multiple_of(self.state.config.checkpoint_every)
-            {
+            let s = &self.state;
+            let max = s.config.max_skipped_updates;
+            let diverged = s.skipped_in_row >= max;
+            if observed.is_err() || diverged || s.step.is_multiple_of(s.config.checkpoint_every) {
                 self.checkpoint(observer, observed)?;
+            }
+            if diverged {
+                observer.finish()?;
+                let last = self.state.step;
+                return Err(RunError::Diverged { first: last + 1 - max, last, max });
             }
         }
         self.checkpoint(observer, Ok(()))?;
@@ -285,6 +334,7 @@ fn norm(v: &[f32]) -> f64 {
 mod tests {
     use super::*;
     use crate::observe::Observers;
+    use crate::outer::OuterOptimizer;
 
     /// One tiny MLP task with a short horizon, so resets happen.
     const TINY_TASK: &str = r#"task = "mlp-synth:input=8,hidden=8,classes=3,batch=16,steps=30""#;
@@ -418,7 +468,7 @@ mod tests {
         let mut trainer = MetaTrainer::new(config("mlp-lopt"), &dir).unwrap();
         let err = trainer.run(8, &mut recorder, &never).unwrap_err();
         assert_eq!(err.to_string(), "writing the training log: disk on fire");
-        let latest = checkpoint::load_latest::<RunState>(&checkpoint_dir(&dir)).unwrap();
+        let latest = checkpoint::load_latest(&checkpoint_dir(&dir), RunState::check).unwrap();
         assert_eq!(latest.state.step, 5);
         std::fs::remove_dir_all(&dir).unwrap();
     }
@@ -435,12 +485,69 @@ mod tests {
     }
 
     #[test]
+    fn non_finite_updates_are_skipped_counted_and_stop_the_run() {
+        let dir = temp_dir("nonfinite");
+        let mut config = config("mlp-lopt");
+        config.estimator.sigma = 3e38;
+        config.outer.clip_value = None;
+        config.outer.optimizer =
+            OuterOptimizer::Adam { lr: 3.4e38, beta1: 0.9, beta2: 0.999, eps: 1e-8 };
+        config.max_skipped_updates = 4;
+        let never = AtomicBool::new(false);
+        let mut records = Records::default();
+        let mut trainer = MetaTrainer::new(config, &dir).unwrap();
+        let initial = bits(&trainer.state().theta);
+        let err = trainer.run(8, &mut records, &never).unwrap_err();
+        assert_eq!(
+            err.to_string(),
+            "outer steps 1 to 4 all gave a non-finite meta-gradient or update (max_skipped_updates = 4); theta is kept from before them, in the checkpoint of step 4"
+        );
+        assert_eq!(records.0.iter().map(|r| r.update_skipped).collect::<Vec<_>>(), [true; 4]);
+        assert_eq!(bits(&trainer.state().theta), initial);
+        let latest = checkpoint::load_latest(&checkpoint_dir(&dir), RunState::check).unwrap();
+        assert_eq!((latest.state.step, latest.state.skipped_in_row), (4, 4));
+        let saved = crate::optim::SavedOptimizer::load(&dir).unwrap();
+        assert_eq!(bits(&saved.theta), initial);
+        std::fs::remove_dir_all(&dir).unwrap();
+    }
+
+    #[test]
+    fn a_checkpoint_with_a_non_finite_theta_is_skipped() {
+        let dir = temp_dir("nan-checkpoint");
+        let never = AtomicBool::new(false);
+        let mut trainer = MetaTrainer::new(config("mlp-lopt"), &dir).unwrap();
+        trainer.run(6, &mut Observers::default(), &never).unwrap();
+        trainer.state.theta[2] = f32::INFINITY;
+        trainer.state.step = 7;
+        trainer.save().unwrap();
+        let (resumed, how) = MetaTrainer::resume(&dir).unwrap();
+        assert_eq!(resumed.state().step, 6);
+        let newest = checkpoint_dir(&dir).join(checkpoint::file_name(7));
+        assert_eq!(
+            how.skipped[0].to_string(),
+            format!("checkpoint {}: theta[2] = inf is not finite", newest.display())
+        );
+        std::fs::remove_dir_all(&dir).unwrap();
+    }
+
+    /// Keeps every record.
+    #[derive(Default)]
+    struct Records(Vec<OuterRecord>);
+
+    impl Observer for Records {
+        fn observe(&mut self, record: &OuterRecord) -> std::io::Result<()> {
+            self.0.push(record.clone());
+            Ok(())
+        }
+    }
+
+    #[test]
     fn a_raised_stop_flag_ends_the_run_with_a_checkpoint() {
         let dir = temp_dir("stop");
         let mut trainer = MetaTrainer::new(config("mlp-lopt"), &dir).unwrap();
         let stop = AtomicBool::new(true);
         trainer.run(8, &mut Observers::default(), &stop).unwrap();
-        let latest = checkpoint::load_latest::<RunState>(&checkpoint_dir(&dir)).unwrap();
+        let latest = checkpoint::load_latest(&checkpoint_dir(&dir), RunState::check).unwrap();
         assert_eq!(latest.state.step, 0);
         std::fs::remove_dir_all(&dir).unwrap();
     }

@@ -6,7 +6,7 @@ use std::fs::{self, File, OpenOptions};
 use std::io::{self, BufWriter, Write};
 use std::path::Path;
 
-const HEADER: &str = "step,meta_loss,grad_norm,theta_norm,inner_steps_per_sec,reset_fraction,clip_fraction,heldout_loss";
+const HEADER: &str = "step,meta_loss,grad_norm,theta_norm,inner_steps_per_sec,reset_fraction,clip_fraction,heldout_loss,update_skipped";
 
 /// Appends one row per outer step to a CSV file.
 pub struct CsvLog {
@@ -45,14 +45,15 @@ impl Observer for CsvLog {
         let heldout = r.heldout_loss.map(|h| h.to_string()).unwrap_or_default();
         writeln!(
             self.out,
-            "{},{},{},{},{},{},{},{heldout}",
+            "{},{},{},{},{},{},{},{heldout},{}",
             r.step,
             r.meta_loss,
             r.grad_norm,
             r.theta_norm,
             r.inner_steps_per_sec,
             r.reset_fraction,
-            r.clip_fraction
+            r.clip_fraction,
+            u8::from(r.update_skipped)
         )
     }
 

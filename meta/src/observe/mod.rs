@@ -32,6 +32,8 @@ pub struct OuterRecord {
     pub clip_fraction: f64,
     /// Held-out meta-loss, on the steps where it was evaluated.
     pub heldout_loss: Option<f64>,
+    /// The step's meta-gradient or update was not finite, so theta was left unchanged.
+    pub update_skipped: bool,
 }
 
 /// Sees every outer step of a training loop.

@@ -57,6 +57,7 @@ impl Observer for TensorBoard {
             ("particles/reset_fraction", Some(r.reset_fraction)),
             ("particles/clip_fraction", Some(r.clip_fraction)),
             ("meta/heldout_loss", r.heldout_loss),
+            ("meta/update_skipped", Some(f64::from(u8::from(r.update_skipped)))),
         ];
         for (tag, value) in scalars {
             if let Some(value) = value {
@@ -125,7 +126,7 @@ print(json.dumps({t: [[e.step, e.value] for e in acc.Scalars(t)] for t in acc.Ta
         assert!(output.status.success(), "{}", String::from_utf8_lossy(&output.stderr));
         let scalars: HashMap<String, Vec<(u64, f64)>> =
             serde_json::from_slice(&output.stdout).unwrap();
-        assert_eq!(scalars.len(), 7, "tags: {:?}", scalars.keys());
+        assert_eq!(scalars.len(), 8, "tags: {:?}", scalars.keys());
         let loss = &scalars["meta/loss"];
         assert_eq!(loss.iter().map(|e| e.0).collect::<Vec<_>>(), [1, 2, 3]);
         for &(step, value) in loss {

@@ -89,12 +89,13 @@ pub fn encode<T: Serialize>(format: Format, state: &T) -> Vec<u8> {
     bytes
 }
 
-/// Decodes a file of `format` read from `path`, checking magic, version, length and checksum.
-pub fn decode<T: DeserializeOwned>(
+/// Checks the header of a file of `format` read from `path` (magic, version, length) and its
+/// checksum, and returns its payload.
+pub fn verify<'a>(
     format: Format,
-    bytes: &[u8],
+    bytes: &'a [u8],
     path: &Path,
-) -> Result<T, CheckpointError> {
+) -> Result<&'a [u8], CheckpointError> {
     let path = path.to_path_buf();
     if !bytes.starts_with(&format.magic) {
         let other = FORMATS.iter().find(|f| bytes.starts_with(&f.magic));
@@ -125,9 +126,23 @@ pub fn decode<T: DeserializeOwned>(
     if crc32fast::hash(payload) != crc {
         return Err(CheckpointError::Corrupted { path });
     }
+    Ok(payload)
+}
+
+/// Decodes a file of `format` read from `path`, checking magic, version, length and checksum.
+pub fn decode<T: DeserializeOwned>(
+    format: Format,
+    bytes: &[u8],
+    path: &Path,
+) -> Result<T, CheckpointError> {
+    let payload = verify(format, bytes, path)?;
     bincode::serde::decode_from_slice(payload, bincode::config::standard())
         .map(|(state, _)| state)
-        .map_err(|e| CheckpointError::Decode { path, what: format.what, reason: e.to_string() })
+        .map_err(|e| CheckpointError::Decode {
+            path: path.to_path_buf(),
+            what: format.what,
+            reason: e.to_string(),
+        })
 }
 
 /// Reads and decodes the file of `format` at `path`.
@@ -149,8 +164,9 @@ pub fn write_atomic<T: Serialize>(
         .map_err(|(path, error)| CheckpointError::Io { path, error })
 }
 
-/// Writes `state` as the run checkpoint of `step` in `dir`, then deletes all but the newest
-/// `keep` checkpoints. Returns the file's path.
+/// Writes `state` as the run checkpoint of `step` in `dir`, then deletes the verified
+/// checkpoints (header and checksum intact) older than the newest `keep` verified ones. Files
+/// that do not verify are neither counted nor deleted. Returns the file's path.
 pub fn save<T: Serialize>(
     dir: &Path,
     step: u64,
@@ -159,16 +175,22 @@ pub fn save<T: Serialize>(
 ) -> Result<PathBuf, CheckpointError> {
     let path = dir.join(file_name(step));
     write_atomic(RUN, &path, state)?;
-    for old in list(dir)?.into_iter().rev().skip(keep.max(1)) {
-        fs::remove_file(&old).map_err(io_error(&old))?;
+    let verified = |p: &PathBuf| fs::read(p).is_ok_and(|bytes| verify(RUN, &bytes, p).is_ok());
+    let good: Vec<PathBuf> = list(dir)?.into_iter().rev().filter(verified).collect();
+    for old in good.iter().skip(keep.max(1)) {
+        fs::remove_file(old).map_err(io_error(old))?;
     }
     Ok(path)
 }
 
-/// The checkpoint files in `dir`, oldest first.
+/// The checkpoint files in `dir`, oldest first (none if `dir` does not exist).
 pub fn list(dir: &Path) -> Result<Vec<PathBuf>, CheckpointError> {
-    let mut files: Vec<PathBuf> = fs::read_dir(dir)
-        .map_err(io_error(dir))?
+    let entries = match fs::read_dir(dir) {
+        Ok(entries) => entries,
+        Err(err) if err.kind() == std::io::ErrorKind::NotFound => return Ok(Vec::new()),
+        Err(err) => return Err(io_error(dir)(err)),
+    };
+    let mut files: Vec<PathBuf> = entries
         .filter_map(|entry| entry.ok().map(|e| e.path()))
         .filter(|p| {
             p.file_name()
@@ -316,6 +338,25 @@ mod tests {
     }
 
     #[test]
+    fn retention_counts_only_verified_checkpoints() {
+        let dir = temp_dir("retention");
+        fs::create_dir_all(&dir).unwrap();
+        let garbage = dir.join(file_name(99));
+        fs::write(&garbage, b"garbage").unwrap();
+        let mut future = encode(RUN, &state(98));
+        future[8..12].copy_from_slice(&9u32.to_le_bytes());
+        fs::write(dir.join(file_name(98)), &future).unwrap();
+        for step in [1, 2, 3] {
+            save(&dir, step, &state(step), 1).unwrap();
+        }
+        let names: Vec<PathBuf> = list(&dir).unwrap();
+        assert_eq!(names, [3, 98, 99].map(|s| dir.join(file_name(s))));
+        let latest: Latest<State> = load_latest(&dir, |_| Ok(())).unwrap();
+        assert_eq!((latest.state, latest.skipped.len()), (state(3), 2));
+        fs::remove_dir_all(&dir).unwrap();
+    }
+
+    #[test]
     fn a_directory_without_checkpoints_is_an_error() {
         let dir = temp_dir("empty");
         fs::create_dir_all(&dir).unwrap();
@@ -324,5 +365,7 @@ mod tests {
             Err(CheckpointError::Missing { .. })
         ));
         fs::remove_dir_all(&dir).unwrap();
+        let missing = load_latest::<State>(&dir, |_| Ok(())).unwrap_err();
+        assert_eq!(missing.to_string(), format!("no checkpoint in {}", dir.display()));
     }
 }

@@ -3,7 +3,7 @@
 use super::UsageError;
 use anyhow::Context;
 use clap::Args;
-use pesto_meta::metatrain::{MetaTrainConfig, MetaTrainer, RunError};
+use pesto_meta::metatrain::{MetaTrainConfig, MetaTrainer, RunError, checkpoint_dir};
 use pesto_meta::observe::{CsvLog, Observers, ProgressBar, TensorBoard};
 use std::io::Write;
 use std::path::{Path, PathBuf};
@@ -41,11 +41,19 @@ pub fn run(args: MetaTrainArgs) -> anyhow::Result<()> {
             for skipped in &resumed.skipped {
                 eprintln!("warning: skipping damaged checkpoint: {skipped}");
             }
-            eprintln!(
-                "resuming from {} (outer step {})",
-                resumed.path.display(),
-                trainer.state().step
-            );
+            if resumed.from_config {
+                eprintln!(
+                    "no checkpoint in {}: starting the run again from outer step 0 with {}",
+                    checkpoint_dir(dir).display(),
+                    resumed.path.display()
+                );
+            } else {
+                eprintln!(
+                    "resuming from {} (outer step {})",
+                    resumed.path.display(),
+                    trainer.state().step
+                );
+            }
             (trainer, dir.clone())
         }
         None => {

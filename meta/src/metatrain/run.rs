@@ -2,7 +2,7 @@
 //! mutable state lives in `RunState`, so resuming is "load the checkpoint and continue".
 
 use super::lock::{LockError, RunLock};
-use super::{LoptTraining, MetaTrainConfig, TaskSource};
+use super::{ConfigError, LoptTraining, MetaTrainConfig, TaskSource};
 use crate::checkpoint::{self, CheckpointError};
 use crate::durable;
 use crate::estimators::{AnyEstimator, Estimator, EstimatorError};
@@ -42,6 +42,12 @@ pub enum RunError {
     /// A new run was asked for in a directory that already holds one.
     #[error("{} already holds a run", dir.display())]
     Exists { dir: PathBuf },
+    /// The run's config file could not be read.
+    #[error(transparent)]
+    Config(#[from] ConfigError),
+    /// `resume` was asked of a directory without a checkpoint or a config.
+    #[error("{} holds no run to resume (no checkpoint and no {CONFIG_FILE})", dir.display())]
+    NoRun { dir: PathBuf },
     /// Too many outer steps in a row gave a non-finite meta-gradient or update.
     #[error(
         "outer steps {first} to {last} all gave a non-finite meta-gradient or update (max_skipped_updates = {max}); theta is kept from before them, in the checkpoint of step {last}"
@@ -60,7 +66,7 @@ impl RunError {
             RunError::Task(_) | RunError::Estimator(_) => true,
             RunError::Checkpoint(err) => err.is_user_input(),
             RunError::Lock(err) => matches!(err, LockError::Held { .. }),
-            RunError::Exists { .. } => true,
+            RunError::Exists { .. } | RunError::Config(_) | RunError::NoRun { .. } => true,
             RunError::Log(_) | RunError::Io { .. } | RunError::Diverged { .. } => false,
         }
     }
@@ -129,6 +135,9 @@ pub struct Resumed {
     pub path: PathBuf,
     /// Newer checkpoints that were damaged and skipped, with their errors.
     pub skipped: Vec<CheckpointError>,
+    /// The directory had no checkpoint (its first write was interrupted): the run starts
+    /// again from step 0 with the config at `path`.
+    pub from_config: bool,
 }
 
 fn system_for(config: &MetaTrainConfig) -> Result<LoptTraining, TaskError> {
@@ -178,14 +187,35 @@ impl MetaTrainer {
         Ok(trainer)
     }
 
-    /// Locks `dir` and continues its run from its newest good checkpoint.
+    /// Locks `dir` and continues its run from its newest good checkpoint; a directory without
+    /// any checkpoint (its first write was interrupted) starts again from step 0 with its
+    /// `config.toml`.
     pub fn resume(dir: &Path) -> Result<(Self, Resumed), RunError> {
+        if !dir.is_dir() {
+            return Err(RunError::NoRun { dir: dir.to_path_buf() });
+        }
         let lock = RunLock::acquire(dir)?;
-        let latest = checkpoint::load_latest(&checkpoint_dir(dir), RunState::check)?;
-        let system = system_for(&latest.state.config)?;
-        let resumed = Resumed { path: latest.path, skipped: latest.skipped };
-        let dir = dir.to_path_buf();
-        Ok((Self { system, state: latest.state, dir, _lock: Some(lock) }, resumed))
+        let config_file = dir.join(CONFIG_FILE);
+        let (mut trainer, resumed) =
+            match checkpoint::load_latest(&checkpoint_dir(dir), RunState::check) {
+                Ok(latest) => {
+                    let system = system_for(&latest.state.config)?;
+                    let (path, skipped) = (latest.path, latest.skipped);
+                    let dir = dir.to_path_buf();
+                    let trainer = Self { system, state: latest.state, dir, _lock: None };
+                    (trainer, Resumed { path, skipped, from_config: false })
+                }
+                Err(CheckpointError::Missing { .. }) if config_file.is_file() => {
+                    let trainer = Self::new(MetaTrainConfig::load(&config_file)?, dir)?;
+                    (trainer, Resumed { path: config_file, skipped: Vec::new(), from_config: true })
+                }
+                Err(CheckpointError::Missing { .. }) => {
+                    return Err(RunError::NoRun { dir: dir.to_path_buf() });
+                }
+                Err(err) => return Err(err.into()),
+            };
+        trainer._lock = Some(lock);
+        Ok((trainer, resumed))
     }
 
     /// The run's state.
@@ -539,6 +569,44 @@ mod tests {
             self.0.push(record.clone());
             Ok(())
         }
+    }
+
+    #[test]
+    fn a_directory_whose_first_checkpoint_was_interrupted_restarts_from_its_config() {
+        let dir = temp_dir("first-killed");
+        let never = AtomicBool::new(false);
+        let mut straight = MetaTrainer::start(config("mlp-lopt"), &dir).unwrap();
+        std::fs::create_dir_all(checkpoint_dir(&dir)).unwrap();
+        std::fs::write(checkpoint_dir(&dir).join(".checkpoint-0000000003.bin.tmp"), b"PEST")
+            .unwrap();
+        assert_eq!(
+            MetaTrainer::resume(&dir).err().unwrap().to_string(),
+            format!(
+                "run directory {} is in use by process {} (lock file {})",
+                dir.display(),
+                std::process::id(),
+                dir.join(super::super::LOCK_FILE).display()
+            )
+        );
+        straight.run(4, &mut Observers::default(), &never).unwrap();
+        let theta = bits(&straight.state().theta);
+        drop(straight);
+        for file in checkpoint::list(&checkpoint_dir(&dir)).unwrap() {
+            std::fs::remove_file(file).unwrap();
+        }
+        let (mut again, how) = MetaTrainer::resume(&dir).unwrap();
+        assert!(how.from_config);
+        assert_eq!((how.path, again.state().step), (dir.join(CONFIG_FILE), 0));
+        again.run(4, &mut Observers::default(), &never).unwrap();
+        assert_eq!(bits(&again.state().theta), theta);
+        drop(again);
+        std::fs::remove_file(dir.join(CONFIG_FILE)).unwrap();
+        std::fs::remove_dir_all(checkpoint_dir(&dir)).unwrap();
+        assert_eq!(
+            MetaTrainer::resume(&dir).err().unwrap().to_string(),
+            format!("{} holds no run to resume (no checkpoint and no config.toml)", dir.display())
+        );
+        std::fs::remove_dir_all(&dir).unwrap();
     }
 
     #[test]

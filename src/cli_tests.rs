@@ -1,6 +1,8 @@
 //! End-to-end tests of the `pesto` binary: runs it as a user would, kills and interrupts it.
 
+use pesto_meta::observe::{Observer, OuterRecord, TensorBoard};
 use pesto_meta::optim::SavedOptimizer;
+use std::io::Write;
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Output, Stdio};
 use std::time::{Duration, Instant};
@@ -176,6 +178,151 @@ fn a_second_process_on_a_run_directory_gets_the_lock_error() {
     assert_eq!(std::fs::read_to_string(out.join("config.toml")).unwrap(), config_text);
     // The lock goes with its holder.
     run(pesto().args(["meta-train", "--steps", "1", "--resume"]).arg(&out));
+    std::fs::remove_dir_all(&dir).unwrap();
+}
+
+/// A small tmpfs mounted on a directory and unmounted when dropped.
+struct Tmpfs(PathBuf);
+
+impl Tmpfs {
+    /// Mounts a tmpfs of `size` (as `mount -o size=` reads it) on `dir`, or says why not and
+    /// returns `None` where this process may not mount one.
+    fn mount(dir: &Path, size: &str) -> Option<Self> {
+        std::fs::create_dir_all(dir).unwrap();
+        let mounted = Command::new("mount")
+            .args(["-t", "tmpfs", "-o", &format!("size={size}"), "tmpfs"])
+            .arg(dir)
+            .stderr(Stdio::null())
+            .status()
+            .is_ok_and(|s| s.success());
+        if !mounted {
+            eprintln!("skipped: this process cannot mount a tmpfs");
+            return None;
+        }
+        Some(Self(dir.to_path_buf()))
+    }
+
+    /// Fills the file system up, then frees `free` bytes of it.
+    fn fill(&self, free: u64) {
+        let mut file = std::fs::File::create(self.0.join("filler")).unwrap();
+        let chunk = [7u8; 4096];
+        while file.write_all(&chunk).is_ok() {}
+        let len = file.metadata().unwrap().len();
+        file.set_len(len.saturating_sub(free)).unwrap();
+    }
+
+    fn unfill(&self) {
+        std::fs::remove_file(self.0.join("filler")).unwrap();
+    }
+}
+
+impl Drop for Tmpfs {
+    fn drop(&mut self) {
+        let _ = Command::new("umount").arg("-l").arg(&self.0).status();
+    }
+}
+
+/// The files under `dir` whose name ends in `.tmp`.
+fn temporaries(dir: &Path) -> Vec<PathBuf> {
+    let mut found = Vec::new();
+    for entry in std::fs::read_dir(dir).unwrap() {
+        let path = entry.unwrap().path();
+        if path.is_dir() {
+            found.extend(temporaries(&path));
+        } else if path.to_string_lossy().ends_with(".tmp") {
+            found.push(path);
+        }
+    }
+    found
+}
+
+/// Asserts `output` is a failure (not a panic) whose last message is `expected`.
+fn assert_fails_with(output: &Output, expected: &str) {
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert_eq!(output.status.code(), Some(1), "{stderr}");
+    assert_eq!(stderr.trim_end().lines().last(), Some(expected), "{stderr}");
+    assert!(!stderr.contains("panicked"), "{stderr}");
+}
+
+#[test]
+fn a_full_disk_is_a_clear_error_that_keeps_the_last_checkpoint_and_log() {
+    let dir = scratch("full");
+    let Some(disk) = Tmpfs::mount(&dir.join("disk"), "4m") else { return };
+    let config = dir.join("tiny.toml");
+    std::fs::write(&config, CONFIG).unwrap();
+    let full = "No space left on device (os error 28)";
+
+    // The config: the lock file takes the last free page.
+    disk.fill(4096);
+    let fresh = disk.0.join("fresh");
+    let output = pesto()
+        .args(["meta-train", "--steps", "10", "--config"])
+        .arg(&config)
+        .arg("--out")
+        .arg(&fresh)
+        .output()
+        .unwrap();
+    let expected = format!("error: writing {}: {full}", fresh.join("config.toml").display());
+    assert_fails_with(&output, &expected);
+    assert!(temporaries(&fresh).is_empty());
+    disk.unfill();
+
+    let out = disk.0.join("run");
+    run(pesto()
+        .args(["meta-train", "--steps", "5", "--config"])
+        .arg(&config)
+        .arg("--out")
+        .arg(&out));
+    let checkpoint = out.join("checkpoints/checkpoint-0000000005.bin");
+    let (saved, log) = (std::fs::read(&checkpoint).unwrap(), std::fs::read(out.join("log.csv")));
+    let log = log.unwrap();
+
+    // The log rewritten on resume.
+    disk.fill(0);
+    let output = pesto().args(["meta-train", "--steps", "10", "--resume"]).arg(&out).output();
+    let expected = format!("error: {}: {full}", out.join("log.csv").display());
+    assert_fails_with(&output.unwrap(), &expected);
+    assert_eq!(std::fs::read(out.join("log.csv")).unwrap(), log);
+    disk.unfill();
+
+    // The checkpoint: room for the log and events, not for a checkpoint.
+    disk.fill(64 << 10);
+    let output = pesto().args(["meta-train", "--steps", "10", "--resume"]).arg(&out).output();
+    let newest = out.join("checkpoints/checkpoint-0000000010.bin");
+    assert_fails_with(&output.unwrap(), &format!("error: checkpoint {}: {full}", newest.display()));
+    assert!(!newest.exists());
+    assert_eq!(std::fs::read(&checkpoint).unwrap(), saved);
+    assert!(std::fs::read(out.join("log.csv")).unwrap().starts_with(&log));
+    assert_eq!(SavedOptimizer::load(&out).unwrap().outer_steps, 5);
+    assert!(temporaries(&out).is_empty(), "{:?}", temporaries(&out));
+    disk.unfill();
+
+    // TensorBoard events.
+    let events = disk.0.join("events");
+    let mut tb = TensorBoard::open(&events).unwrap();
+    disk.fill(0);
+    let record = |step| OuterRecord { step, ..OuterRecord::default() };
+    let written = (1..=100).try_for_each(|step| tb.observe(&record(step)));
+    let err = written.and_then(|()| tb.flush()).unwrap_err().to_string();
+    let file = std::fs::read_dir(&events).unwrap().next().unwrap().unwrap().path();
+    assert_eq!(err, format!("{}: {full}", file.display()));
+    disk.unfill();
+
+    // A disk that fills during a run: whichever write fails first is reported, no panic.
+    let long = disk.0.join("long");
+    let child = start_and_wait_for_checkpoint(&config, &long);
+    disk.fill(0);
+    let output = child.wait_with_output().unwrap();
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert_eq!(output.status.code(), Some(1), "{stderr}");
+    assert!(stderr.trim_end().ends_with(full) && !stderr.contains("panicked"), "{stderr}");
+    let resumed_from = SavedOptimizer::load(&long).unwrap().outer_steps;
+    assert!(resumed_from > 0);
+    disk.unfill();
+    run(pesto()
+        .args(["meta-train", "--steps", &(resumed_from + 1).to_string(), "--resume"])
+        .arg(&long));
+    drop(disk);
     std::fs::remove_dir_all(&dir).unwrap();
 }
 

@@ -160,8 +160,7 @@ pub fn write_atomic<T: Serialize>(
 ) -> Result<(), CheckpointError> {
     let dir = path.parent().filter(|d| !d.as_os_str().is_empty()).unwrap_or(Path::new("."));
     fs::create_dir_all(dir).map_err(io_error(dir))?;
-    durable::replace(path, &encode(format, state))
-        .map_err(|(path, error)| CheckpointError::Io { path, error })
+    durable::replace(path, &encode(format, state)).map_err(io_error(path))
 }
 
 /// Writes `state` as the run checkpoint of `step` in `dir`, then deletes the verified

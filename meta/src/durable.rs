@@ -12,24 +12,21 @@ pub fn temporary_path(path: &Path) -> PathBuf {
     path.with_file_name(format!(".{name}.tmp"))
 }
 
-/// Replaces the contents of `path` by `bytes`; on failure the error names the file that failed
-/// and the temporary file is removed.
-pub fn replace(path: &Path, bytes: &[u8]) -> Result<(), (PathBuf, io::Error)> {
+/// Replaces the contents of `path` by `bytes`; on failure the temporary file is removed.
+pub fn replace(path: &Path, bytes: &[u8]) -> io::Result<()> {
     let dir = path.parent().filter(|d| !d.as_os_str().is_empty()).unwrap_or(Path::new("."));
     let tmp = temporary_path(path);
-    let written = File::create(&tmp).and_then(|mut file| {
-        file.write_all(bytes)?;
-        file.sync_all()
-    });
+    let written = File::create(&tmp)
+        .and_then(|mut file| {
+            file.write_all(bytes)?;
+            file.sync_all()
+        })
+        .and_then(|()| fs::rename(&tmp, path));
     if let Err(error) = written {
         let _ = fs::remove_file(&tmp);
-        return Err((tmp, error));
+        return Err(error);
     }
-    if let Err(error) = fs::rename(&tmp, path) {
-        let _ = fs::remove_file(&tmp);
-        return Err((path.to_path_buf(), error));
-    }
-    File::open(dir).and_then(|d| d.sync_all()).map_err(|error| (dir.to_path_buf(), error))
+    File::open(dir)?.sync_all()
 }
 
 #[cfg(test)]
@@ -45,8 +42,8 @@ mod tests {
         replace(&path, b"new").unwrap();
         assert_eq!(fs::read_to_string(&path).unwrap(), "new");
         assert_eq!(fs::read_dir(&dir).unwrap().count(), 1);
-        let (failed, _) = replace(&dir.join("missing/b.txt"), b"x").unwrap_err();
-        assert_eq!(failed, dir.join("missing/.b.txt.tmp"));
+        let failed = replace(&dir.join("missing/b.txt"), b"x").unwrap_err();
+        assert_eq!(failed.kind(), io::ErrorKind::NotFound);
         fs::remove_dir_all(&dir).unwrap();
     }
 }

@@ -178,7 +178,7 @@ impl MetaTrainer {
         }
         let path = dir.join(CONFIG_FILE);
         let text = toml::to_string(&trainer.state.config).expect("a config encodes as TOML");
-        durable::replace(&path, text.as_bytes()).map_err(|(path, error)| RunError::Io {
+        durable::replace(&path, text.as_bytes()).map_err(|error| RunError::Io {
             action: "writing",
             path,
             error,

@@ -1,15 +1,16 @@
 //! A CSV log of the outer loop, one row per outer step.
 
-use super::{Observer, OuterRecord};
+use super::{Observer, OuterRecord, named};
 use crate::durable;
 use std::fs::{self, File, OpenOptions};
 use std::io::{self, BufWriter, Write};
-use std::path::Path;
+use std::path::{Path, PathBuf};
 
 const HEADER: &str = "step,meta_loss,grad_norm,theta_norm,inner_steps_per_sec,reset_fraction,clip_fraction,heldout_loss,update_skipped";
 
 /// Appends one row per outer step to a CSV file.
 pub struct CsvLog {
+    path: PathBuf,
     out: BufWriter<File>,
 }
 
@@ -32,18 +33,19 @@ impl CsvLog {
                 .map(|line| format!("{line}\n"))
                 .collect::<String>(),
             Err(err) if err.kind() == io::ErrorKind::NotFound => String::new(),
-            Err(err) => return Err(err),
+            Err(err) => return Err(named(path, err)),
         };
-        durable::replace(path, format!("{HEADER}\n{kept}").as_bytes()).map_err(|(_, e)| e)?;
-        let file = OpenOptions::new().append(true).open(path)?;
-        Ok(Self { out: BufWriter::new(file) })
+        durable::replace(path, format!("{HEADER}\n{kept}").as_bytes())
+            .and_then(|()| OpenOptions::new().append(true).open(path))
+            .map(|file| Self { path: path.to_path_buf(), out: BufWriter::new(file) })
+            .map_err(|err| named(path, err))
     }
 }
 
 impl Observer for CsvLog {
     fn observe(&mut self, r: &OuterRecord) -> io::Result<()> {
         let heldout = r.heldout_loss.map(|h| h.to_string()).unwrap_or_default();
-        writeln!(
+        let written = writeln!(
             self.out,
             "{},{},{},{},{},{},{},{heldout},{}",
             r.step,
@@ -54,12 +56,13 @@ impl Observer for CsvLog {
             r.reset_fraction,
             r.clip_fraction,
             u8::from(r.update_skipped)
-        )
+        );
+        written.map_err(|err| named(&self.path, err))
     }
 
     fn flush(&mut self) -> io::Result<()> {
-        self.out.flush()?;
-        self.out.get_ref().sync_data()
+        let flushed = self.out.flush().and_then(|()| self.out.get_ref().sync_data());
+        flushed.map_err(|err| named(&self.path, err))
     }
 }
 

@@ -10,6 +10,12 @@ pub use progress::ProgressBar;
 pub use tensorboard::TensorBoard;
 
 use std::io;
+use std::path::Path;
+
+/// `error` with `path` in front of its message, so a failed write names its file.
+fn named(path: &Path, error: io::Error) -> io::Error {
+    io::Error::new(error.kind(), format!("{}: {error}", path.display()))
+}
 
 /// What the outer loop reports after each outer step.
 #[derive(Clone, Debug, Default, PartialEq)]

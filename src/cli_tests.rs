@@ -103,6 +103,67 @@ fn killed_and_resumed_run_matches_a_straight_run() {
     std::fs::remove_dir_all(&dir).unwrap();
 }
 
+/// The log's rows without the column that depends on the machine's speed.
+fn deterministic_log(run_dir: &Path) -> Vec<String> {
+    let text = std::fs::read_to_string(run_dir.join("log.csv")).unwrap();
+    let speed = text.lines().next().unwrap().split(',').position(|c| c == "inner_steps_per_sec");
+    let speed = speed.unwrap();
+    let row = |line: &str| {
+        let cells = line.split(',').enumerate().filter(|&(i, _)| i != speed);
+        cells.map(|(_, cell)| cell).collect::<Vec<_>>().join(",")
+    };
+    text.lines().map(row).collect()
+}
+
+#[test]
+fn a_dozen_kill_9_at_random_points_lose_nothing() {
+    let dir = scratch("soak");
+    let config = dir.join("tiny.toml");
+    // A checkpoint every other step, so kills also land in checkpoint and log writes.
+    std::fs::write(&config, CONFIG.replace("checkpoint_every = 5", "checkpoint_every = 2"))
+        .unwrap();
+    let target = "100";
+    let straight = dir.join("straight");
+    run(pesto()
+        .args(["meta-train", "--steps", target, "--config"])
+        .arg(&config)
+        .arg("--out")
+        .arg(&straight));
+
+    let killed = dir.join("killed");
+    let mut interrupted = 0;
+    for kill in 0..12u64 {
+        let mut command = pesto();
+        command.args(["meta-train", "--steps", target]);
+        if killed.join("config.toml").exists() {
+            command.arg("--resume").arg(&killed);
+        } else {
+            command.arg("--config").arg(&config).arg("--out").arg(&killed);
+        }
+        let mut child = command.stdout(Stdio::null()).stderr(Stdio::null()).spawn().unwrap();
+        let delay = pesto_tasks::rng::mix(0x50a6 + kill) % 250;
+        std::thread::sleep(Duration::from_millis(delay));
+        interrupted += usize::from(child.try_wait().unwrap().is_none());
+        child.kill().unwrap();
+        child.wait().unwrap();
+    }
+    eprintln!("{interrupted} of 12 kills interrupted a running process");
+    run(pesto().args(["meta-train", "--steps", target, "--resume"]).arg(&killed));
+
+    assert_eq!(theta_bits(&killed), theta_bits(&straight));
+    let newest = |d: &Path| std::fs::read(d.join("checkpoints/checkpoint-0000000100.bin")).unwrap();
+    assert!(newest(&killed) == newest(&straight), "the final checkpoints differ");
+    let (got, expected) = (deterministic_log(&killed), deterministic_log(&straight));
+    let first_difference = got.iter().zip(&expected).position(|(a, b)| a != b);
+    assert!(
+        got == expected,
+        "log.csv: {} rows, expected {}; first difference at row {first_difference:?}",
+        got.len(),
+        expected.len()
+    );
+    std::fs::remove_dir_all(&dir).unwrap();
+}
+
 #[test]
 fn each_stop_signal_ends_the_run_with_a_checkpoint_and_resume_is_bit_identical() {
     let dir = scratch("signals");

@@ -440,6 +440,49 @@ fn damaged_checkpoints_are_reported_by_name_and_exit_2() {
 }
 
 #[test]
+fn hostile_paths_and_sizes_are_refused_without_hanging() {
+    let dir = scratch("hostile");
+    let config = dir.join("tiny.toml");
+    std::fs::write(&config, CONFIG).unwrap();
+    let refused = |args: &[&str], expected: &str| {
+        let output = pesto().args(args).output().unwrap();
+        assert_eq!(output.status.code(), Some(2), "{args:?}");
+        assert_eq!(String::from_utf8_lossy(&output.stderr).trim_end(), expected, "{args:?}");
+    };
+    let out = dir.join("run");
+    let out_str = out.to_str().unwrap();
+    refused(
+        &["meta-train", "--config", "/dev/zero", "--out", out_str],
+        "error: config /dev/zero: not a regular file",
+    );
+    refused(
+        &["meta-train", "--threads", "100000", "--config", config.to_str().unwrap()],
+        "error: --threads must be at most 1024, got 100000",
+    );
+    refused(
+        &["eval", "--checkpoint", "/dev/zero"],
+        "error: checkpoint /dev/zero: not a regular file",
+    );
+    let repro = pesto().args(["repro", "table", "--steps", "0"]).output().unwrap();
+    assert_eq!(repro.status.code(), Some(2));
+
+    // A FIFO named like a newer checkpoint is skipped, not waited on.
+    run(pesto()
+        .args(["meta-train", "--steps", "5", "--config"])
+        .arg(&config)
+        .arg("--out")
+        .arg(&out));
+    let fifo = out.join("checkpoints/checkpoint-0000000099.bin");
+    assert!(Command::new("mkfifo").arg(&fifo).status().unwrap().success());
+    let resumed = run(pesto().args(["meta-train", "--steps", "6", "--resume"]).arg(&out));
+    let said = String::from_utf8_lossy(&resumed.stderr);
+    let expected =
+        format!("skipping damaged checkpoint: checkpoint {}: not a regular file", fifo.display());
+    assert!(said.contains(&expected), "{said}");
+    std::fs::remove_dir_all(&dir).unwrap();
+}
+
+#[test]
 fn bad_config_fields_exit_2_naming_the_field() {
     let dir = scratch("config");
     let config = dir.join("bad.toml");

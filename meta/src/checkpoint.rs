@@ -2,7 +2,7 @@
 //! bincode encoding of the run state. Written to a temporary file, fsynced and renamed into
 //! place, so a crash never leaves a half-written file under a checkpoint's name.
 
-use crate::durable;
+use crate::{durable, read};
 use serde::{Serialize, de::DeserializeOwned};
 use std::fs;
 use std::path::{Path, PathBuf};
@@ -61,7 +61,10 @@ impl CheckpointError {
     /// True when the file given is at fault (damaged, wrong kind, missing), not the machine.
     pub fn is_user_input(&self) -> bool {
         match self {
-            CheckpointError::Io { error, .. } => error.kind() == std::io::ErrorKind::NotFound,
+            CheckpointError::Io { error, .. } => {
+                use std::io::ErrorKind::{InvalidData, InvalidInput, NotFound};
+                matches!(error.kind(), NotFound | InvalidInput | InvalidData)
+            }
             _ => true,
         }
     }
@@ -136,18 +139,18 @@ pub fn decode<T: DeserializeOwned>(
     path: &Path,
 ) -> Result<T, CheckpointError> {
     let payload = verify(format, bytes, path)?;
-    bincode::serde::decode_from_slice(payload, bincode::config::standard())
-        .map(|(state, _)| state)
-        .map_err(|e| CheckpointError::Decode {
-            path: path.to_path_buf(),
-            what: format.what,
-            reason: e.to_string(),
-        })
+    let decoded = bincode::serde::decode_from_slice(payload, bincode::config::standard());
+    let reason = match decoded {
+        Ok((state, used)) if used == payload.len() => return Ok(state),
+        Ok((_, used)) => format!("{} unused bytes after it", payload.len() - used),
+        Err(e) => e.to_string(),
+    };
+    Err(CheckpointError::Decode { path: path.to_path_buf(), what: format.what, reason })
 }
 
 /// Reads and decodes the file of `format` at `path`.
 pub fn load<T: DeserializeOwned>(format: Format, path: &Path) -> Result<T, CheckpointError> {
-    let bytes = fs::read(path).map_err(io_error(path))?;
+    let bytes = read::capped(path, read::DATA_CAP).map_err(io_error(path))?;
     decode(format, &bytes, path)
 }
 
@@ -164,8 +167,9 @@ pub fn write_atomic<T: Serialize>(
 }
 
 /// Writes `state` as the run checkpoint of `step` in `dir`, then deletes the verified
-/// checkpoints (header and checksum intact) older than the newest `keep` verified ones. Files
-/// that do not verify are neither counted nor deleted. Returns the file's path.
+/// checkpoints (header and checksum intact) older than the newest `keep` verified ones up to
+/// `step`. Files that do not verify, and those of later steps, are neither counted nor
+/// deleted, so the file just written is always kept. Returns the file's path.
 pub fn save<T: Serialize>(
     dir: &Path,
     step: u64,
@@ -174,7 +178,10 @@ pub fn save<T: Serialize>(
 ) -> Result<PathBuf, CheckpointError> {
     let path = dir.join(file_name(step));
     write_atomic(RUN, &path, state)?;
-    let verified = |p: &PathBuf| fs::read(p).is_ok_and(|bytes| verify(RUN, &bytes, p).is_ok());
+    let verified = |p: &PathBuf| {
+        *p <= path
+            && read::capped(p, read::DATA_CAP).is_ok_and(|bytes| verify(RUN, &bytes, p).is_ok())
+    };
     let good: Vec<PathBuf> = list(dir)?.into_iter().rev().filter(verified).collect();
     for old in good.iter().skip(keep.max(1)) {
         fs::remove_file(old).map_err(io_error(old))?;
@@ -316,6 +323,19 @@ mod tests {
                 path.display()
             )
         );
+        let mut padded = good.clone();
+        padded.extend_from_slice(&[0; 50]);
+        let payload_len = (padded.len() - HEADER_LEN) as u64;
+        padded[12..20].copy_from_slice(&payload_len.to_le_bytes());
+        let crc = crc32fast::hash(&padded[HEADER_LEN..]);
+        padded[20..24].copy_from_slice(&crc.to_le_bytes());
+        assert_eq!(
+            err(&padded),
+            format!(
+                "checkpoint {}: cannot decode its run checkpoint: 50 unused bytes after it",
+                path.display()
+            )
+        );
         assert_eq!(
             err(&encode(OPTIMIZER, &state(1))),
             format!("checkpoint {}: not a pesto run checkpoint (optimizer file)", path.display())
@@ -352,6 +372,12 @@ mod tests {
         assert_eq!(names, [3, 98, 99].map(|s| dir.join(file_name(s))));
         let latest: Latest<State> = load_latest(&dir, |_| Ok(())).unwrap();
         assert_eq!((latest.state, latest.skipped.len()), (state(3), 2));
+        // A verified checkpoint of a later step (another run's) is not counted either.
+        save(&dir, 100, &state(100), 1).unwrap();
+        fs::rename(dir.join(file_name(100)), dir.join(file_name(200))).unwrap();
+        save(&dir, 4, &state(4), 1).unwrap();
+        let names: Vec<PathBuf> = list(&dir).unwrap();
+        assert_eq!(names, [4, 98, 99, 200].map(|s| dir.join(file_name(s))));
         fs::remove_dir_all(&dir).unwrap();
     }
 

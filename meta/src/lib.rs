@@ -12,6 +12,7 @@ pub mod observe;
 pub mod optim;
 pub mod outer;
 pub mod plot;
+pub mod read;
 pub mod repro;
 pub mod systems;
 pub mod unrolled;

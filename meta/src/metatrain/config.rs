@@ -120,6 +120,9 @@ pub struct MetaTrainConfig {
     pub outer: OuterConfig,
 }
 
+/// The most particles or held-out tasks a run may ask for: each holds a whole inner problem.
+const MAX_COUNT: usize = 1 << 16;
+
 fn default_estimator() -> EstimatorKind {
     EstimatorKind::Pes
 }
@@ -139,7 +142,7 @@ fn default_max_skipped_updates() -> u64 {
 impl MetaTrainConfig {
     /// Reads and validates the config file at `path`.
     pub fn load(path: &Path) -> Result<Self, ConfigError> {
-        let text = std::fs::read_to_string(path)
+        let text = crate::read::capped_text(path, crate::read::TEXT_CAP)
             .map_err(|e| ConfigError::Read { file: path.to_path_buf(), reason: e.to_string() })?;
         Self::parse(&text, path)
     }
@@ -179,7 +182,11 @@ impl MetaTrainConfig {
         let skips = self.max_skipped_updates;
         range(skips >= 1, "max_skipped_updates", skips.to_string(), "at least 1")?;
         let heldout = self.heldout_tasks;
-        range(heldout >= 1, "heldout_tasks", heldout.to_string(), "at least 1")?;
+        let ok = (1..=MAX_COUNT).contains(&heldout);
+        range(ok, "heldout_tasks", heldout.to_string(), "between 1 and 65536")?;
+        let particles = self.estimator.particles;
+        let ok = particles <= MAX_COUNT;
+        range(ok, "estimator.particles", particles.to_string(), "at most 65536")?;
         let one_source = t.suite.is_some() != t.task.is_some();
         range(one_source, "tasks", format!("{t:?}"), "exactly one of `suite` or `task`")?;
         if let Some(problem) = t.sampling().problem() {
@@ -251,6 +258,10 @@ mod tests {
         assert_eq!(
             error(&BENCHMARK.replace("lr = 1e-3", "lr = 0.0")),
             "config my.toml: [outer] outer optimizer: `lr` = 0 is invalid; expected a positive finite number"
+        );
+        assert_eq!(
+            error(&BENCHMARK.replace("particles = 16", "particles = 100000000")),
+            "config my.toml: field `estimator.particles` = 100000000: expected at most 65536"
         );
         assert_eq!(
             error(&BENCHMARK.replace("outer_steps = 60", "outer_steps = 0")),

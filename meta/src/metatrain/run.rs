@@ -196,24 +196,37 @@ impl MetaTrainer {
         }
         let lock = RunLock::acquire(dir)?;
         let config_file = dir.join(CONFIG_FILE);
-        let (mut trainer, resumed) =
-            match checkpoint::load_latest(&checkpoint_dir(dir), RunState::check) {
-                Ok(latest) => {
-                    let system = system_for(&latest.state.config)?;
-                    let (path, skipped) = (latest.path, latest.skipped);
-                    let dir = dir.to_path_buf();
-                    let trainer = Self { system, state: latest.state, dir, _lock: None };
-                    (trainer, Resumed { path, skipped, from_config: false })
-                }
-                Err(CheckpointError::Missing { .. }) if config_file.is_file() => {
-                    let trainer = Self::new(MetaTrainConfig::load(&config_file)?, dir)?;
-                    (trainer, Resumed { path: config_file, skipped: Vec::new(), from_config: true })
-                }
-                Err(CheckpointError::Missing { .. }) => {
-                    return Err(RunError::NoRun { dir: dir.to_path_buf() });
-                }
-                Err(err) => return Err(err.into()),
-            };
+        let own = match config_file.is_file() {
+            true => Some(MetaTrainConfig::load(&config_file)?),
+            false => None,
+        };
+        let same_run = |state: &RunState| {
+            state.check()?;
+            match &own {
+                Some(config) if *config != state.config => Err(format!(
+                    "belongs to another run: its config differs from {}",
+                    config_file.display()
+                )),
+                _ => Ok(()),
+            }
+        };
+        let (mut trainer, resumed) = match checkpoint::load_latest(&checkpoint_dir(dir), same_run) {
+            Ok(latest) => {
+                let system = system_for(&latest.state.config)?;
+                let (path, skipped) = (latest.path, latest.skipped);
+                let dir = dir.to_path_buf();
+                let trainer = Self { system, state: latest.state, dir, _lock: None };
+                (trainer, Resumed { path, skipped, from_config: false })
+            }
+            Err(CheckpointError::Missing { .. }) if let Some(config) = own => {
+                let trainer = Self::new(config, dir)?;
+                (trainer, Resumed { path: config_file, skipped: Vec::new(), from_config: true })
+            }
+            Err(CheckpointError::Missing { .. }) => {
+                return Err(RunError::NoRun { dir: dir.to_path_buf() });
+            }
+            Err(err) => return Err(err.into()),
+        };
         trainer._lock = Some(lock);
         Ok((trainer, resumed))
     }
@@ -607,6 +620,38 @@ mod tests {
             format!("{} holds no run to resume (no checkpoint and no config.toml)", dir.display())
         );
         std::fs::remove_dir_all(&dir).unwrap();
+    }
+
+    #[test]
+    fn a_checkpoint_of_another_run_is_refused() {
+        let (dir, other) = (temp_dir("own"), temp_dir("foreign"));
+        let never = AtomicBool::new(false);
+        MetaTrainer::start(config("mlp-lopt"), &dir)
+            .unwrap()
+            .run(3, &mut Observers::default(), &never)
+            .unwrap();
+        let mut foreign = config("mlp-lopt");
+        foreign.seed = 4;
+        MetaTrainer::new(foreign, &other)
+            .unwrap()
+            .run(6, &mut Observers::default(), &never)
+            .unwrap();
+        let intruder = checkpoint_dir(&dir).join(checkpoint::file_name(6));
+        std::fs::copy(checkpoint_dir(&other).join(checkpoint::file_name(6)), &intruder).unwrap();
+        let (mut resumed, how) = MetaTrainer::resume(&dir).unwrap();
+        assert_eq!(resumed.state().step, 3);
+        assert_eq!(
+            how.skipped[0].to_string(),
+            format!(
+                "checkpoint {}: belongs to another run: its config differs from {}",
+                intruder.display(),
+                dir.join(CONFIG_FILE).display()
+            )
+        );
+        resumed.run(4, &mut Observers::default(), &never).unwrap();
+        assert!(intruder.exists());
+        std::fs::remove_dir_all(&dir).unwrap();
+        std::fs::remove_dir_all(&other).unwrap();
     }
 
     #[test]

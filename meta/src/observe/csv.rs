@@ -1,8 +1,8 @@
 //! A CSV log of the outer loop, one row per outer step.
 
 use super::{Observer, OuterRecord, named};
-use crate::durable;
-use std::fs::{self, File, OpenOptions};
+use crate::{durable, read};
+use std::fs::{File, OpenOptions};
 use std::io::{self, BufWriter, Write};
 use std::path::{Path, PathBuf};
 
@@ -20,7 +20,7 @@ impl CsvLog {
     /// The kept rows are written to a temporary file, synced and renamed over `path`, so a kill
     /// or a full disk leaves either the old log or the new one.
     pub fn open(path: &Path, start_step: u64) -> io::Result<Self> {
-        let kept = match fs::read_to_string(path) {
+        let kept = match read::capped_text(path, read::DATA_CAP) {
             Ok(text) => text
                 .lines()
                 .skip(1)
@@ -69,6 +69,7 @@ impl Observer for CsvLog {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use std::fs;
 
     #[test]
     fn resuming_drops_rows_after_the_checkpoint() {

@@ -202,6 +202,15 @@ impl MetaTrainer {
         };
         let same_run = |state: &RunState| {
             state.check()?;
+            let system = system_for(&state.config).map_err(|e| e.to_string())?;
+            if state.estimator.kind() != state.config.estimator.kind {
+                return Err(format!(
+                    "holds a {} estimator, its config says {}",
+                    state.estimator.kind().name(),
+                    state.config.estimator.kind.name()
+                ));
+            }
+            state.estimator.check(&system)?;
             match &own {
                 Some(config) if *config != state.config => Err(format!(
                     "belongs to another run: its config differs from {}",
@@ -652,6 +661,33 @@ mod tests {
         assert!(intruder.exists());
         std::fs::remove_dir_all(&dir).unwrap();
         std::fs::remove_dir_all(&other).unwrap();
+    }
+
+    #[test]
+    fn a_checkpoint_whose_stored_tasks_no_longer_build_is_skipped() {
+        let dir = temp_dir("retired-task");
+        let never = AtomicBool::new(false);
+        let mut trainer = MetaTrainer::new(config("mlp-lopt"), &dir).unwrap();
+        trainer.run(6, &mut Observers::default(), &never).unwrap();
+        // Rename the family of every stored inner run, leaving the config's task (the first
+        // mention) alone, and seal the file with a valid checksum.
+        let mut bytes = checkpoint::encode(checkpoint::RUN, trainer.state());
+        let family = b"mlp-synth";
+        let at: Vec<usize> = (24..bytes.len() - family.len())
+            .filter(|&i| &bytes[i..i + family.len()] == family)
+            .collect();
+        assert!(at.len() > 1);
+        at[1..].iter().for_each(|&i| bytes[i + 8] = b'x');
+        let crc = crc32fast::hash(&bytes[24..]);
+        bytes[20..24].copy_from_slice(&crc.to_le_bytes());
+        let newest = checkpoint_dir(&dir).join(checkpoint::file_name(7));
+        std::fs::write(&newest, &bytes).unwrap();
+        let (resumed, how) = MetaTrainer::resume(&dir).unwrap();
+        assert_eq!(resumed.state().step, 6);
+        let skipped = how.skipped[0].to_string();
+        assert!(skipped.starts_with(&format!("checkpoint {}: ", newest.display())), "{skipped}");
+        assert!(skipped.contains("mlp-syntx"), "{skipped}");
+        std::fs::remove_dir_all(&dir).unwrap();
     }
 
     #[test]

@@ -166,6 +166,29 @@ impl UnrolledSystem for LoptTraining {
         }
     }
 
+    fn check_state(&self, run: &InnerRun) -> Result<(), String> {
+        let task = pesto_tasks::registry::build(&run.spec).map_err(|e| e.to_string())?;
+        let (params, tensors) = (task.layout().len(), task.layout().tensors().len());
+        if run.params.len() != params {
+            return Err(format!(
+                "{} has {params} parameters but the stored inner run has {}",
+                run.spec,
+                run.params.len()
+            ));
+        }
+        if !run.scales.is_empty() && run.scales.len() != tensors {
+            return Err(format!(
+                "{} has {tensors} tensors but the stored inner run has {} scales",
+                run.spec,
+                run.scales.len()
+            ));
+        }
+        if run.step > run.horizon {
+            return Err(format!("inner run at step {} past its horizon {}", run.step, run.horizon));
+        }
+        Ok(())
+    }
+
     fn unroll(&self, run: &mut InnerRun, theta: &[f32], k: u64) -> f64 {
         let ws = run.workspace.get_or_insert_with(|| Workspace::build(&run.spec, self.kind));
         ws.optimizer.set_theta(theta);
@@ -224,6 +247,29 @@ mod tests {
         TaskSource::Task(
             TaskSpec::parse("mlp-synth:input=8,hidden=8,classes=3,batch=16,steps=12", 0).unwrap(),
         )
+    }
+
+    #[test]
+    fn a_stored_inner_run_that_no_longer_fits_is_refused() {
+        let kind = LearnedKind::MlpLopt;
+        let system = LoptTraining::new(tiny_task(), kind, kind.init_theta(0));
+        let run = system.init_state(3, 0);
+        assert_eq!(system.check_state(&run), Ok(()));
+        let mut gone = run.clone();
+        gone.spec.family = "retired-family".into();
+        assert!(system.check_state(&gone).unwrap_err().contains("retired-family"));
+        let mut short = run.clone();
+        short.params.pop();
+        assert_eq!(
+            system.check_state(&short).unwrap_err(),
+            "mlp-synth:batch=16,classes=3,hidden=8,input=8,steps=12 has 99 parameters but the stored inner run has 98"
+        );
+        let mut late = run;
+        late.step = late.horizon + 1;
+        assert_eq!(
+            system.check_state(&late).unwrap_err(),
+            "inner run at step 13 past its horizon 12"
+        );
     }
 
     #[test]

@@ -388,6 +388,31 @@ fn a_full_disk_is_a_clear_error_that_keeps_the_last_checkpoint_and_log() {
 }
 
 #[test]
+fn resuming_on_a_read_only_file_system_names_the_file() {
+    let dir = scratch("read-only");
+    let Some(disk) = Tmpfs::mount(&dir.join("disk"), "4m") else { return };
+    let config = dir.join("tiny.toml");
+    std::fs::write(&config, CONFIG).unwrap();
+    let out = disk.0.join("run");
+    run(pesto()
+        .args(["meta-train", "--steps", "5", "--config"])
+        .arg(&config)
+        .arg("--out")
+        .arg(&out));
+    let remounted = Command::new("mount").args(["-o", "remount,ro"]).arg(&disk.0).status();
+    assert!(remounted.unwrap().success());
+    let output = pesto().args(["meta-train", "--steps", "10", "--resume"]).arg(&out).output();
+    let expected = format!(
+        "error: locking run directory {}: {}: Read-only file system (os error 30)",
+        out.display(),
+        out.join("run.lock").display()
+    );
+    assert_fails_with(&output.unwrap(), &expected);
+    drop(disk);
+    std::fs::remove_dir_all(&dir).unwrap();
+}
+
+#[test]
 fn damaged_checkpoints_are_reported_by_name_and_exit_2() {
     let dir = scratch("damaged");
     let config = dir.join("tiny.toml");

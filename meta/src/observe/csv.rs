@@ -20,8 +20,8 @@ impl CsvLog {
     /// The kept rows are written to a temporary file, synced and renamed over `path`, so a kill
     /// or a full disk leaves either the old log or the new one.
     pub fn open(path: &Path, start_step: u64) -> io::Result<Self> {
-        let kept = match read::capped_text(path, read::DATA_CAP) {
-            Ok(text) => text
+        let kept = match read::capped(path, read::DATA_CAP) {
+            Ok(bytes) => String::from_utf8_lossy(&bytes)
                 .lines()
                 .skip(1)
                 .filter(|line| {
@@ -86,6 +86,16 @@ mod tests {
         let steps: Vec<&str> = text.lines().skip(1).map(|l| l.split(',').next().unwrap()).collect();
         assert_eq!(steps, ["1", "2", "3", "4"]);
         assert!(text.starts_with(HEADER));
+        fs::remove_file(&path).unwrap();
+    }
+
+    #[test]
+    fn a_log_with_a_stray_byte_still_reopens() {
+        let path = std::env::temp_dir().join(format!("pesto-csv-bytes-{}.csv", std::process::id()));
+        fs::write(&path, b"header\n1,0.5\n2,0.\xff5\n3,0.5\n").unwrap();
+        drop(CsvLog::open(&path, 2).unwrap());
+        let text = fs::read_to_string(&path).unwrap();
+        assert_eq!(text, format!("{HEADER}\n1,0.5\n2,0.\u{fffd}5\n"));
         fs::remove_file(&path).unwrap();
     }
 

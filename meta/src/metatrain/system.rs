@@ -186,6 +186,16 @@ impl UnrolledSystem for LoptTraining {
         if run.step > run.horizon {
             return Err(format!("inner run at step {} past its horizon {}", run.step, run.horizon));
         }
+        let fresh = Workspace::around(task, self.kind);
+        let fresh = fresh.optimizer.init_state(fresh.task.layout(), run.horizon);
+        let shape =
+            |s: &OptState| (s.slots.iter().map(Vec::len).collect::<Vec<_>>(), s.scalars.len());
+        if shape(&run.opt_state) != shape(&fresh) {
+            return Err(format!(
+                "the stored {} state of {} does not fit its parameters",
+                self.kind, run.spec
+            ));
+        }
         Ok(())
     }
 
@@ -263,6 +273,12 @@ mod tests {
         assert_eq!(
             system.check_state(&short).unwrap_err(),
             "mlp-synth:batch=16,classes=3,hidden=8,input=8,steps=12 has 99 parameters but the stored inner run has 98"
+        );
+        let mut slots = run.clone();
+        slots.opt_state.slots[0].pop();
+        assert_eq!(
+            system.check_state(&slots).unwrap_err(),
+            "the stored mlp-lopt state of mlp-synth:batch=16,classes=3,hidden=8,input=8,steps=12 does not fit its parameters"
         );
         let mut late = run;
         late.step = late.horizon + 1;

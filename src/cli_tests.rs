@@ -150,6 +150,7 @@ fn a_dozen_kill_9_at_random_points_lose_nothing() {
     eprintln!("{interrupted} of 12 kills interrupted a running process");
     run(pesto().args(["meta-train", "--steps", target, "--resume"]).arg(&killed));
 
+    assert!(temporaries(&killed).is_empty(), "{:?}", temporaries(&killed));
     assert_eq!(theta_bits(&killed), theta_bits(&straight));
     let newest = |d: &Path| std::fs::read(d.join("checkpoints/checkpoint-0000000100.bin")).unwrap();
     assert!(newest(&killed) == newest(&straight), "the final checkpoints differ");

@@ -12,6 +12,25 @@ pub fn temporary_path(path: &Path) -> PathBuf {
     path.with_file_name(format!(".{name}.tmp"))
 }
 
+/// Removes the temporary files `replace` left in `dir` when its process was killed; only safe
+/// while no other process writes there (the caller holds the directory's lock).
+pub fn remove_stale(dir: &Path) -> io::Result<()> {
+    let entries = match fs::read_dir(dir) {
+        Ok(entries) => entries,
+        Err(err) if err.kind() == io::ErrorKind::NotFound => return Ok(()),
+        Err(err) => return Err(err),
+    };
+    for entry in entries {
+        let entry = entry?;
+        let name = entry.file_name();
+        let name = name.to_string_lossy();
+        if name.starts_with('.') && name.ends_with(".tmp") && entry.file_type()?.is_file() {
+            fs::remove_file(entry.path())?;
+        }
+    }
+    Ok(())
+}
+
 /// Replaces the contents of `path` by `bytes`; on failure the temporary file is removed.
 pub fn replace(path: &Path, bytes: &[u8]) -> io::Result<()> {
     let dir = path.parent().filter(|d| !d.as_os_str().is_empty()).unwrap_or(Path::new("."));
@@ -44,6 +63,13 @@ mod tests {
         assert_eq!(fs::read_dir(&dir).unwrap().count(), 1);
         let failed = replace(&dir.join("missing/b.txt"), b"x").unwrap_err();
         assert_eq!(failed.kind(), io::ErrorKind::NotFound);
+        fs::write(temporary_path(&path), "left by a kill").unwrap();
+        fs::write(dir.join(".hidden"), "kept").unwrap();
+        remove_stale(&dir).unwrap();
+        let mut names: Vec<_> =
+            fs::read_dir(&dir).unwrap().map(|e| e.unwrap().file_name()).collect();
+        names.sort();
+        assert_eq!(names, [".hidden", "a.txt"]);
         fs::remove_dir_all(&dir).unwrap();
     }
 }

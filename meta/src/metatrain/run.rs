@@ -119,6 +119,19 @@ pub const CONFIG_FILE: &str = "config.toml";
 /// The files whose presence marks a directory as holding a run.
 const RUN_FILES: [&str; 4] = [CONFIG_FILE, "log.csv", "checkpoints", SAVED_OPTIMIZER_FILE];
 
+/// Locks the run directory `dir` and removes the temporary files a killed run left there.
+fn lock(dir: &Path) -> Result<RunLock, RunError> {
+    let lock = RunLock::acquire(dir)?;
+    for dir in [dir.to_path_buf(), checkpoint_dir(dir)] {
+        durable::remove_stale(&dir).map_err(|error| RunError::Io {
+            action: "cleaning",
+            path: dir,
+            error,
+        })?;
+    }
+    Ok(lock)
+}
+
 /// A meta-training run bound to its output directory.
 pub struct MetaTrainer {
     system: LoptTraining,
@@ -172,7 +185,7 @@ impl MetaTrainer {
             path: dir.to_path_buf(),
             error,
         })?;
-        let lock = RunLock::acquire(dir)?;
+        let lock = lock(dir)?;
         if RUN_FILES.iter().any(|f| dir.join(f).exists()) {
             return Err(RunError::Exists { dir: dir.to_path_buf() });
         }
@@ -194,7 +207,7 @@ impl MetaTrainer {
         if !dir.is_dir() {
             return Err(RunError::NoRun { dir: dir.to_path_buf() });
         }
-        let lock = RunLock::acquire(dir)?;
+        let lock = lock(dir)?;
         let config_file = dir.join(CONFIG_FILE);
         let own = match config_file.is_file() {
             true => Some(MetaTrainConfig::load(&config_file)?),

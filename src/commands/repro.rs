@@ -26,7 +26,8 @@ pub enum Repro {
 #[derive(Debug, Args)]
 pub struct TableArgs {
     /// Outer steps measured per estimator.
-    #[arg(long, default_value_t = TableSettings::default().outer_steps, value_parser = clap::value_parser!(u64).range(1..))]
+    #[arg(long, default_value_t = TableSettings::default().outer_steps)]
+    #[arg(value_parser = clap::value_parser!(u64).range(1..))]
     steps: u64,
 }
 
@@ -37,7 +38,8 @@ pub struct InfluenceBalancingArgs {
     #[arg(long)]
     out: PathBuf,
     /// Outer steps per method.
-    #[arg(long, default_value_t = InfluenceBalancingSettings::default().outer_steps, value_parser = clap::value_parser!(u64).range(1..))]
+    #[arg(long, default_value_t = InfluenceBalancingSettings::default().outer_steps)]
+    #[arg(value_parser = clap::value_parser!(u64).range(1..))]
     steps: u64,
 }
 
@@ -52,7 +54,8 @@ pub struct ToyRegressionArgs {
     #[arg(long)]
     out: PathBuf,
     /// Outer steps per estimator.
-    #[arg(long, default_value_t = ToyRegressionSettings::default().outer_steps, value_parser = clap::value_parser!(u64).range(1..))]
+    #[arg(long, default_value_t = ToyRegressionSettings::default().outer_steps)]
+    #[arg(value_parser = clap::value_parser!(u64).range(1..))]
     steps: u64,
 }
 

@@ -314,9 +314,10 @@ impl MetaTrainer {
 
     /// Runs outer steps until `until` are complete or `stop` is raised, reporting each to
     /// `observer`, checkpointing every `checkpoint_every` steps and at the end. Stops with an
-    /// error, after a checkpoint, once `max_skipped_updates` updates in a row were skipped. The observers
-    /// are flushed before each checkpoint, so a checkpoint never covers a step the log lacks;
-    /// when an observer fails, a checkpoint is still written before its error is returned.
+    /// error, after a checkpoint, once `max_skipped_updates` updates in a row were skipped.
+    /// The observers are flushed before each checkpoint, so a checkpoint never covers a step
+    /// the log lacks; when an observer fails, a checkpoint is still written before its error
+    /// is returned.
     pub fn run(
         &mut self,
         until: u64,

@@ -489,6 +489,25 @@ fn hostile_paths_and_sizes_are_refused_without_hanging() {
         &["eval", "--checkpoint", "/dev/zero"],
         "error: checkpoint /dev/zero: not a regular file",
     );
+    let huge = dir.join("huge.toml");
+    let big_task = "mlp-synth:input=1024,hidden=1024,classes=10,batch=8,steps=50";
+    let text = CONFIG.replace("particles = 4", "particles = 65536");
+    std::fs::write(
+        &huge,
+        text.replace(
+            &CONFIG[CONFIG.find("mlp-synth").unwrap()..CONFIG.find(",steps=50").unwrap() + 9],
+            big_task,
+        ),
+    )
+    .unwrap();
+    let output =
+        pesto().args(["meta-train", "--config"]).arg(&huge).arg("--out").arg(&out).output();
+    let output = output.unwrap();
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert_eq!(output.status.code(), Some(2), "{stderr}");
+    assert!(stderr.starts_with("error: 65536 particles would hold about "), "{stderr}");
+    assert!(stderr.trim_end().ends_with("MiB this machine has available"), "{stderr}");
+    assert!(!out.exists());
     let repro = pesto().args(["repro", "table", "--steps", "0"]).output().unwrap();
     assert_eq!(repro.status.code(), Some(2));
 

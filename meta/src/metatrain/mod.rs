@@ -4,6 +4,7 @@
 mod bench;
 mod config;
 mod lock;
+mod memory;
 mod run;
 mod sampling;
 mod system;

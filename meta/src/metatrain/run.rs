@@ -2,6 +2,7 @@
 //! mutable state lives in `RunState`, so resuming is "load the checkpoint and continue".
 
 use super::lock::{LockError, RunLock};
+use super::memory;
 use super::{ConfigError, LoptTraining, MetaTrainConfig, TaskSource};
 use crate::checkpoint::{self, CheckpointError};
 use crate::durable;
@@ -48,6 +49,11 @@ pub enum RunError {
     /// `resume` was asked of a directory without a checkpoint or a config.
     #[error("{} holds no run to resume (no checkpoint and no {CONFIG_FILE})", dir.display())]
     NoRun { dir: PathBuf },
+    /// The particles would not fit in the memory the machine has available.
+    #[error(
+        "{particles} particles would hold about {needed_mib} MiB, more than the {available_mib} MiB this machine has available"
+    )]
+    Memory { particles: usize, needed_mib: u64, available_mib: u64 },
     /// Too many outer steps in a row gave a non-finite meta-gradient or update.
     #[error(
         "outer steps {first} to {last} all gave a non-finite meta-gradient or update (max_skipped_updates = {max}); theta is kept from before them, in the checkpoint of step {last}"
@@ -67,6 +73,7 @@ impl RunError {
             RunError::Checkpoint(err) => err.is_user_input(),
             RunError::Lock(err) => matches!(err, LockError::Held { .. }),
             RunError::Exists { .. } | RunError::Config(_) | RunError::NoRun { .. } => true,
+            RunError::Memory { .. } => true,
             RunError::Log(_) | RunError::Io { .. } | RunError::Diverged { .. } => false,
         }
     }
@@ -132,6 +139,22 @@ fn lock(dir: &Path) -> Result<RunLock, RunError> {
     Ok(lock)
 }
 
+/// An error if the particles of `config`, sized from one inner run of `system`, would not fit
+/// in the memory the machine has available.
+fn check_memory(config: &MetaTrainConfig, system: &LoptTraining) -> Result<(), RunError> {
+    let Some(available) = memory::available_bytes() else { return Ok(()) };
+    let run = system.init_state(0, 0);
+    let slots: usize = run.opt_state.slots.iter().map(Vec::len).sum();
+    // Parameters, the task's gradient and rescaled copy, the optimizer's slots.
+    let state_floats = 3 * run.params.len() + run.scales.len() + slots;
+    let particles = config.estimator.particles;
+    let needed = memory::particle_bytes(particles, state_floats, system.theta_dim());
+    if needed <= available {
+        return Ok(());
+    }
+    Err(RunError::Memory { particles, needed_mib: needed >> 20, available_mib: available >> 20 })
+}
+
 /// A meta-training run bound to its output directory.
 pub struct MetaTrainer {
     system: LoptTraining,
@@ -167,6 +190,7 @@ impl MetaTrainer {
     /// `dir` (see `start`).
     pub fn new(config: MetaTrainConfig, dir: &Path) -> Result<Self, RunError> {
         let system = system_for(&config)?;
+        check_memory(&config, &system)?;
         let estimator =
             AnyEstimator::new(config.estimator.kind, config.estimator_config(), &system)?;
         let theta = system.initial_theta();

@@ -1,6 +1,8 @@
 //! End-to-end tests of the `pesto` binary: runs it as a user would, kills and interrupts it.
 
+use pesto_meta::observe::{Observer, OuterRecord, TensorBoard};
 use pesto_meta::optim::SavedOptimizer;
+use std::io::Write;
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Output, Stdio};
 use std::time::{Duration, Instant};
@@ -101,21 +103,313 @@ fn killed_and_resumed_run_matches_a_straight_run() {
     std::fs::remove_dir_all(&dir).unwrap();
 }
 
+/// The log's rows without the column that depends on the machine's speed.
+fn deterministic_log(run_dir: &Path) -> Vec<String> {
+    let text = std::fs::read_to_string(run_dir.join("log.csv")).unwrap();
+    let speed = text.lines().next().unwrap().split(',').position(|c| c == "inner_steps_per_sec");
+    let speed = speed.unwrap();
+    let row = |line: &str| {
+        let cells = line.split(',').enumerate().filter(|&(i, _)| i != speed);
+        cells.map(|(_, cell)| cell).collect::<Vec<_>>().join(",")
+    };
+    text.lines().map(row).collect()
+}
+
 #[test]
-fn interrupt_stops_cleanly_with_a_checkpoint() {
-    let dir = scratch("interrupt");
+fn a_dozen_kill_9_at_random_points_lose_nothing() {
+    let dir = scratch("soak");
+    let config = dir.join("tiny.toml");
+    // A checkpoint every other step, so kills also land in checkpoint and log writes.
+    std::fs::write(&config, CONFIG.replace("checkpoint_every = 5", "checkpoint_every = 2"))
+        .unwrap();
+    let target = "100";
+    let straight = dir.join("straight");
+    run(pesto()
+        .args(["meta-train", "--steps", target, "--config"])
+        .arg(&config)
+        .arg("--out")
+        .arg(&straight));
+
+    let killed = dir.join("killed");
+    let mut interrupted = 0;
+    for kill in 0..12u64 {
+        let mut command = pesto();
+        command.args(["meta-train", "--steps", target]);
+        if killed.join("config.toml").exists() {
+            command.arg("--resume").arg(&killed);
+        } else {
+            command.arg("--config").arg(&config).arg("--out").arg(&killed);
+        }
+        let mut child = command.stdout(Stdio::null()).stderr(Stdio::null()).spawn().unwrap();
+        let delay = pesto_tasks::rng::mix(0x50a6 + kill) % 250;
+        std::thread::sleep(Duration::from_millis(delay));
+        interrupted += usize::from(child.try_wait().unwrap().is_none());
+        child.kill().unwrap();
+        child.wait().unwrap();
+    }
+    eprintln!("{interrupted} of 12 kills interrupted a running process");
+    run(pesto().args(["meta-train", "--steps", target, "--resume"]).arg(&killed));
+
+    assert!(temporaries(&killed).is_empty(), "{:?}", temporaries(&killed));
+    assert_eq!(theta_bits(&killed), theta_bits(&straight));
+    let newest = |d: &Path| std::fs::read(d.join("checkpoints/checkpoint-0000000100.bin")).unwrap();
+    assert!(newest(&killed) == newest(&straight), "the final checkpoints differ");
+    let (got, expected) = (deterministic_log(&killed), deterministic_log(&straight));
+    let first_difference = got.iter().zip(&expected).position(|(a, b)| a != b);
+    assert!(
+        got == expected,
+        "log.csv: {} rows, expected {}; first difference at row {first_difference:?}",
+        got.len(),
+        expected.len()
+    );
+    std::fs::remove_dir_all(&dir).unwrap();
+}
+
+#[test]
+fn each_stop_signal_ends_the_run_with_a_checkpoint_and_resume_is_bit_identical() {
+    let dir = scratch("signals");
+    let config = dir.join("tiny.toml");
+    std::fs::write(&config, CONFIG).unwrap();
+    let mut stopped = Vec::new();
+    for signal in ["TERM", "HUP", "USR1", "INT"] {
+        let out = dir.join(signal);
+        let child = start_and_wait_for_checkpoint(&config, &out);
+        let pid = child.id().to_string();
+        assert!(
+            Command::new("kill").args([&format!("-{signal}"), &pid]).status().unwrap().success()
+        );
+        let output = child.wait_with_output().unwrap();
+        let stderr = String::from_utf8_lossy(&output.stderr);
+        assert!(output.status.success(), "SIG{signal}: {:?} {stderr}", output.status);
+        let step = SavedOptimizer::load(&out).unwrap().outer_steps;
+        assert!(
+            stderr.contains(&format!(
+                "interrupted by SIG{signal}: checkpoint written at outer step {step}"
+            )),
+            "{stderr}"
+        );
+        assert!(out.join("checkpoints").join(format!("checkpoint-{step:010}.bin")).exists());
+        let stdout = String::from_utf8_lossy(&output.stdout);
+        let resume = format!("resume with: pesto meta-train --resume {}", out.display());
+        assert!(stdout.contains(&resume), "{stdout}");
+        stopped.push(out);
+    }
+    let target = stopped.iter().map(|d| SavedOptimizer::load(d).unwrap().outer_steps).max();
+    let target = (target.unwrap() + 10).to_string();
+    let straight = dir.join("straight");
+    run(pesto()
+        .args(["meta-train", "--steps", &target, "--config"])
+        .arg(&config)
+        .arg("--out")
+        .arg(&straight));
+    let newest =
+        |d: &Path| std::fs::read(d.join(format!("checkpoints/checkpoint-{target:0>10}.bin")));
+    for out in &stopped {
+        run(pesto().args(["meta-train", "--steps", &target, "--resume"]).arg(out));
+        assert_eq!(theta_bits(out), theta_bits(&straight), "{}", out.display());
+        assert!(newest(out).unwrap() == newest(&straight).unwrap(), "{}", out.display());
+    }
+    std::fs::remove_dir_all(&dir).unwrap();
+}
+
+#[test]
+fn a_second_process_on_a_run_directory_gets_the_lock_error() {
+    let dir = scratch("lock");
     let config = dir.join("tiny.toml");
     std::fs::write(&config, CONFIG).unwrap();
     let out = dir.join("run");
-    let child = start_and_wait_for_checkpoint(&config, &out);
-    let status = Command::new("kill").args(["-INT", &child.id().to_string()]).status().unwrap();
-    assert!(status.success());
+    let first = start_and_wait_for_checkpoint(&config, &out);
+    let expected = format!(
+        "error: run directory {} is in use by process {} (lock file {})",
+        out.display(),
+        first.id(),
+        out.join("run.lock").display()
+    );
+    let again =
+        pesto().args(["meta-train", "--config"]).arg(&config).arg("--out").arg(&out).output();
+    let resumed = pesto().args(["meta-train", "--resume"]).arg(&out).output();
+    for second in [again.unwrap(), resumed.unwrap()] {
+        assert_eq!(second.status.code(), Some(2));
+        assert_eq!(String::from_utf8_lossy(&second.stderr).trim_end(), expected);
+    }
+    let config_text = std::fs::read_to_string(out.join("config.toml")).unwrap();
+    assert!(
+        Command::new("kill").args(["-TERM", &first.id().to_string()]).status().unwrap().success()
+    );
+    assert!(first.wait_with_output().unwrap().status.success());
+    assert_eq!(std::fs::read_to_string(out.join("config.toml")).unwrap(), config_text);
+    // The lock goes with its holder.
+    run(pesto().args(["meta-train", "--steps", "1", "--resume"]).arg(&out));
+    std::fs::remove_dir_all(&dir).unwrap();
+}
+
+/// A small tmpfs mounted on a directory and unmounted when dropped.
+struct Tmpfs(PathBuf);
+
+impl Tmpfs {
+    /// Mounts a tmpfs of `size` (as `mount -o size=` reads it) on `dir`, or says why not and
+    /// returns `None` where this process may not mount one.
+    fn mount(dir: &Path, size: &str) -> Option<Self> {
+        std::fs::create_dir_all(dir).unwrap();
+        let mounted = Command::new("mount")
+            .args(["-t", "tmpfs", "-o", &format!("size={size}"), "tmpfs"])
+            .arg(dir)
+            .stderr(Stdio::null())
+            .status()
+            .is_ok_and(|s| s.success());
+        if !mounted {
+            eprintln!("skipped: this process cannot mount a tmpfs");
+            return None;
+        }
+        Some(Self(dir.to_path_buf()))
+    }
+
+    /// Fills the file system up, then frees `free` bytes of it.
+    fn fill(&self, free: u64) {
+        let mut file = std::fs::File::create(self.0.join("filler")).unwrap();
+        let chunk = [7u8; 4096];
+        while file.write_all(&chunk).is_ok() {}
+        let len = file.metadata().unwrap().len();
+        file.set_len(len.saturating_sub(free)).unwrap();
+    }
+
+    fn unfill(&self) {
+        std::fs::remove_file(self.0.join("filler")).unwrap();
+    }
+}
+
+impl Drop for Tmpfs {
+    fn drop(&mut self) {
+        let _ = Command::new("umount").arg("-l").arg(&self.0).status();
+    }
+}
+
+/// The files under `dir` whose name ends in `.tmp`.
+fn temporaries(dir: &Path) -> Vec<PathBuf> {
+    let mut found = Vec::new();
+    for entry in std::fs::read_dir(dir).unwrap() {
+        let path = entry.unwrap().path();
+        if path.is_dir() {
+            found.extend(temporaries(&path));
+        } else if path.to_string_lossy().ends_with(".tmp") {
+            found.push(path);
+        }
+    }
+    found
+}
+
+/// Asserts `output` is a failure (not a panic) whose last message is `expected`.
+fn assert_fails_with(output: &Output, expected: &str) {
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert_eq!(output.status.code(), Some(1), "{stderr}");
+    assert_eq!(stderr.trim_end().lines().last(), Some(expected), "{stderr}");
+    assert!(!stderr.contains("panicked"), "{stderr}");
+}
+
+#[test]
+fn a_full_disk_is_a_clear_error_that_keeps_the_last_checkpoint_and_log() {
+    let dir = scratch("full");
+    let Some(disk) = Tmpfs::mount(&dir.join("disk"), "4m") else { return };
+    let config = dir.join("tiny.toml");
+    std::fs::write(&config, CONFIG).unwrap();
+    let full = "No space left on device (os error 28)";
+
+    // The config: the lock file takes the last free page.
+    disk.fill(4096);
+    let fresh = disk.0.join("fresh");
+    let output = pesto()
+        .args(["meta-train", "--steps", "10", "--config"])
+        .arg(&config)
+        .arg("--out")
+        .arg(&fresh)
+        .output()
+        .unwrap();
+    let expected = format!("error: writing {}: {full}", fresh.join("config.toml").display());
+    assert_fails_with(&output, &expected);
+    assert!(temporaries(&fresh).is_empty());
+    disk.unfill();
+
+    let out = disk.0.join("run");
+    run(pesto()
+        .args(["meta-train", "--steps", "5", "--config"])
+        .arg(&config)
+        .arg("--out")
+        .arg(&out));
+    let checkpoint = out.join("checkpoints/checkpoint-0000000005.bin");
+    let (saved, log) = (std::fs::read(&checkpoint).unwrap(), std::fs::read(out.join("log.csv")));
+    let log = log.unwrap();
+
+    // The log rewritten on resume.
+    disk.fill(0);
+    let output = pesto().args(["meta-train", "--steps", "10", "--resume"]).arg(&out).output();
+    let expected = format!("error: {}: {full}", out.join("log.csv").display());
+    assert_fails_with(&output.unwrap(), &expected);
+    assert_eq!(std::fs::read(out.join("log.csv")).unwrap(), log);
+    disk.unfill();
+
+    // The checkpoint: room for the log and events, not for a checkpoint.
+    disk.fill(64 << 10);
+    let output = pesto().args(["meta-train", "--steps", "10", "--resume"]).arg(&out).output();
+    let newest = out.join("checkpoints/checkpoint-0000000010.bin");
+    assert_fails_with(&output.unwrap(), &format!("error: checkpoint {}: {full}", newest.display()));
+    assert!(!newest.exists());
+    assert_eq!(std::fs::read(&checkpoint).unwrap(), saved);
+    assert!(std::fs::read(out.join("log.csv")).unwrap().starts_with(&log));
+    assert_eq!(SavedOptimizer::load(&out).unwrap().outer_steps, 5);
+    assert!(temporaries(&out).is_empty(), "{:?}", temporaries(&out));
+    disk.unfill();
+
+    // TensorBoard events.
+    let events = disk.0.join("events");
+    let mut tb = TensorBoard::open(&events).unwrap();
+    disk.fill(0);
+    let record = |step| OuterRecord { step, ..OuterRecord::default() };
+    let written = (1..=100).try_for_each(|step| tb.observe(&record(step)));
+    let err = written.and_then(|()| tb.flush()).unwrap_err().to_string();
+    let file = std::fs::read_dir(&events).unwrap().next().unwrap().unwrap().path();
+    assert_eq!(err, format!("{}: {full}", file.display()));
+    disk.unfill();
+
+    // A disk that fills during a run: whichever write fails first is reported, no panic.
+    let long = disk.0.join("long");
+    let child = start_and_wait_for_checkpoint(&config, &long);
+    disk.fill(0);
     let output = child.wait_with_output().unwrap();
     let stderr = String::from_utf8_lossy(&output.stderr);
-    assert!(output.status.success(), "{stderr}");
-    assert!(stderr.contains("interrupted: checkpoint written at outer step"), "{stderr}");
-    let step = SavedOptimizer::load(&out).unwrap().outer_steps;
-    assert!(step > 0 && step < 100000);
+    assert_eq!(output.status.code(), Some(1), "{stderr}");
+    assert!(stderr.trim_end().ends_with(full) && !stderr.contains("panicked"), "{stderr}");
+    let resumed_from = SavedOptimizer::load(&long).unwrap().outer_steps;
+    assert!(resumed_from > 0);
+    disk.unfill();
+    run(pesto()
+        .args(["meta-train", "--steps", &(resumed_from + 1).to_string(), "--resume"])
+        .arg(&long));
+    drop(disk);
+    std::fs::remove_dir_all(&dir).unwrap();
+}
+
+#[test]
+fn resuming_on_a_read_only_file_system_names_the_file() {
+    let dir = scratch("read-only");
+    let Some(disk) = Tmpfs::mount(&dir.join("disk"), "4m") else { return };
+    let config = dir.join("tiny.toml");
+    std::fs::write(&config, CONFIG).unwrap();
+    let out = disk.0.join("run");
+    run(pesto()
+        .args(["meta-train", "--steps", "5", "--config"])
+        .arg(&config)
+        .arg("--out")
+        .arg(&out));
+    let remounted = Command::new("mount").args(["-o", "remount,ro"]).arg(&disk.0).status();
+    assert!(remounted.unwrap().success());
+    let output = pesto().args(["meta-train", "--steps", "10", "--resume"]).arg(&out).output();
+    let expected = format!(
+        "error: locking run directory {}: {}: Read-only file system (os error 30)",
+        out.display(),
+        out.join("run.lock").display()
+    );
+    assert_fails_with(&output.unwrap(), &expected);
+    drop(disk);
     std::fs::remove_dir_all(&dir).unwrap();
 }
 
@@ -164,10 +458,72 @@ fn damaged_checkpoints_are_reported_by_name_and_exit_2() {
     assert_eq!(
         said.trim_end(),
         format!(
-            "error: checkpoint {}: format version 7, this build reads version 2",
+            "error: checkpoint {}: format version 7, this build reads version 3",
             newest.display()
         )
     );
+    std::fs::remove_dir_all(&dir).unwrap();
+}
+
+#[test]
+fn hostile_paths_and_sizes_are_refused_without_hanging() {
+    let dir = scratch("hostile");
+    let config = dir.join("tiny.toml");
+    std::fs::write(&config, CONFIG).unwrap();
+    let refused = |args: &[&str], expected: &str| {
+        let output = pesto().args(args).output().unwrap();
+        assert_eq!(output.status.code(), Some(2), "{args:?}");
+        assert_eq!(String::from_utf8_lossy(&output.stderr).trim_end(), expected, "{args:?}");
+    };
+    let out = dir.join("run");
+    let out_str = out.to_str().unwrap();
+    refused(
+        &["meta-train", "--config", "/dev/zero", "--out", out_str],
+        "error: config /dev/zero: not a regular file",
+    );
+    refused(
+        &["meta-train", "--threads", "100000", "--config", config.to_str().unwrap()],
+        "error: --threads must be at most 1024, got 100000",
+    );
+    refused(
+        &["eval", "--checkpoint", "/dev/zero"],
+        "error: checkpoint /dev/zero: not a regular file",
+    );
+    let huge = dir.join("huge.toml");
+    let big_task = "mlp-synth:input=1024,hidden=1024,classes=10,batch=8,steps=50";
+    let text = CONFIG.replace("particles = 4", "particles = 65536");
+    std::fs::write(
+        &huge,
+        text.replace(
+            &CONFIG[CONFIG.find("mlp-synth").unwrap()..CONFIG.find(",steps=50").unwrap() + 9],
+            big_task,
+        ),
+    )
+    .unwrap();
+    let output =
+        pesto().args(["meta-train", "--config"]).arg(&huge).arg("--out").arg(&out).output();
+    let output = output.unwrap();
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert_eq!(output.status.code(), Some(2), "{stderr}");
+    assert!(stderr.starts_with("error: 65536 particles would hold about "), "{stderr}");
+    assert!(stderr.trim_end().ends_with("MiB this machine has available"), "{stderr}");
+    assert!(!out.exists());
+    let repro = pesto().args(["repro", "table", "--steps", "0"]).output().unwrap();
+    assert_eq!(repro.status.code(), Some(2));
+
+    // A FIFO named like a newer checkpoint is skipped, not waited on.
+    run(pesto()
+        .args(["meta-train", "--steps", "5", "--config"])
+        .arg(&config)
+        .arg("--out")
+        .arg(&out));
+    let fifo = out.join("checkpoints/checkpoint-0000000099.bin");
+    assert!(Command::new("mkfifo").arg(&fifo).status().unwrap().success());
+    let resumed = run(pesto().args(["meta-train", "--steps", "6", "--resume"]).arg(&out));
+    let said = String::from_utf8_lossy(&resumed.stderr);
+    let expected =
+        format!("skipping damaged checkpoint: checkpoint {}: not a regular file", fifo.display());
+    assert!(said.contains(&expected), "{said}");
     std::fs::remove_dir_all(&dir).unwrap();
 }
 

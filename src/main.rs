@@ -1,6 +1,7 @@
 //! The `pesto` command line: parses arguments, calls the libraries, prints results.
 
 mod commands;
+mod signals;
 
 use clap::Parser;
 use std::process::ExitCode;

@@ -2,9 +2,9 @@
 //! bincode encoding of the run state. Written to a temporary file, fsynced and renamed into
 //! place, so a crash never leaves a half-written file under a checkpoint's name.
 
+use crate::{durable, read};
 use serde::{Serialize, de::DeserializeOwned};
-use std::fs::{self, File};
-use std::io::Write;
+use std::fs;
 use std::path::{Path, PathBuf};
 use thiserror::Error;
 
@@ -15,12 +15,13 @@ pub struct Format {
     pub magic: [u8; 8],
     /// What the file holds, as said in errors.
     pub what: &'static str,
-    /// Version of the payload this build reads and writes.
+    /// The version of this kind of file this build reads and writes.
     pub version: u32,
 }
 
-/// A meta-training run's whole state (version 2: optimizer states know T and hold scalars).
-pub const RUN: Format = Format { magic: *b"PESTOCKP", what: "run checkpoint", version: 2 };
+/// A meta-training run's whole state (version 2: optimizer states know the run length and hold
+/// scalars; version 3: the count of skipped updates).
+pub const RUN: Format = Format { magic: *b"PESTOCKP", what: "run checkpoint", version: 3 };
 /// A learned optimizer alone: its kind and theta.
 pub const OPTIMIZER: Format = Format { magic: *b"PESTOOPT", what: "optimizer file", version: 1 };
 const FORMATS: [Format; 2] = [RUN, OPTIMIZER];
@@ -46,9 +47,12 @@ pub enum CheckpointError {
     /// The payload does not match its checksum.
     #[error("checkpoint {path}: corrupted (checksum mismatch)")]
     Corrupted { path: PathBuf },
-    /// The payload does not decode as a run state.
-    #[error("checkpoint {path}: cannot decode run state: {reason}")]
-    Decode { path: PathBuf, reason: String },
+    /// The payload does not decode as the state the file should hold.
+    #[error("checkpoint {path}: cannot decode its {what}: {reason}")]
+    Decode { path: PathBuf, what: &'static str, reason: String },
+    /// The file decodes but holds a state that cannot be used (a non-finite theta, say).
+    #[error("checkpoint {path}: {reason}")]
+    Invalid { path: PathBuf, reason: String },
     /// A directory without any checkpoint file.
     #[error("no checkpoint in {dir}")]
     Missing { dir: PathBuf },
@@ -58,7 +62,10 @@ impl CheckpointError {
     /// True when the file given is at fault (damaged, wrong kind, missing), not the machine.
     pub fn is_user_input(&self) -> bool {
         match self {
-            CheckpointError::Io { error, .. } => error.kind() == std::io::ErrorKind::NotFound,
+            CheckpointError::Io { error, .. } => {
+                use std::io::ErrorKind::{InvalidData, InvalidInput, NotFound};
+                matches!(error.kind(), NotFound | InvalidInput | InvalidData)
+            }
             _ => true,
         }
     }
@@ -86,12 +93,13 @@ pub fn encode<T: Serialize>(format: Format, state: &T) -> Vec<u8> {
     bytes
 }
 
-/// Decodes a file of `format` read from `path`, checking magic, version, length and checksum.
-pub fn decode<T: DeserializeOwned>(
+/// Checks the header of a file of `format` read from `path` (magic, version, length) and its
+/// checksum, and returns its payload.
+pub fn verify<'a>(
     format: Format,
-    bytes: &[u8],
+    bytes: &'a [u8],
     path: &Path,
-) -> Result<T, CheckpointError> {
+) -> Result<&'a [u8], CheckpointError> {
     let path = path.to_path_buf();
     if !bytes.starts_with(&format.magic) {
         let other = FORMATS.iter().find(|f| bytes.starts_with(&f.magic));
@@ -122,19 +130,33 @@ pub fn decode<T: DeserializeOwned>(
     if crc32fast::hash(payload) != crc {
         return Err(CheckpointError::Corrupted { path });
     }
-    bincode::serde::decode_from_slice(payload, bincode::config::standard())
-        .map(|(state, _)| state)
-        .map_err(|e| CheckpointError::Decode { path, reason: e.to_string() })
+    Ok(payload)
+}
+
+/// Decodes a file of `format` read from `path`, checking magic, version, length and checksum.
+pub fn decode<T: DeserializeOwned>(
+    format: Format,
+    bytes: &[u8],
+    path: &Path,
+) -> Result<T, CheckpointError> {
+    let payload = verify(format, bytes, path)?;
+    let decoded = bincode::serde::decode_from_slice(payload, bincode::config::standard());
+    let reason = match decoded {
+        Ok((state, used)) if used == payload.len() => return Ok(state),
+        Ok((_, used)) => format!("{} unused bytes after it", payload.len() - used),
+        Err(e) => e.to_string(),
+    };
+    Err(CheckpointError::Decode { path: path.to_path_buf(), what: format.what, reason })
 }
 
 /// Reads and decodes the file of `format` at `path`.
 pub fn load<T: DeserializeOwned>(format: Format, path: &Path) -> Result<T, CheckpointError> {
-    let bytes = fs::read(path).map_err(io_error(path))?;
+    let bytes = read::capped(path, read::DATA_CAP).map_err(io_error(path))?;
     decode(format, &bytes, path)
 }
 
-/// Writes `state` to `path` in `format`: to a temporary file beside it, fsynced, renamed into
-/// place and the directory fsynced, so `path` always holds either the old or the new file.
+/// Writes `state` to `path` in `format` through `durable::replace`, so `path` always holds
+/// either the old or the new file.
 pub fn write_atomic<T: Serialize>(
     format: Format,
     path: &Path,
@@ -142,18 +164,13 @@ pub fn write_atomic<T: Serialize>(
 ) -> Result<(), CheckpointError> {
     let dir = path.parent().filter(|d| !d.as_os_str().is_empty()).unwrap_or(Path::new("."));
     fs::create_dir_all(dir).map_err(io_error(dir))?;
-    let name = path.file_name().map_or("checkpoint".into(), |n| n.to_string_lossy());
-    let tmp = dir.join(format!(".{name}.tmp"));
-    let mut file = File::create(&tmp).map_err(io_error(&tmp))?;
-    file.write_all(&encode(format, state)).map_err(io_error(&tmp))?;
-    file.sync_all().map_err(io_error(&tmp))?;
-    drop(file);
-    fs::rename(&tmp, path).map_err(io_error(path))?;
-    File::open(dir).and_then(|d| d.sync_all()).map_err(io_error(dir))
+    durable::replace(path, &encode(format, state)).map_err(io_error(path))
 }
 
-/// Writes `state` as the run checkpoint of `step` in `dir`, then deletes all but the newest
-/// `keep` checkpoints. Returns the file's path.
+/// Writes `state` as the run checkpoint of `step` in `dir`, then deletes the verified
+/// checkpoints (header and checksum intact) older than the newest `keep` verified ones up to
+/// `step`. Files that do not verify, and those of later steps, are neither counted nor
+/// deleted, so the file just written is always kept. Returns the file's path.
 pub fn save<T: Serialize>(
     dir: &Path,
     step: u64,
@@ -162,16 +179,25 @@ pub fn save<T: Serialize>(
 ) -> Result<PathBuf, CheckpointError> {
     let path = dir.join(file_name(step));
     write_atomic(RUN, &path, state)?;
-    for old in list(dir)?.into_iter().rev().skip(keep.max(1)) {
-        fs::remove_file(&old).map_err(io_error(&old))?;
+    let verified = |p: &PathBuf| {
+        *p <= path
+            && read::capped(p, read::DATA_CAP).is_ok_and(|bytes| verify(RUN, &bytes, p).is_ok())
+    };
+    let good: Vec<PathBuf> = list(dir)?.into_iter().rev().filter(verified).collect();
+    for old in good.iter().skip(keep.max(1)) {
+        fs::remove_file(old).map_err(io_error(old))?;
     }
     Ok(path)
 }
 
-/// The checkpoint files in `dir`, oldest first.
+/// The checkpoint files in `dir`, oldest first (none if `dir` does not exist).
 pub fn list(dir: &Path) -> Result<Vec<PathBuf>, CheckpointError> {
-    let mut files: Vec<PathBuf> = fs::read_dir(dir)
-        .map_err(io_error(dir))?
+    let entries = match fs::read_dir(dir) {
+        Ok(entries) => entries,
+        Err(err) if err.kind() == std::io::ErrorKind::NotFound => return Ok(Vec::new()),
+        Err(err) => return Err(io_error(dir)(err)),
+    };
+    let mut files: Vec<PathBuf> = entries
         .filter_map(|entry| entry.ok().map(|e| e.path()))
         .filter(|p| {
             p.file_name()
@@ -194,11 +220,19 @@ pub struct Latest<T> {
     pub skipped: Vec<CheckpointError>,
 }
 
-/// Loads the newest checkpoint of `dir` that decodes, falling back past bad ones.
-pub fn load_latest<T: DeserializeOwned>(dir: &Path) -> Result<Latest<T>, CheckpointError> {
+/// Loads the newest checkpoint of `dir` that decodes and passes `check`, falling back past bad
+/// ones; `check` says what is wrong with a state that decodes but cannot be used.
+pub fn load_latest<T: DeserializeOwned>(
+    dir: &Path,
+    check: impl Fn(&T) -> Result<(), String>,
+) -> Result<Latest<T>, CheckpointError> {
     let mut skipped = Vec::new();
     for path in list(dir)?.into_iter().rev() {
-        match load(RUN, &path) {
+        let loaded = load(RUN, &path).and_then(|state| match check(&state) {
+            Ok(()) => Ok(state),
+            Err(reason) => Err(CheckpointError::Invalid { path: path.clone(), reason }),
+        });
+        match loaded {
             Ok(state) => return Ok(Latest { state, path, skipped }),
             Err(err) => skipped.push(err),
         }
@@ -206,6 +240,14 @@ pub fn load_latest<T: DeserializeOwned>(dir: &Path) -> Result<Latest<T>, Checkpo
     match skipped.into_iter().next() {
         Some(newest_error) => Err(newest_error),
         None => Err(CheckpointError::Missing { dir: dir.to_path_buf() }),
+    }
+}
+
+/// An error naming the first value of `values` (the `what` of a state) that is not finite.
+pub fn check_finite(what: &str, values: &[f32]) -> Result<(), String> {
+    match values.iter().position(|v| !v.is_finite()) {
+        Some(i) => Err(format!("{what}[{i}] = {} is not finite", values[i])),
+        None => Ok(()),
     }
 }
 
@@ -242,7 +284,7 @@ mod tests {
             .map(|p| p.file_name().unwrap().to_string_lossy().into_owned())
             .collect();
         assert_eq!(names, [file_name(30), file_name(40)]);
-        let latest: Latest<State> = load_latest(&dir).unwrap();
+        let latest: Latest<State> = load_latest(&dir, |_| Ok(())).unwrap();
         assert_eq!(latest.state, state(40));
         assert!(latest.skipped.is_empty());
         fs::remove_dir_all(&dir).unwrap();
@@ -273,12 +315,25 @@ mod tests {
         version[8..12].copy_from_slice(&7u32.to_le_bytes());
         assert_eq!(
             err(&version),
-            format!("checkpoint {}: format version 7, this build reads version 2", path.display())
+            format!("checkpoint {}: format version 7, this build reads version 3", path.display())
         );
         assert_eq!(
             err(b"not a checkpoint at all"),
             format!(
                 "checkpoint {}: not a pesto run checkpoint (unrecognised magic bytes)",
+                path.display()
+            )
+        );
+        let mut padded = good.clone();
+        padded.extend_from_slice(&[0; 50]);
+        let payload_len = (padded.len() - HEADER_LEN) as u64;
+        padded[12..20].copy_from_slice(&payload_len.to_le_bytes());
+        let crc = crc32fast::hash(&padded[HEADER_LEN..]);
+        padded[20..24].copy_from_slice(&crc.to_le_bytes());
+        assert_eq!(
+            err(&padded),
+            format!(
+                "checkpoint {}: cannot decode its run checkpoint: 50 unused bytes after it",
                 path.display()
             )
         );
@@ -295,7 +350,7 @@ mod tests {
         let newest = save(&dir, 2, &state(2), 5).unwrap();
         let bytes = fs::read(&newest).unwrap();
         fs::write(&newest, &bytes[..bytes.len() / 2]).unwrap();
-        let latest: Latest<State> = load_latest(&dir).unwrap();
+        let latest: Latest<State> = load_latest(&dir, |_| Ok(())).unwrap();
         assert_eq!(latest.state, state(1));
         assert_eq!(latest.skipped.len(), 1);
         assert!(matches!(latest.skipped[0], CheckpointError::Truncated { .. }));
@@ -303,10 +358,40 @@ mod tests {
     }
 
     #[test]
+    fn retention_counts_only_verified_checkpoints() {
+        let dir = temp_dir("retention");
+        fs::create_dir_all(&dir).unwrap();
+        let garbage = dir.join(file_name(99));
+        fs::write(&garbage, b"garbage").unwrap();
+        let mut future = encode(RUN, &state(98));
+        future[8..12].copy_from_slice(&9u32.to_le_bytes());
+        fs::write(dir.join(file_name(98)), &future).unwrap();
+        for step in [1, 2, 3] {
+            save(&dir, step, &state(step), 1).unwrap();
+        }
+        let names: Vec<PathBuf> = list(&dir).unwrap();
+        assert_eq!(names, [3, 98, 99].map(|s| dir.join(file_name(s))));
+        let latest: Latest<State> = load_latest(&dir, |_| Ok(())).unwrap();
+        assert_eq!((latest.state, latest.skipped.len()), (state(3), 2));
+        // A verified checkpoint of a later step (another run's) is not counted either.
+        save(&dir, 100, &state(100), 1).unwrap();
+        fs::rename(dir.join(file_name(100)), dir.join(file_name(200))).unwrap();
+        save(&dir, 4, &state(4), 1).unwrap();
+        let names: Vec<PathBuf> = list(&dir).unwrap();
+        assert_eq!(names, [4, 98, 99, 200].map(|s| dir.join(file_name(s))));
+        fs::remove_dir_all(&dir).unwrap();
+    }
+
+    #[test]
     fn a_directory_without_checkpoints_is_an_error() {
         let dir = temp_dir("empty");
         fs::create_dir_all(&dir).unwrap();
-        assert!(matches!(load_latest::<State>(&dir), Err(CheckpointError::Missing { .. })));
+        assert!(matches!(
+            load_latest::<State>(&dir, |_| Ok(())),
+            Err(CheckpointError::Missing { .. })
+        ));
         fs::remove_dir_all(&dir).unwrap();
+        let missing = load_latest::<State>(&dir, |_| Ok(())).unwrap_err();
+        assert_eq!(missing.to_string(), format!("no checkpoint in {}", dir.display()));
     }
 }

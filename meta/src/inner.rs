@@ -66,7 +66,8 @@ pub fn train_task(
     let mut grad = vec![0.0; layout.len()];
     task.init_params(init_seed, &mut params);
     let mut state = optimizer.init_state(&layout, steps);
-    let mut curve = Curve { train: Vec::with_capacity(steps as usize), heldout: Vec::new() };
+    let mut curve =
+        Curve { train: Vec::with_capacity(steps.min(1 << 20) as usize), heldout: Vec::new() };
     for step in 0..steps {
         if step % eval_every.max(1) == 0 {
             evaluate(task, &params, step, &mut curve, observer);

@@ -3,6 +3,7 @@
 
 pub mod checkpoint;
 pub mod differentiable;
+pub mod durable;
 pub mod estimators;
 pub mod eval;
 pub mod inner;
@@ -11,6 +12,7 @@ pub mod observe;
 pub mod optim;
 pub mod outer;
 pub mod plot;
+pub mod read;
 pub mod repro;
 pub mod systems;
 pub mod unrolled;

@@ -7,7 +7,7 @@ use thiserror::Error;
 
 /// The update rule of the outer optimizer.
 #[derive(Clone, Copy, Debug, PartialEq, Serialize, Deserialize)]
-#[serde(tag = "kind", rename_all = "lowercase")]
+#[serde(tag = "kind", rename_all = "lowercase", deny_unknown_fields)]
 pub enum OuterOptimizer {
     /// theta <- theta - lr g.
     Sgd {
@@ -29,6 +29,7 @@ pub enum OuterOptimizer {
 
 /// The outer optimizer with its gradient clipping.
 #[derive(Clone, Copy, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
 pub struct OuterConfig {
     /// The update rule.
     pub optimizer: OuterOptimizer,

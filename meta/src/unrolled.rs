@@ -66,4 +66,9 @@ pub trait UnrolledSystem: Sync {
     fn is_done(&self, state: &Self::State) -> bool {
         self.horizon(state).is_some_and(|t| self.position(state) >= t)
     }
+    /// Why a state decoded from a checkpoint cannot be stepped by this system, if it cannot;
+    /// systems whose states are always consistent accept every one.
+    fn check_state(&self, _state: &Self::State) -> Result<(), String> {
+        Ok(())
+    }
 }

@@ -3,11 +3,10 @@
 use super::UsageError;
 use anyhow::Context;
 use clap::Args;
-use pesto_meta::metatrain::{MetaTrainConfig, MetaTrainer, checkpoint_dir};
+use pesto_meta::metatrain::{MetaTrainConfig, MetaTrainer, RunError, checkpoint_dir};
 use pesto_meta::observe::{CsvLog, Observers, ProgressBar, TensorBoard};
+use std::io::Write;
 use std::path::{Path, PathBuf};
-use std::sync::Arc;
-use std::sync::atomic::{AtomicBool, Ordering};
 
 /// The config used when `--config` is not given.
 const DEFAULT_CONFIG: (&str, &str) = ("quick", include_str!("../../meta/configs/quick.toml"));
@@ -34,6 +33,7 @@ pub struct MetaTrainArgs {
 
 /// Runs `pesto meta-train`.
 pub fn run(args: MetaTrainArgs) -> anyhow::Result<()> {
+    crate::signals::install().context("installing the stop-signal handlers")?;
     super::set_threads(args.threads)?;
     let (mut trainer, dir) = match &args.resume {
         Some(dir) => {
@@ -41,55 +41,63 @@ pub fn run(args: MetaTrainArgs) -> anyhow::Result<()> {
             for skipped in &resumed.skipped {
                 eprintln!("warning: skipping damaged checkpoint: {skipped}");
             }
-            eprintln!(
-                "resuming from {} (outer step {})",
-                resumed.path.display(),
-                trainer.state().step
-            );
+            if resumed.from_config {
+                eprintln!(
+                    "no checkpoint in {}: starting the run again from outer step 0 with {}",
+                    checkpoint_dir(dir).display(),
+                    resumed.path.display()
+                );
+            } else {
+                eprintln!(
+                    "resuming from {} (outer step {})",
+                    resumed.path.display(),
+                    trainer.state().step
+                );
+            }
             (trainer, dir.clone())
         }
         None => {
             let (name, config) = load_config(args.config.as_deref())?;
             let dir = args.out.unwrap_or_else(|| Path::new("checkpoints").join(name));
-            if checkpoint_dir(&dir).exists() {
-                return Err(UsageError(format!(
+            let trainer = MetaTrainer::start(config, &dir).map_err(|err| match err {
+                RunError::Exists { dir } => UsageError(format!(
                     "{} already holds a run; continue it with `pesto meta-train --resume {0}` or choose another --out",
                     dir.display()
                 ))
-                .into());
-            }
-            std::fs::create_dir_all(&dir).with_context(|| format!("creating {}", dir.display()))?;
-            let text = toml::to_string(&config).context("encoding the config")?;
-            std::fs::write(dir.join("config.toml"), text)
-                .with_context(|| format!("writing {}", dir.join("config.toml").display()))?;
-            (MetaTrainer::new(config, &dir)?, dir)
+                .into(),
+                err => anyhow::Error::from(err),
+            })?;
+            (trainer, dir)
         }
     };
     let until = args.steps.unwrap_or(trainer.state().config.outer_steps);
     let start = trainer.state().step;
 
-    let stop = Arc::new(AtomicBool::new(false));
-    let flag = Arc::clone(&stop);
-    ctrlc::set_handler(move || flag.store(true, Ordering::SeqCst))
-        .context("installing the Ctrl-C handler")?;
-
     let mut observers = Observers::default();
     observers.push(ProgressBar::new(start, until));
     observers.push(CsvLog::open(&dir.join("log.csv"), start)?);
     observers.push(TensorBoard::open(&dir.join("tensorboard"))?);
-    trainer.run(until, &mut observers, &stop)?;
+    trainer.run(until, &mut observers, &crate::signals::STOP)?;
 
+    // After a SIGHUP the terminal may be gone: a failed print must not turn a clean stop into
+    // a panic, so these writes ignore their errors.
     let state = trainer.state();
-    if stop.load(Ordering::SeqCst) {
-        eprintln!("interrupted: checkpoint written at outer step {}", state.step);
+    if let Some(signal) = crate::signals::received() {
+        let _ = writeln!(
+            std::io::stderr(),
+            "interrupted by {signal}: checkpoint written at outer step {}",
+            state.step
+        );
     }
-    println!(
+    let mut out = std::io::stdout();
+    let _ = writeln!(
+        out,
         "meta-trained {} outer steps ({} this session); run directory {}",
         state.step,
         state.step - start.min(state.step),
         dir.display()
     );
-    println!("resume with: pesto meta-train --resume {}", dir.display());
+    let _ = writeln!(out, "resume with: pesto meta-train --resume {}", dir.display());
     Ok(())
 }
 

@@ -58,10 +58,17 @@ impl std::fmt::Display for UsageError {
 
 impl std::error::Error for UsageError {}
 
+/// The most worker threads `--threads` may ask for.
+const MAX_THREADS: usize = 1024;
+
 /// Sizes rayon's global pool; `None` keeps one thread per core.
 pub fn set_threads(threads: Option<usize>) -> anyhow::Result<()> {
     match threads {
         Some(0) => return Err(UsageError("--threads must be at least 1".into()).into()),
+        Some(n) if n > MAX_THREADS => {
+            let message = format!("--threads must be at most {MAX_THREADS}, got {n}");
+            return Err(UsageError(message).into());
+        }
         Some(n) => rayon::ThreadPoolBuilder::new().num_threads(n).build_global()?,
         None => {}
     }

@@ -27,6 +27,7 @@ pub enum Repro {
 pub struct TableArgs {
     /// Outer steps measured per estimator.
     #[arg(long, default_value_t = TableSettings::default().outer_steps)]
+    #[arg(value_parser = clap::value_parser!(u64).range(1..))]
     steps: u64,
 }
 
@@ -38,6 +39,7 @@ pub struct InfluenceBalancingArgs {
     out: PathBuf,
     /// Outer steps per method.
     #[arg(long, default_value_t = InfluenceBalancingSettings::default().outer_steps)]
+    #[arg(value_parser = clap::value_parser!(u64).range(1..))]
     steps: u64,
 }
 
@@ -53,6 +55,7 @@ pub struct ToyRegressionArgs {
     out: PathBuf,
     /// Outer steps per estimator.
     #[arg(long, default_value_t = ToyRegressionSettings::default().outer_steps)]
+    #[arg(value_parser = clap::value_parser!(u64).range(1..))]
     steps: u64,
 }
 

@@ -104,11 +104,20 @@ impl Suite {
         }
     }
 
-    /// The suite in the TOML file at `path`.
+    /// The suite in the TOML file at `path`, which must be a regular file of at most 1 MiB
+    /// (a FIFO or device would block or never end).
     pub fn from_file(path: &Path) -> Result<Suite, TaskError> {
+        const CAP: u64 = 1 << 20;
         let name = path.display().to_string();
-        let text = std::fs::read_to_string(path)
-            .map_err(|e| TaskError::Suite { suite: name.clone(), reason: e.to_string() })?;
+        let fail = |reason: String| TaskError::Suite { suite: name.clone(), reason };
+        let meta = std::fs::metadata(path).map_err(|e| fail(e.to_string()))?;
+        if !meta.is_file() {
+            return Err(fail("not a regular file".into()));
+        }
+        if meta.len() > CAP {
+            return Err(fail(format!("larger than the limit of {CAP} bytes")));
+        }
+        let text = std::fs::read_to_string(path).map_err(|e| fail(e.to_string()))?;
         Suite::parse(&name, &text)
     }
 
@@ -274,6 +283,12 @@ fn key_range(spec: &KeySpec, value: &toml::Value) -> Option<KeyRange> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_suite_path_must_name_a_regular_file() {
+        let Err(err) = Suite::from_file(Path::new("/dev/zero")) else { panic!("read /dev/zero") };
+        assert_eq!(err.to_string(), "suite `/dev/zero`: not a regular file");
+    }
 
     #[test]
     fn built_in_suites_parse_and_their_members_build() {

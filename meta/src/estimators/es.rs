@@ -25,6 +25,12 @@ impl<S: UnrolledSystem> Es<S> {
         }
     }
 
+    /// Why this estimator decoded from a checkpoint cannot be used with `system`, if it cannot.
+    pub fn check(&self, system: &S) -> Result<(), String> {
+        self.particles.check(system)?;
+        Ok(())
+    }
+
     /// Floats held: each particle's state and perturbation.
     pub fn held_floats(&self, state_dim: usize) -> usize {
         self.particles.held_floats(state_dim)

@@ -23,6 +23,12 @@ impl<S: UnrolledSystem> Nres<S> {
         Ok(Self { particles })
     }
 
+    /// Why this estimator decoded from a checkpoint cannot be used with `system`, if it cannot.
+    pub fn check(&self, system: &S) -> Result<(), String> {
+        self.particles.check(system)?;
+        Ok(())
+    }
+
     /// Floats held: each particle's state and perturbation.
     pub fn held_floats(&self, state_dim: usize) -> usize {
         self.particles.held_floats(state_dim)

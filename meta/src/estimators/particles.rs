@@ -204,6 +204,26 @@ impl<S: UnrolledSystem> Particles<S> {
         system.init_state(task_seed(self.config.seed, pair as u64, self.episodes[pair]), 0)
     }
 
+    /// Why particles decoded from a checkpoint cannot be used with `system`, if they cannot:
+    /// a count or a vector length that does not match, or a state the system cannot step.
+    pub fn check(&self, system: &S) -> Result<(), String> {
+        let (n, dim) = (self.config.particles, system.theta_dim());
+        if self.members.len() != n || self.episodes.len() != self.config.pairs() {
+            return Err(format!(
+                "{} particles and {} episodes, expected {n}",
+                self.members.len(),
+                self.episodes.len()
+            ));
+        }
+        for p in &self.members {
+            if p.eps.len() != dim || p.perturbed.len() != dim {
+                return Err(format!("a perturbation of {} values, expected {dim}", p.eps.len()));
+            }
+            system.check_state(&p.state)?;
+        }
+        Ok(())
+    }
+
     /// Floats the particles hold: each one's state (`state_dim` floats), eps_i and scratch.
     pub fn held_floats(&self, state_dim: usize) -> usize {
         self.members.iter().map(|p| state_dim + p.held_floats()).sum()

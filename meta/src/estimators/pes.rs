@@ -25,6 +25,22 @@ impl<S: UnrolledSystem> Pes<S> {
         Ok(Self { particles, accumulators })
     }
 
+    /// Why this estimator decoded from a checkpoint cannot be used with `system`, if it cannot.
+    pub fn check(&self, system: &S) -> Result<(), String> {
+        self.particles.check(system)?;
+        let dim = system.theta_dim();
+        let lengths = self.accumulators.iter().map(Vec::len);
+        if self.accumulators.len() != self.particles.members.len()
+            || lengths.clone().any(|l| l != dim)
+        {
+            return Err(format!(
+                "{} accumulators, expected one of {dim} values per particle",
+                self.accumulators.len()
+            ));
+        }
+        Ok(())
+    }
+
     /// Floats held: each particle's state, perturbation and accumulator.
     pub fn held_floats(&self, state_dim: usize) -> usize {
         self.particles.held_floats(state_dim)

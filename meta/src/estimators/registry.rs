@@ -106,6 +106,16 @@ impl<S: UnrolledSystem> AnyEstimator<S> {
         }
     }
 
+    /// Why this estimator decoded from a checkpoint cannot be used with `system`, if it cannot.
+    pub fn check(&self, system: &S) -> Result<(), String> {
+        match self {
+            Self::Es(e) => e.check(system),
+            Self::Tes(e) => e.check(system),
+            Self::Pes(e) => e.check(system),
+            Self::Nres(e) => e.check(system),
+        }
+    }
+
     /// Floats the estimator holds, counting `state_dim` floats per inner state.
     pub fn held_floats(&self, state_dim: usize) -> usize {
         match self {

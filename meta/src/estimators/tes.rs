@@ -26,6 +26,16 @@ impl<S: UnrolledSystem> TruncatedEs<S> {
         Ok(Self { particles, shared })
     }
 
+    /// Why this estimator decoded from a checkpoint cannot be used with `system`, if it cannot.
+    pub fn check(&self, system: &S) -> Result<(), String> {
+        self.particles.check(system)?;
+        if self.shared.len() != self.particles.config.pairs() {
+            return Err(format!("{} shared states, expected one per pair", self.shared.len()));
+        }
+        self.shared.iter().try_for_each(|state| system.check_state(state))?;
+        Ok(())
+    }
+
     /// Floats held: each particle's state and perturbation, and the shared states.
     pub fn held_floats(&self, state_dim: usize) -> usize {
         self.particles.held_floats(state_dim) + self.shared.len() * state_dim

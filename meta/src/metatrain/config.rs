@@ -106,6 +106,10 @@ pub struct MetaTrainConfig {
     /// Number of held-out tasks per evaluation.
     #[serde(default = "default_heldout_tasks")]
     pub heldout_tasks: usize,
+    /// Stop with an error after this many outer steps in a row whose meta-gradient or update
+    /// was not finite (each is skipped, leaving theta unchanged).
+    #[serde(default = "default_max_skipped_updates")]
+    pub max_skipped_updates: u64,
     /// Tasks to train on.
     pub tasks: TasksConfig,
     /// The learned optimizer.
@@ -115,6 +119,9 @@ pub struct MetaTrainConfig {
     /// The outer optimizer.
     pub outer: OuterConfig,
 }
+
+/// The most particles or held-out tasks a run may ask for: each holds a whole inner problem.
+const MAX_COUNT: usize = 1 << 16;
 
 fn default_estimator() -> EstimatorKind {
     EstimatorKind::Pes
@@ -128,11 +135,14 @@ fn default_keep() -> usize {
 fn default_heldout_tasks() -> usize {
     4
 }
+fn default_max_skipped_updates() -> u64 {
+    10
+}
 
 impl MetaTrainConfig {
     /// Reads and validates the config file at `path`.
     pub fn load(path: &Path) -> Result<Self, ConfigError> {
-        let text = std::fs::read_to_string(path)
+        let text = crate::read::capped_text(path, crate::read::TEXT_CAP)
             .map_err(|e| ConfigError::Read { file: path.to_path_buf(), reason: e.to_string() })?;
         Self::parse(&text, path)
     }
@@ -169,8 +179,14 @@ impl MetaTrainConfig {
         range(every >= 1, "checkpoint_every", every.to_string(), "at least 1")?;
         let keep = self.keep_checkpoints;
         range(keep >= 1, "keep_checkpoints", keep.to_string(), "at least 1")?;
+        let skips = self.max_skipped_updates;
+        range(skips >= 1, "max_skipped_updates", skips.to_string(), "at least 1")?;
         let heldout = self.heldout_tasks;
-        range(heldout >= 1, "heldout_tasks", heldout.to_string(), "at least 1")?;
+        let ok = (1..=MAX_COUNT).contains(&heldout);
+        range(ok, "heldout_tasks", heldout.to_string(), "between 1 and 65536")?;
+        let particles = self.estimator.particles;
+        let ok = particles <= MAX_COUNT;
+        range(ok, "estimator.particles", particles.to_string(), "at most 65536")?;
         let one_source = t.suite.is_some() != t.task.is_some();
         range(one_source, "tasks", format!("{t:?}"), "exactly one of `suite` or `task`")?;
         if let Some(problem) = t.sampling().problem() {
@@ -197,6 +213,7 @@ impl MetaTrainConfig {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use rand::RngExt;
 
     const BENCHMARK: &str = include_str!("../../configs/benchmark.toml");
 
@@ -243,10 +260,138 @@ mod tests {
             "config my.toml: [outer] outer optimizer: `lr` = 0 is invalid; expected a positive finite number"
         );
         assert_eq!(
+            error(&BENCHMARK.replace("particles = 16", "particles = 100000000")),
+            "config my.toml: field `estimator.particles` = 100000000: expected at most 65536"
+        );
+        assert_eq!(
             error(&BENCHMARK.replace("outer_steps = 60", "outer_steps = 0")),
             "config my.toml: field `outer_steps` = 0: expected at least 1"
         );
         let both = BENCHMARK.replace("[tasks]\n", "[tasks]\nsuite = \"train\"\n");
         assert!(error(&both).contains("field `tasks`"), "{}", error(&both));
+    }
+
+    /// The fields each table accepts, by the header that opens it ("" for the top level).
+    const TABLES: [(&str, &[&str]); 6] = [
+        (
+            "",
+            &[
+                "seed",
+                "outer_steps",
+                "checkpoint_every",
+                "keep_checkpoints",
+                "heldout_every",
+                "meta_loss",
+                "heldout_tasks",
+                "max_skipped_updates",
+                "tasks",
+                "optimizer",
+                "estimator",
+                "outer",
+            ],
+        ),
+        ("[tasks]", &["suite", "task", "horizon", "param_scale", "param_scale_per"]),
+        ("[optimizer]", &["kind", "init_seed"]),
+        ("[estimator]", &["kind", "particles", "sigma", "truncation", "stagger"]),
+        ("[outer]", &["optimizer", "clip_value", "clip_norm"]),
+        ("[outer.optimizer]", &["kind", "lr", "beta1", "beta2", "eps"]),
+    ];
+
+    /// Values a hostile or careless config might hold.
+    const VALUES: [&str; 22] = [
+        "0",
+        "-1",
+        "1",
+        "nan",
+        "inf",
+        "-inf",
+        "1e38",
+        "3.4e38",
+        "1e-45",
+        "0.0",
+        "18446744073709551615",
+        "9223372036854775807",
+        "-9223372036854775808",
+        "\"\"",
+        "\"train\"",
+        "\"mlp-synth:input=0\"",
+        "[]",
+        "[0, 0]",
+        "[1e30, 1e-30]",
+        "{}",
+        "true",
+        "\"pes\"",
+    ];
+
+    /// A misspelling of `key` that no table field of `fields` has.
+    fn misspell(key: &str, fields: &[&str], rng: &mut impl rand::Rng) -> String {
+        let mut chars: Vec<char> = key.chars().collect();
+        let i = rng.random_range(0..chars.len());
+        match rng.random_range(0..3) {
+            0 if chars.len() > 1 => {
+                let j = if i + 1 < chars.len() { i + 1 } else { i - 1 };
+                chars.swap(i, j);
+            }
+            1 if chars.len() > 1 => {
+                chars.remove(i);
+            }
+            _ => chars.insert(i, char::from(b'a' + rng.random_range(0..26u8))),
+        }
+        let typo: String = chars.into_iter().collect();
+        if fields.contains(&typo.as_str()) { format!("{typo}_x") } else { typo }
+    }
+
+    #[test]
+    fn fuzzed_configs_never_panic_and_every_unknown_key_is_rejected() {
+        let mut rng = pesto_tasks::rng::stream(2024, &[0xf022]);
+        let lines: Vec<&str> = BENCHMARK.lines().collect();
+        let (mut unknown, mut accepted) = (0, 0);
+        for _ in 0..600 {
+            let mut text: Vec<String> = lines.iter().map(|l| l.to_string()).collect();
+            let line = rng.random_range(0..text.len());
+            let mut unknown_key = None;
+            match rng.random_range(0..6) {
+                0 | 1 => {
+                    let (header, fields) = TABLES[rng.random_range(0..TABLES.len())];
+                    let key = misspell(fields[rng.random_range(0..fields.len())], fields, &mut rng);
+                    let value = VALUES[rng.random_range(0..VALUES.len())];
+                    let at = text.iter().position(|l| l == header).map_or(0, |i| i + 1);
+                    text.insert(at, format!("{key} = {value}"));
+                    unknown_key = Some(key);
+                }
+                2 => {
+                    if let Some((key, _)) = text[line].clone().split_once(" = ") {
+                        text[line] = format!("{key} = {}", VALUES[rng.random_range(0..22)]);
+                    }
+                }
+                3 => {
+                    text.remove(line);
+                }
+                4 => {
+                    let copy = text[line].clone();
+                    text.insert(line, copy);
+                }
+                _ => {
+                    let mut bytes = text[line].clone().into_bytes();
+                    if !bytes.is_empty() {
+                        let at = rng.random_range(0..bytes.len());
+                        bytes[at] = rng.random_range(b' '..=b'~');
+                    }
+                    text[line] = String::from_utf8(bytes).unwrap();
+                }
+            }
+            let result = MetaTrainConfig::parse(&text.join("\n"), Path::new("fuzz.toml"));
+            match (unknown_key, result) {
+                (Some(key), Ok(_)) => panic!("unknown key `{key}` accepted:\n{}", text.join("\n")),
+                (Some(key), Err(err)) => {
+                    let message = err.to_string();
+                    assert!(message.contains(&format!("unknown field `{key}`")), "{message}");
+                    unknown += 1;
+                }
+                (None, Ok(_)) => accepted += 1,
+                (None, Err(_)) => {}
+            }
+        }
+        assert!(unknown > 150 && accepted > 50, "{unknown} unknown keys, {accepted} accepted");
     }
 }

@@ -3,13 +3,16 @@
 
 mod bench;
 mod config;
+mod lock;
+mod memory;
 mod run;
 mod sampling;
 mod system;
 
 pub use bench::{BenchReport, WARMUP_STEPS, bench, peak_rss_mib};
 pub use config::{ConfigError, EstimatorSection, MetaTrainConfig, OptimizerConfig, TasksConfig};
-pub use run::{MetaTrainer, Resumed, RunError, RunState, checkpoint_dir};
+pub use lock::{LOCK_FILE, LockError, RunLock};
+pub use run::{CONFIG_FILE, MetaTrainer, Resumed, RunError, RunState, checkpoint_dir};
 pub use sampling::{Sampling, ScaleGranularity};
 pub use system::{InnerRun, LoptTraining, MetaLoss};
 

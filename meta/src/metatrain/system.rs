@@ -178,6 +178,39 @@ impl UnrolledSystem for LoptTraining {
         }
     }
 
+    fn check_state(&self, run: &InnerRun) -> Result<(), String> {
+        let task = pesto_tasks::registry::build(&run.spec).map_err(|e| e.to_string())?;
+        let (params, tensors) = (task.layout().len(), task.layout().tensors().len());
+        if run.params.len() != params {
+            return Err(format!(
+                "{} has {params} parameters but the stored inner run has {}",
+                run.spec,
+                run.params.len()
+            ));
+        }
+        if !run.scales.is_empty() && run.scales.len() != tensors {
+            return Err(format!(
+                "{} has {tensors} tensors but the stored inner run has {} scales",
+                run.spec,
+                run.scales.len()
+            ));
+        }
+        if run.step > run.horizon {
+            return Err(format!("inner run at step {} past its horizon {}", run.step, run.horizon));
+        }
+        let fresh = Workspace::around(task, self.kind);
+        let fresh = fresh.optimizer.init_state(fresh.task.layout(), run.horizon);
+        let shape =
+            |s: &OptState| (s.slots.iter().map(Vec::len).collect::<Vec<_>>(), s.scalars.len());
+        if shape(&run.opt_state) != shape(&fresh) {
+            return Err(format!(
+                "the stored {} state of {} does not fit its parameters",
+                self.kind, run.spec
+            ));
+        }
+        Ok(())
+    }
+
     fn unroll(&self, run: &mut InnerRun, theta: &[f32], k: u64) -> f64 {
         let ws = run.workspace.get_or_insert_with(|| Workspace::build(&run.spec, self.kind));
         ws.optimizer.set_theta(theta);
@@ -236,6 +269,35 @@ mod tests {
         TaskSource::Task(
             TaskSpec::parse("mlp-synth:input=8,hidden=8,classes=3,batch=16,steps=12", 0).unwrap(),
         )
+    }
+
+    #[test]
+    fn a_stored_inner_run_that_no_longer_fits_is_refused() {
+        let kind = LearnedKind::MlpLopt;
+        let system = LoptTraining::new(tiny_task(), kind, kind.init_theta(0));
+        let run = system.init_state(3, 0);
+        assert_eq!(system.check_state(&run), Ok(()));
+        let mut gone = run.clone();
+        gone.spec.family = "retired-family".into();
+        assert!(system.check_state(&gone).unwrap_err().contains("retired-family"));
+        let mut short = run.clone();
+        short.params.pop();
+        assert_eq!(
+            system.check_state(&short).unwrap_err(),
+            "mlp-synth:batch=16,classes=3,hidden=8,input=8,steps=12 has 99 parameters but the stored inner run has 98"
+        );
+        let mut slots = run.clone();
+        slots.opt_state.slots[0].pop();
+        assert_eq!(
+            system.check_state(&slots).unwrap_err(),
+            "the stored mlp-lopt state of mlp-synth:batch=16,classes=3,hidden=8,input=8,steps=12 does not fit its parameters"
+        );
+        let mut late = run;
+        late.step = late.horizon + 1;
+        assert_eq!(
+            system.check_state(&late).unwrap_err(),
+            "inner run at step 13 past its horizon 12"
+        );
     }
 
     #[test]

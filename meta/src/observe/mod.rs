@@ -10,6 +10,12 @@ pub use progress::ProgressBar;
 pub use tensorboard::TensorBoard;
 
 use std::io;
+use std::path::Path;
+
+/// `error` with `path` in front of its message, so a failed write names its file.
+fn named(path: &Path, error: io::Error) -> io::Error {
+    io::Error::new(error.kind(), format!("{}: {error}", path.display()))
+}
 
 /// What the outer loop reports after each outer step.
 #[derive(Clone, Debug, Default, PartialEq)]
@@ -32,6 +38,8 @@ pub struct OuterRecord {
     pub clip_fraction: f64,
     /// Held-out meta-loss, on the steps where it was evaluated.
     pub heldout_loss: Option<f64>,
+    /// The step's meta-gradient or update was not finite, so theta was left unchanged.
+    pub update_skipped: bool,
 }
 
 /// Sees every outer step of a training loop.

@@ -1,54 +1,61 @@
-//! TensorBoard scalars through tensorboard-rs.
+//! TensorBoard scalars: an event file of TFRecords holding `Event` protos, framed by
+//! tensorboard-rs's record writer and written on this thread, so that every I/O error comes back
+//! as an error naming the file (tensorboard-rs's own writer thread panics on one).
 
-use super::{Observer, OuterRecord};
-use std::collections::HashMap;
-use std::io;
+use super::{Observer, OuterRecord, named};
+use protobuf::Message;
+use std::fs::{File, OpenOptions};
+use std::io::{self, BufWriter, Write};
 use std::path::{Path, PathBuf};
-use std::sync::Mutex;
-use std::time::{Duration, SystemTime, UNIX_EPOCH};
-use tensorboard_rs::summary_writer::SummaryWriter;
+use std::time::{SystemTime, UNIX_EPOCH};
+use tensorboard_proto::event::Event;
+use tensorboard_rs::record_writer::RecordWriter;
+use tensorboard_rs::summary::scalar;
 
-/// Directories where this process opened an event file, with the second it did so: the event
-/// file's name holds only the second, host and process id, so a second writer opened in the same
-/// directory within that second would overwrite the first one's file.
-static OPENED: Mutex<Option<HashMap<PathBuf, u64>>> = Mutex::new(None);
-
-fn unix_seconds() -> u64 {
-    SystemTime::now().duration_since(UNIX_EPOCH).map_or(0, |d| d.as_secs())
-}
-
-/// Waits, if needed, until a new event file in `dir` cannot share its name with an earlier one.
-fn claim_file_name(dir: &Path) {
-    let mut opened = OPENED.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
-    let opened = opened.get_or_insert_with(HashMap::new);
-    while opened.get(dir) == Some(&unix_seconds()) {
-        std::thread::sleep(Duration::from_millis(50));
-    }
-    opened.insert(dir.to_path_buf(), unix_seconds());
-}
-
-/// Writes the outer loop's scalars as TensorBoard events under `dir`. Events are only
-/// guaranteed on disk once the writer is dropped, which `finish` does.
+/// Writes the outer loop's scalars as TensorBoard events to a new event file under a directory.
+/// Events are on disk once `flush` (called with each checkpoint) or `finish` returns.
 pub struct TensorBoard {
-    writer: Option<SummaryWriter>,
+    path: PathBuf,
+    out: BufWriter<File>,
+}
+
+fn now() -> f64 {
+    SystemTime::now().duration_since(UNIX_EPOCH).map_or(0.0, |d| d.as_secs_f64())
 }
 
 impl TensorBoard {
-    /// Opens a new event file in `dir`, creating the directory.
+    /// Opens a new event file in `dir`, creating the directory. The file is named after the
+    /// second, the process and a counter, which a later writer in the same second increments.
     pub fn open(dir: &Path) -> io::Result<Self> {
-        std::fs::create_dir_all(dir)?;
-        let probe = dir.join(".pesto-write-test");
-        std::fs::write(&probe, b"")?;
-        std::fs::remove_file(&probe)?;
-        claim_file_name(dir);
-        Ok(Self { writer: Some(SummaryWriter::new(dir)) })
+        std::fs::create_dir_all(dir).map_err(|e| named(dir, e))?;
+        let stem = format!("events.out.tfevents.{:010}.pesto.{}", now() as u64, std::process::id());
+        let mut n = 0;
+        let (path, file) = loop {
+            let path = dir.join(format!("{stem}.{n}"));
+            match OpenOptions::new().write(true).create_new(true).open(&path) {
+                Ok(file) => break (path, file),
+                Err(e) if e.kind() == io::ErrorKind::AlreadyExists => n += 1,
+                Err(e) => return Err(named(&path, e)),
+            }
+        };
+        let mut tb = Self { path, out: BufWriter::new(file) };
+        let mut version = Event::new();
+        version.set_wall_time(now());
+        version.set_file_version("brain.Event:2".to_string());
+        tb.write(&version)?;
+        Ok(tb)
+    }
+
+    fn write(&mut self, event: &Event) -> io::Result<()> {
+        let bytes = event.write_to_bytes().map_err(io::Error::other);
+        bytes
+            .and_then(|bytes| RecordWriter::new(&mut self.out).write(&bytes))
+            .map_err(|e| named(&self.path, e))
     }
 }
 
 impl Observer for TensorBoard {
     fn observe(&mut self, r: &OuterRecord) -> io::Result<()> {
-        let Some(writer) = self.writer.as_mut() else { return Ok(()) };
-        let step = r.step as usize;
         let scalars = [
             ("meta/loss", Some(r.meta_loss)),
             ("meta/grad_norm", Some(r.grad_norm)),
@@ -57,31 +64,33 @@ impl Observer for TensorBoard {
             ("particles/reset_fraction", Some(r.reset_fraction)),
             ("particles/clip_fraction", Some(r.clip_fraction)),
             ("meta/heldout_loss", r.heldout_loss),
+            ("meta/update_skipped", Some(f64::from(u8::from(r.update_skipped)))),
         ];
+        let wall_time = now();
         for (tag, value) in scalars {
             if let Some(value) = value {
-                writer.add_scalar(tag, value as f32, step);
+                let mut event = Event::new();
+                event.set_wall_time(wall_time);
+                event.set_step(i64::try_from(r.step).unwrap_or(i64::MAX));
+                event.set_summary(scalar(tag, value as f32));
+                self.write(&event)?;
             }
         }
         Ok(())
     }
 
     fn flush(&mut self) -> io::Result<()> {
-        if let Some(writer) = self.writer.as_mut() {
-            writer.flush();
-        }
-        Ok(())
-    }
-
-    fn finish(&mut self) -> io::Result<()> {
-        self.writer.take();
-        Ok(())
+        self.out
+            .flush()
+            .and_then(|()| self.out.get_ref().sync_data())
+            .map_err(|e| named(&self.path, e))
     }
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+    use std::collections::HashMap;
     use std::process::Command;
 
     /// The Python interpreter with TensorBoard installed: `PESTO_PYTHON`, else the workspace's
@@ -125,7 +134,7 @@ print(json.dumps({t: [[e.step, e.value] for e in acc.Scalars(t)] for t in acc.Ta
         assert!(output.status.success(), "{}", String::from_utf8_lossy(&output.stderr));
         let scalars: HashMap<String, Vec<(u64, f64)>> =
             serde_json::from_slice(&output.stdout).unwrap();
-        assert_eq!(scalars.len(), 7, "tags: {:?}", scalars.keys());
+        assert_eq!(scalars.len(), 8, "tags: {:?}", scalars.keys());
         let loss = &scalars["meta/loss"];
         assert_eq!(loss.iter().map(|e| e.0).collect::<Vec<_>>(), [1, 2, 3]);
         for &(step, value) in loss {

@@ -36,8 +36,10 @@ impl SavedOptimizer {
                 saved.kind,
                 saved.theta.len()
             );
-            return Err(CheckpointError::Decode { path: file, reason });
+            return Err(CheckpointError::Invalid { path: file, reason });
         }
+        checkpoint::check_finite("theta", &saved.theta)
+            .map_err(|reason| CheckpointError::Invalid { path: file, reason })?;
         Ok(saved)
     }
 
@@ -60,5 +62,19 @@ mod tests {
         assert_eq!(SavedOptimizer::load(&dir).unwrap(), saved);
         assert_eq!(SavedOptimizer::load(&dir.join(FILE_NAME)).unwrap(), saved);
         std::fs::remove_dir_all(&dir).unwrap();
+    }
+
+    #[test]
+    fn a_non_finite_theta_is_refused() {
+        let path = std::env::temp_dir().join(format!("pesto-saved-nan-{}.bin", std::process::id()));
+        let kind = LearnedKind::MlpLopt;
+        let mut theta = kind.init_theta(4);
+        theta[7] = f32::NAN;
+        SavedOptimizer { kind, theta, outer_steps: 1 }.save(&path).unwrap();
+        assert_eq!(
+            SavedOptimizer::load(&path).unwrap_err().to_string(),
+            format!("checkpoint {}: theta[7] = NaN is not finite", path.display())
+        );
+        std::fs::remove_file(&path).unwrap();
     }
 }

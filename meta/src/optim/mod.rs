@@ -107,6 +107,8 @@ pub mod rel_lopt;
 mod saved;
 mod schedule;
 mod sgd;
+#[cfg(test)]
+mod test_support;
 
 pub use adam::{Adam, AdamBetas, adam_update};
 pub use learned::{LearnedError, LearnedKind};

@@ -1,22 +1,7 @@
 use super::*;
+use crate::optim::test_support::{normal_vec, odd_layout as layout};
 use pesto_tasks::alloc_count::allocations;
 use proptest::prelude::*;
-use rand::RngExt;
-
-/// Tensors whose sizes are not multiples of any tile width, and one that is.
-fn layout() -> ParamLayout {
-    let mut layout = ParamLayout::new();
-    layout.push("w0", &[5, 7]);
-    layout.push("b0", &[3]);
-    layout.push("w1", &[40, 3]);
-    layout.push("w2", &[64]);
-    layout
-}
-
-fn normal_vec(seed: u64, part: u64, len: usize, std: f32) -> Vec<f32> {
-    let mut rng = stream(seed, &[part]);
-    (0..len).map(|_| std * rng.sample::<f32, _>(StandardNormal)).collect()
-}
 
 /// docs/optimizers.md written out one parameter at a time.
 fn reference_step(

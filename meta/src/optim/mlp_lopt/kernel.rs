@@ -83,8 +83,9 @@ pub(super) fn update(
 ) {
     match kernel {
         Kernel::Portable => update_with::<8, 8, false>(net, t, layout, params, grad, moments),
-        // SAFETY: `Kernel::detect`/`available` return these variants only when the CPU has
-        // the features the functions are compiled for.
+        // SAFETY: an optimizer holds a kernel only after its constructor checked it against
+        // `Kernel::available()` (or took it from `Kernel::detect`), which list these variants
+        // only when the CPU has the features the functions are compiled for.
         #[cfg(target_arch = "x86_64")]
         Kernel::Avx2 => unsafe { update_avx2(net, t, layout, params, grad, moments) },
         #[cfg(target_arch = "x86_64")]

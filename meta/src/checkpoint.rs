@@ -2,7 +2,8 @@
 //! bincode encoding of the run state. Written to a temporary file, fsynced and renamed into
 //! place, so a crash never leaves a half-written file under a checkpoint's name.
 
-use crate::{durable, read};
+use crate::durable;
+use pesto_tasks::read;
 use serde::{Serialize, de::DeserializeOwned};
 use std::fs;
 use std::path::{Path, PathBuf};

@@ -12,7 +12,6 @@ pub mod observe;
 pub mod optim;
 pub mod outer;
 pub mod plot;
-pub mod read;
 pub mod repro;
 pub mod systems;
 pub mod unrolled;

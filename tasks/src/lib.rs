@@ -12,6 +12,7 @@ mod gradcheck;
 pub mod layout;
 pub mod linalg;
 pub mod mlp;
+pub mod read;
 pub mod registry;
 pub mod rng;
 pub mod spec;

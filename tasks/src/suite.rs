@@ -6,6 +6,7 @@
 
 use crate::error::TaskError;
 use crate::family::{Domain, KeySpec, TaskFamily};
+use crate::read;
 use crate::registry;
 use crate::rng::{StreamRng, stream};
 use crate::tags;
@@ -107,17 +108,9 @@ impl Suite {
     /// The suite in the TOML file at `path`, which must be a regular file of at most 1 MiB
     /// (a FIFO or device would block or never end).
     pub fn from_file(path: &Path) -> Result<Suite, TaskError> {
-        const CAP: u64 = 1 << 20;
         let name = path.display().to_string();
-        let fail = |reason: String| TaskError::Suite { suite: name.clone(), reason };
-        let meta = std::fs::metadata(path).map_err(|e| fail(e.to_string()))?;
-        if !meta.is_file() {
-            return Err(fail("not a regular file".into()));
-        }
-        if meta.len() > CAP {
-            return Err(fail(format!("larger than the limit of {CAP} bytes")));
-        }
-        let text = std::fs::read_to_string(path).map_err(|e| fail(e.to_string()))?;
+        let text = read::capped_text(path, read::TEXT_CAP)
+            .map_err(|e| TaskError::Suite { suite: name.clone(), reason: e.to_string() })?;
         Suite::parse(&name, &text)
     }
 

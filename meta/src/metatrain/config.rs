@@ -142,7 +142,7 @@ fn default_max_skipped_updates() -> u64 {
 impl MetaTrainConfig {
     /// Reads and validates the config file at `path`.
     pub fn load(path: &Path) -> Result<Self, ConfigError> {
-        let text = crate::read::capped_text(path, crate::read::TEXT_CAP)
+        let text = pesto_tasks::read::capped_text(path, pesto_tasks::read::TEXT_CAP)
             .map_err(|e| ConfigError::Read { file: path.to_path_buf(), reason: e.to_string() })?;
         Self::parse(&text, path)
     }

@@ -1,7 +1,8 @@
 //! A CSV log of the outer loop, one row per outer step.
 
 use super::{Observer, OuterRecord, named};
-use crate::{durable, read};
+use crate::durable;
+use pesto_tasks::read;
 use std::fs::{File, OpenOptions};
 use std::io::{self, BufWriter, Write};
 use std::path::{Path, PathBuf};

@@ -2,6 +2,7 @@
 //! per-parameter features of a tile.
 
 use super::theta::{FEATURES, MOMENTUM_DECAYS, Net, RMS_DECAY, SCHEDULE_FEATURES};
+use std::ops::Range;
 
 /// Added to sqrt(v) before dividing by it; tiny, so the features stay scale-free.
 pub const EPS: f32 = 1e-12;
@@ -56,15 +57,27 @@ pub(super) fn learning_rate(net: &Net, z: &[f32; SCHEDULE_FEATURES]) -> f32 {
     log_lr.min(MAX_LOG_LR).exp()
 }
 
-/// One tile's accumulators: the three momenta and the second moment, each `L` values.
-pub(super) struct TileState<'a> {
+/// The accumulators of a run of parameters (the whole vector, a tensor or a tile): the three
+/// momenta and the second moment.
+pub(super) struct Accumulators<'a> {
     pub moments: [&'a mut [f32]; MOMENTUM_DECAYS.len()],
     pub v: &'a mut [f32],
 }
 
+impl Accumulators<'_> {
+    /// The accumulators of the parameters in `r`.
+    #[inline(always)]
+    pub fn range(&mut self, r: Range<usize>) -> Accumulators<'_> {
+        Accumulators {
+            moments: self.moments.each_mut().map(|m| &mut m[r.clone()]),
+            v: &mut self.v[r],
+        }
+    }
+}
+
 /// Advances the tile's accumulators by `grad`.
 #[inline(always)]
-pub(super) fn advance(state: &mut TileState<'_>, grad: &[f32]) {
+pub(super) fn advance(state: &mut Accumulators<'_>, grad: &[f32]) {
     for (m, decay) in state.moments.iter_mut().zip(MOMENTUM_DECAYS) {
         m.iter_mut().zip(grad).for_each(|(m, &g)| *m = decay * *m + (1.0 - decay) * g);
     }

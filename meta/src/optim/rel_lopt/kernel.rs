@@ -5,7 +5,7 @@
 //! applies the step. Every loop has constant bounds over the L lanes, so it vectorises; the
 //! code is compiled once per instruction set of `Kernel` and picked at run time.
 
-use super::features::{EPS, TileState, advance, tile_features};
+use super::features::{Accumulators, EPS, advance, tile_features};
 use super::theta::{FEATURES, HIDDEN, MOMENTUM_DECAYS, Net, RMS_DECAY};
 use crate::optim::mlp_lopt::Kernel;
 use pesto_tasks::ParamLayout;
@@ -29,12 +29,6 @@ pub(super) fn initial_scales(layout: &ParamLayout, params: &[f32], scales: &mut 
         let own = rms(&params[tensor.range()]);
         *scale = if own > 0.0 { own } else { fallback };
     }
-}
-
-/// The accumulators of the whole parameter vector: three momenta and the second moment.
-pub(super) struct Accumulators<'a> {
-    pub moments: [&'a mut [f32]; MOMENTUM_DECAYS.len()],
-    pub v: &'a mut [f32],
 }
 
 /// What one update needs besides the parameters: the network, the step's learning rate, the
@@ -102,15 +96,13 @@ fn update_with<const L: usize, const FMA: bool>(
     grad: &[f32],
     mut acc: Accumulators<'_>,
 ) {
+    let adam = Nominal::at(rule.t);
     for (tensor, &scale) in layout.tensors().iter().zip(rule.scales) {
         let r = tensor.range();
-        let mut state = TileState {
-            moments: acc.moments.each_mut().map(|m| &mut m[r.clone()]),
-            v: &mut acc.v[r.clone()],
-        };
+        let mut state = acc.range(r.clone());
         let (p, g) = (&mut params[r.clone()], &grad[r]);
-        let stats = advance_tensor::<L>(&mut state, g, p, rule.t);
-        step_tensor::<L, FMA>(rule, scale, &stats, &mut state, g, p);
+        let stats = advance_tensor::<L>(&mut state, g, p, adam);
+        step_tensor::<L, FMA>(rule, scale, adam, &stats, &mut state, g, p);
     }
 }
 
@@ -124,15 +116,6 @@ fn madd<const FMA: bool>(a: f32, b: f32, c: f32) -> f32 {
 #[inline(always)]
 fn tile<const L: usize>(start: usize, len: usize) -> std::ops::Range<usize> {
     start..len.min(start + L)
-}
-
-/// The tensor's accumulators advanced by `grad`, as sub-slices of one tile.
-#[inline(always)]
-fn tile_state<'a>(state: &'a mut TileState<'_>, t: &std::ops::Range<usize>) -> TileState<'a> {
-    TileState {
-        moments: state.moments.each_mut().map(|m| &mut m[t.clone()]),
-        v: &mut state.v[t.clone()],
-    }
 }
 
 /// Adam's bias corrections at step t: the nominal direction is m_hat / (sqrt(v_hat) + eps).
@@ -171,20 +154,19 @@ struct TensorStats {
 /// over `L` lanes (so the loop vectorises and the order is fixed).
 #[inline(always)]
 fn advance_tensor<const L: usize>(
-    state: &mut TileState<'_>,
+    state: &mut Accumulators<'_>,
     grad: &[f32],
     params: &[f32],
-    t: u64,
+    adam: Nominal,
 ) -> TensorStats {
-    let nominal = Nominal::at(t);
     let mut lanes = [[0.0f64; L]; FEATURES + 1];
     let mut start = 0;
     while start < grad.len() {
         let t = tile::<L>(start, grad.len());
-        let mut ts = tile_state(state, &t);
+        let mut ts = state.range(t.clone());
         advance(&mut ts, &grad[t.clone()]);
         let x = tile_features::<L>(&grad[t.clone()], &params[t.clone()], &ts.moments, ts.v);
-        let n = nominal.direction(&x);
+        let n = adam.direction(&x);
         for (sum, row) in lanes.iter_mut().zip(x.iter().chain([&n])) {
             for l in 0..L {
                 sum[l] += f64::from(row[l] * row[l]);
@@ -205,8 +187,9 @@ fn advance_tensor<const L: usize>(
 fn step_tensor<const L: usize, const FMA: bool>(
     rule: StepRule<'_>,
     scale: f32,
+    adam: Nominal,
     stats: &TensorStats,
-    state: &mut TileState<'_>,
+    state: &mut Accumulators<'_>,
     grad: &[f32],
     params: &mut [f32],
 ) {
@@ -218,16 +201,15 @@ fn step_tensor<const L: usize, const FMA: bool>(
     }
     let coef = rule.lr * scale;
     let learned = stats.nominal_rms;
-    let nominal = Nominal::at(rule.t);
     let mut start = 0;
     while start < grad.len() {
         let tr = tile::<L>(start, grad.len());
-        let ts = tile_state(state, &tr);
+        let ts = state.range(tr.clone());
         let x = tile_features::<L>(&grad[tr.clone()], &params[tr.clone()], &ts.moments, ts.v);
         let mut u = tile_net::<L, FMA>(net, &w1, &x);
         u.iter_mut().for_each(|u| *u *= learned);
         if rule.nominal {
-            let n = nominal.direction(&x);
+            let n = adam.direction(&x);
             u.iter_mut().zip(&n).for_each(|(u, n)| *u += n);
         }
         params[tr.clone()].iter_mut().zip(&u).for_each(|(p, u)| *p -= coef * u);

@@ -33,7 +33,8 @@ pub use theta::{
 
 use super::mlp_lopt::Kernel;
 use super::{LearnedOptimizer, OptState, Optimizer};
-use kernel::{Accumulators, StepRule};
+use features::Accumulators;
+use kernel::StepRule;
 use pesto_tasks::ParamLayout;
 use pesto_tasks::rng::stream;
 use rand_distr::{Distribution, StandardNormal};

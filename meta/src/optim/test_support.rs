@@ -21,3 +21,26 @@ pub fn normal_vec(seed: u64, part: u64, len: usize, std: f32) -> Vec<f32> {
     let mut rng = stream(seed, &[part]);
     (0..len).map(|_| std * rng.sample::<f32, _>(StandardNormal)).collect()
 }
+
+/// A dense layer written out plainly: output j is b[j] + sum_k W[k][j] input[k] (relu'd when
+/// `relu`), with W row-major at `theta[w..]` and b at `theta[b..]`.
+pub fn dense(
+    theta: &[f32],
+    input: &[f32],
+    w: usize,
+    b: usize,
+    outputs: usize,
+    relu: bool,
+) -> Vec<f32> {
+    (0..outputs)
+        .map(|j| {
+            let z = theta[b + j]
+                + input
+                    .iter()
+                    .enumerate()
+                    .map(|(k, x)| theta[w + k * outputs + j] * x)
+                    .sum::<f32>();
+            if relu { z.max(0.0) } else { z }
+        })
+        .collect()
+}

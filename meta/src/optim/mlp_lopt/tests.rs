@@ -1,5 +1,5 @@
 use super::*;
-use crate::optim::test_support::{normal_vec, odd_layout as layout};
+use crate::optim::test_support::{dense, normal_vec, odd_layout as layout};
 use pesto_tasks::alloc_count::allocations;
 
 /// docs/optimizers.md written out one parameter at a time: 19 features, three dense layers.
@@ -29,19 +29,8 @@ fn reference_step(
             let mut f: Vec<f32> = channels.iter().zip(&rms).map(|(x, r)| x[i] / r).collect();
             f.extend(TIMESCALES.iter().map(|tau| (t / tau - 1.0).tanh()));
             assert_eq!(f.len(), 19);
-            let dense = |input: &[f32], w: usize, b: usize, outputs: usize, relu: bool| {
-                (0..outputs)
-                    .map(|j| {
-                        let z = theta[b + j]
-                            + input
-                                .iter()
-                                .enumerate()
-                                .map(|(k, x)| theta[w + k * outputs + j] * x)
-                                .sum::<f32>();
-                        if relu { z.max(0.0) } else { z }
-                    })
-                    .collect::<Vec<f32>>()
-            };
+            let dense =
+                |input: &[f32], w, b, outputs, relu| dense(theta, input, w, b, outputs, relu);
             let h1 = dense(&f, W1, B1, 32, true);
             let h2 = dense(&h1, W2, B2, 32, true);
             let out = dense(&h2, W3, B3, 2, false);

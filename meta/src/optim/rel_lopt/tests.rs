@@ -1,5 +1,5 @@
 use super::*;
-use crate::optim::test_support::{normal_vec, odd_layout as layout};
+use crate::optim::test_support::{dense, normal_vec, odd_layout as layout};
 use pesto_tasks::alloc_count::allocations;
 use proptest::prelude::*;
 
@@ -27,13 +27,8 @@ fn reference_step(
     for (j, z) in z.iter().enumerate() {
         log_lr += theta[SKIP + j] * z;
     }
-    for k in 0..SCHEDULE_HIDDEN {
-        let h = theta[BS + k]
-            + (0..SCHEDULE_FEATURES)
-                .map(|j| theta[WS + j * SCHEDULE_HIDDEN + k] * z[j])
-                .sum::<f32>();
-        log_lr += theta[VS + k] * h.max(0.0);
-    }
+    let hidden = dense(theta, &z, WS, BS, SCHEDULE_HIDDEN, true);
+    log_lr += hidden.iter().zip(&theta[VS..]).map(|(h, v)| v * h).sum::<f32>();
     let lr = log_lr.exp();
     let decays = [MOMENTUM_DECAYS[0], MOMENTUM_DECAYS[1], MOMENTUM_DECAYS[2], RMS_DECAY];
     for (k, (slot, d)) in state.slots.iter_mut().zip(decays).enumerate() {
@@ -65,19 +60,7 @@ fn reference_step(
         };
         let nominal_rms =
             (features.iter().map(|f| nominal_dir(f).powi(2)).sum::<f32>() / r.len() as f32).sqrt();
-        let dense = |input: &[f32], w: usize, b: usize, outputs: usize, relu: bool| {
-            (0..outputs)
-                .map(|j| {
-                    let z = theta[b + j]
-                        + input
-                            .iter()
-                            .enumerate()
-                            .map(|(k, x)| theta[w + k * outputs + j] * x)
-                            .sum::<f32>();
-                    if relu { z.max(0.0) } else { z }
-                })
-                .collect::<Vec<f32>>()
-        };
+        let dense = |input: &[f32], w, b, outputs, relu| dense(theta, input, w, b, outputs, relu);
         let steps: Vec<f32> = features
             .iter()
             .map(|f| {

@@ -1,6 +1,6 @@
 //! Learned-optimizer training as an unrolled system (docs/estimators.md): the state is one inner
 //! training run (task, inner parameters, optimizer accumulators, inner step) and theta is the
-//! learned optimizer's weights. The truncation's loss is the mean normalised training loss.
+//! learned optimizer's weights. A truncation's loss is the mean over its steps of `MetaLoss`'s term.
 
 use crate::optim::{LearnedKind, LearnedOptimizer, OptState};
 use crate::unrolled::UnrolledSystem;

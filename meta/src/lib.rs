@@ -14,6 +14,7 @@ pub mod outer;
 pub mod plot;
 pub mod repro;
 pub mod systems;
+pub mod trainer;
 pub mod unrolled;
 
 pub use differentiable::DifferentiableSystem;

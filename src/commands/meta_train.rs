@@ -70,7 +70,7 @@ pub fn run(args: MetaTrainArgs) -> anyhow::Result<()> {
             (trainer, dir)
         }
     };
-    let until = args.steps.unwrap_or(trainer.state().config.outer_steps);
+    let until = args.steps.unwrap_or(trainer.config().outer_steps);
     let start = trainer.state().step;
 
     let mut observers = Observers::default();

@@ -6,18 +6,17 @@ use super::memory;
 use super::{ConfigError, LoptTraining, MetaTrainConfig, TaskSource};
 use crate::checkpoint::{self, CheckpointError};
 use crate::durable;
-use crate::estimators::{AnyEstimator, Estimator, EstimatorError};
+use crate::estimators::{AnyEstimator, EstimatorError};
 use crate::observe::{Observer, OuterRecord};
 use crate::optim::{SAVED_OPTIMIZER_FILE, SavedOptimizer};
-use crate::outer::OuterState;
+use crate::trainer::{Checkpointer, Evaluation, TrainError, TrainState, Trainer};
 use crate::unrolled::UnrolledSystem;
 use pesto_tasks::tags;
 use pesto_tasks::{TaskError, rng};
 use rayon::prelude::*;
 use serde::{Deserialize, Serialize};
 use std::path::{Path, PathBuf};
-use std::sync::atomic::{AtomicBool, Ordering};
-use std::time::Instant;
+use std::sync::atomic::AtomicBool;
 use thiserror::Error;
 
 /// Why a meta-training run could not start or continue.
@@ -77,24 +76,27 @@ impl RunError {
     }
 }
 
-/// Every piece of mutable meta-training state: theta, the outer optimizer's moments, every
-/// particle's inner run and accumulator (inside the estimator) and the step counter.
+/// The training state of a meta-training run: theta, the outer optimizer's moments, every
+/// particle's inner run and accumulator (inside the estimator) and the step counters.
+pub type LoptTrainState = TrainState<AnyEstimator<LoptTraining>>;
+
+/// What a run checkpoint holds: the run's config and its training state.
 #[derive(Serialize, Deserialize)]
 pub struct RunState {
     /// The configuration the run was started with (stored as TOML text, which is how its
     /// tagged sections deserialise).
     #[serde(with = "config_as_toml")]
     pub config: MetaTrainConfig,
-    /// Outer steps completed.
-    pub step: u64,
-    /// The learned optimizer's meta-parameters.
-    pub theta: Vec<f32>,
-    /// The outer optimizer's state.
-    pub outer: OuterState,
-    /// The estimator with all particles.
-    pub estimator: AnyEstimator<LoptTraining>,
-    /// Outer steps in a row, up to this one, whose update was skipped as non-finite.
-    pub skipped_in_row: u64,
+    /// Everything that changes as the run goes on.
+    pub train: LoptTrainState,
+}
+
+/// A run checkpoint being written: the same fields as `RunState`, borrowed.
+#[derive(Serialize)]
+struct RunStateRef<'a> {
+    #[serde(serialize_with = "config_as_toml::serialize_ref")]
+    config: &'a MetaTrainConfig,
+    train: &'a LoptTrainState,
 }
 
 impl RunState {
@@ -106,16 +108,17 @@ impl RunState {
             .map_err(|e| e.to_string())?;
         let kind = self.config.optimizer.kind;
         let dim = kind.theta_dim();
-        if self.theta.len() != dim {
-            return Err(format!("{kind} theta has {} values, expected {dim}", self.theta.len()));
+        let train = &self.train;
+        if train.theta.len() != dim {
+            return Err(format!("{kind} theta has {} values, expected {dim}", train.theta.len()));
         }
-        for (what, moment) in [("outer m", &self.outer.m), ("outer v", &self.outer.v)] {
+        for (what, moment) in [("outer m", &train.outer.m), ("outer v", &train.outer.v)] {
             if !moment.is_empty() && moment.len() != dim {
                 return Err(format!("{what} has {} values, expected {dim}", moment.len()));
             }
             checkpoint::check_finite(what, moment)?;
         }
-        checkpoint::check_finite("theta", &self.theta)
+        checkpoint::check_finite("theta", &train.theta)
     }
 }
 
@@ -155,8 +158,8 @@ fn check_memory(config: &MetaTrainConfig, system: &LoptTraining) -> Result<(), R
 
 /// A meta-training run bound to its output directory.
 pub struct MetaTrainer {
-    system: LoptTraining,
-    state: RunState,
+    config: MetaTrainConfig,
+    trainer: Trainer<LoptTraining, AnyEstimator<LoptTraining>>,
     dir: PathBuf,
     /// Held while this process owns the directory (absent for a run kept in memory).
     _lock: Option<RunLock>,
@@ -183,7 +186,59 @@ fn system_for(config: &MetaTrainConfig) -> Result<LoptTraining, TaskError> {
         .with_sampling(config.tasks.sampling()))
 }
 
+/// Saves run checkpoints, and the current learned optimizer alone, into a run directory.
+struct RunCheckpoints<'a> {
+    config: &'a MetaTrainConfig,
+    dir: &'a Path,
+}
+
+impl Checkpointer<AnyEstimator<LoptTraining>> for RunCheckpoints<'_> {
+    fn every(&self) -> u64 {
+        self.config.checkpoint_every
+    }
+
+    fn save(&mut self, train: &LoptTrainState) -> Result<(), CheckpointError> {
+        let keep = self.config.keep_checkpoints;
+        let state = RunStateRef { config: self.config, train };
+        checkpoint::save(&checkpoint_dir(self.dir), train.step, &state, keep)?;
+        let kind = self.config.optimizer.kind;
+        let saved = SavedOptimizer { kind, theta: train.theta.clone(), outer_steps: train.step };
+        saved.save(&self.dir.join(SAVED_OPTIMIZER_FILE))
+    }
+}
+
+/// The held-out evaluation of `config`: the mean normalised training loss of whole inner runs
+/// on `heldout_tasks` tasks the particles never see (seeds from their own stream).
+fn heldout(config: &MetaTrainConfig) -> Evaluation<LoptTraining> {
+    let (seed, tasks) = (config.seed, config.heldout_tasks as u64);
+    let evaluate = move |system: &LoptTraining, theta: &[f32]| {
+        let losses: Vec<f64> = (0..tasks)
+            .into_par_iter()
+            .map(|i| {
+                let mut run = system.init_state(rng::derive(seed, &[tags::HELDOUT, i]), 0);
+                let horizon = run.horizon;
+                system.unroll(&mut run, theta, horizon)
+            })
+            .collect();
+        losses.iter().sum::<f64>() / losses.len() as f64
+    };
+    Evaluation { every: config.heldout_every, evaluate: Box::new(evaluate) }
+}
+
 impl MetaTrainer {
+    /// The run of `config` from `train`, saving to `dir`.
+    fn with_state(
+        config: MetaTrainConfig,
+        system: LoptTraining,
+        train: LoptTrainState,
+        dir: &Path,
+    ) -> Self {
+        let trainer = Trainer::new(system, config.outer, train)
+            .with_evaluation(heldout(&config))
+            .with_max_skipped_updates(config.max_skipped_updates);
+        Self { config, trainer, dir: dir.to_path_buf(), _lock: None }
+    }
+
     /// A fresh run of `config` that will save to `dir`, without touching the disk or locking
     /// `dir` (see `start`).
     pub fn new(config: MetaTrainConfig, dir: &Path) -> Result<Self, RunError> {
@@ -191,10 +246,9 @@ impl MetaTrainer {
         check_memory(&config, &system)?;
         let estimator =
             AnyEstimator::new(config.estimator.kind, config.estimator_config(), &system)?;
-        let theta = system.initial_theta();
-        let outer = config.outer.init_state(theta.len()).expect("validated with the config");
-        let state = RunState { config, step: 0, theta, outer, estimator, skipped_in_row: 0 };
-        Ok(Self { system, state, dir: dir.to_path_buf(), _lock: None })
+        let train = TrainState::new(system.initial_theta(), estimator, &config.outer)
+            .expect("validated with the config");
+        Ok(Self::with_state(config, system, train, dir))
     }
 
     /// Starts a run of `config` in `dir`: creates and locks the directory, refuses one that
@@ -212,7 +266,7 @@ impl MetaTrainer {
             return Err(RunError::Exists { dir: dir.to_path_buf() });
         }
         let path = dir.join(CONFIG_FILE);
-        let text = toml::to_string(&trainer.state.config).expect("a config encodes as TOML");
+        let text = toml::to_string(&trainer.config).expect("a config encodes as TOML");
         durable::replace(&path, text.as_bytes()).map_err(|error| RunError::Io {
             action: "writing",
             path,
@@ -238,14 +292,15 @@ impl MetaTrainer {
         let same_run = |state: &RunState| {
             state.check()?;
             let system = system_for(&state.config).map_err(|e| e.to_string())?;
-            if state.estimator.kind() != state.config.estimator.kind {
+            let estimator = &state.train.estimator;
+            if estimator.kind() != state.config.estimator.kind {
                 return Err(format!(
                     "holds a {} estimator, its config says {}",
-                    state.estimator.kind().name(),
+                    estimator.kind().name(),
                     state.config.estimator.kind.name()
                 ));
             }
-            state.estimator.check(&system)?;
+            estimator.check(&system)?;
             match &own {
                 Some(config) if *config != state.config => Err(format!(
                     "belongs to another run: its config differs from {}",
@@ -256,10 +311,10 @@ impl MetaTrainer {
         };
         let (mut trainer, resumed) = match checkpoint::load_latest(&checkpoint_dir(dir), same_run) {
             Ok(latest) => {
-                let system = system_for(&latest.state.config)?;
+                let RunState { config, train } = latest.state;
+                let system = system_for(&config)?;
+                let trainer = Self::with_state(config, system, train, dir);
                 let (path, skipped) = (latest.path, latest.skipped);
-                let dir = dir.to_path_buf();
-                let trainer = Self { system, state: latest.state, dir, _lock: None };
                 (trainer, Resumed { path, skipped, from_config: false })
             }
             Err(CheckpointError::Missing { .. }) if let Some(config) = own => {
@@ -275,123 +330,44 @@ impl MetaTrainer {
         Ok((trainer, resumed))
     }
 
-    /// The run's state.
-    pub fn state(&self) -> &RunState {
-        &self.state
+    /// The run's config.
+    pub fn config(&self) -> &MetaTrainConfig {
+        &self.config
+    }
+
+    /// The run's training state.
+    pub fn state(&self) -> &LoptTrainState {
+        self.trainer.state()
     }
 
     /// Writes a checkpoint of the current state, and the current learned optimizer alone.
-    pub fn save(&self) -> Result<PathBuf, RunError> {
-        let s = &self.state;
-        let keep = s.config.keep_checkpoints;
-        let path = checkpoint::save(&checkpoint_dir(&self.dir), s.step, s, keep)?;
-        let kind = s.config.optimizer.kind;
-        let saved = SavedOptimizer { kind, theta: s.theta.clone(), outer_steps: s.step };
-        saved.save(&self.dir.join(SAVED_OPTIMIZER_FILE))?;
-        Ok(path)
+    pub fn save(&self) -> Result<(), RunError> {
+        let mut checkpoints = RunCheckpoints { config: &self.config, dir: &self.dir };
+        Ok(checkpoints.save(self.trainer.state())?)
     }
 
-    /// Takes one outer step: estimate the meta-gradient, clip it, update theta. An estimate or
-    /// update that is not finite is undone (theta and the outer state stay as they were) and
-    /// counted in `skipped_in_row`. Evaluates the held-out loss when the step is a multiple of
-    /// `heldout_every`.
+    /// Takes one outer step (see `Trainer::step`); evaluates the held-out loss when the step is
+    /// a multiple of `heldout_every`.
     pub fn step(&mut self) -> OuterRecord {
-        let started = Instant::now();
-        let RunState { config, step, theta, outer, estimator, skipped_in_row } = &mut self.state;
-        let estimate = estimator.estimate(&self.system, theta, *step);
-        let grad_norm = norm(&estimate.grad);
-        let mut grad = estimate.grad;
-        let before = (theta.clone(), outer.clone());
-        config.outer.apply(outer, theta, &mut grad);
-        let finite = |v: &[f32]| v.iter().all(|x| x.is_finite());
-        let skipped =
-            !(grad_norm.is_finite() && finite(theta) && finite(&outer.m) && finite(&outer.v));
-        if skipped {
-            (*theta, *outer) = before;
-            *skipped_in_row += 1;
-        } else {
-            *skipped_in_row = 0;
-        }
-        *step += 1;
-        let seconds = started.elapsed().as_secs_f64();
-        let heldout_due = config.heldout_every > 0 && step.is_multiple_of(config.heldout_every);
-        let particles = estimate.particles.max(1) as f64;
-        let mut record = OuterRecord {
-            step: *step,
-            meta_loss: estimate.loss,
-            grad_norm,
-            theta_norm: norm(theta),
-            inner_steps: estimate.inner_steps,
-            inner_steps_per_sec: estimate.inner_steps as f64 / seconds,
-            reset_fraction: estimate.resets as f64 / particles,
-            clip_fraction: estimate.clipped as f64 / particles,
-            heldout_loss: None,
-            update_skipped: skipped,
-        };
-        if heldout_due {
-            record.heldout_loss = Some(self.heldout_loss());
-        }
-        record
+        self.trainer.step()
     }
 
     /// Runs outer steps until `until` are complete or `stop` is raised, reporting each to
-    /// `observer`, checkpointing every `checkpoint_every` steps and at the end. Stops with an
-    /// error, after a checkpoint, once `max_skipped_updates` updates in a row were skipped.
-    /// The observers are flushed before each checkpoint, so a checkpoint never covers a step
-    /// the log lacks; when an observer fails, a checkpoint is still written before its error
-    /// is returned.
+    /// `observer` and checkpointing every `checkpoint_every` steps and at the end (see
+    /// `Trainer::run`). Stops with an error, after a checkpoint, once `max_skipped_updates`
+    /// updates in a row were skipped.
     pub fn run(
         &mut self,
         until: u64,
         observer: &mut dyn Observer,
         stop: &AtomicBool,
     ) -> Result<(), RunError> {
-        while self.state.step < until && !stop.load(Ordering::SeqCst) {
-            let record = self.step();
-            let observed = observer.observe(&record);
-            let s = &self.state;
-            let max = s.config.max_skipped_updates;
-            let diverged = s.skipped_in_row >= max;
-            if observed.is_err() || diverged || s.step.is_multiple_of(s.config.checkpoint_every) {
-                self.checkpoint(observer, observed)?;
-            }
-            if diverged {
-                observer.finish()?;
-                let last = self.state.step;
-                return Err(RunError::Diverged { first: last + 1 - max, last, max });
-            }
-        }
-        self.checkpoint(observer, Ok(()))?;
-        observer.finish()?;
-        Ok(())
-    }
-
-    /// Flushes `observer` (unless it already failed with `observed`), then saves a checkpoint,
-    /// then reports the observer's error if any.
-    fn checkpoint(
-        &self,
-        observer: &mut dyn Observer,
-        observed: std::io::Result<()>,
-    ) -> Result<(), RunError> {
-        let logged = observed.and_then(|()| observer.flush());
-        self.save()?;
-        Ok(logged?)
-    }
-
-    /// Mean normalised training loss of whole inner runs with the current theta on
-    /// `heldout_tasks` tasks the particles never see (seeds from their own stream).
-    pub fn heldout_loss(&self) -> f64 {
-        let config = &self.state.config;
-        let losses: Vec<f64> = (0..config.heldout_tasks as u64)
-            .into_par_iter()
-            .map(|i| {
-                let mut run =
-                    self.system.init_state(rng::derive(config.seed, &[tags::HELDOUT, i]), 0);
-                let horizon = run.horizon;
-                self.system.unroll(&mut run, &self.state.theta, horizon)
-            })
-            .collect();
-        losses.iter().sum::<f64>() / losses.len() as f64
+        let mut checkpoints = RunCheckpoints { config: &self.config, dir: &self.dir };
+        self.trainer.run(until, observer, stop, &mut checkpoints).map_err(|err| match err {
+            TrainError::Log(err) => RunError::Log(err),
+            TrainError::Checkpoint(err) => RunError::Checkpoint(err),
+            TrainError::Diverged { first, last, max } => RunError::Diverged { first, last, max },
+        })
     }
 }
 
@@ -404,6 +380,13 @@ mod config_as_toml {
         out.serialize_str(&toml::to_string(config).map_err(ser::Error::custom)?)
     }
 
+    pub fn serialize_ref<S: Serializer>(
+        config: &&MetaTrainConfig,
+        out: S,
+    ) -> Result<S::Ok, S::Error> {
+        serialize(config, out)
+    }
+
     pub fn deserialize<'de, D: Deserializer<'de>>(input: D) -> Result<MetaTrainConfig, D::Error> {
         toml::from_str(&String::deserialize(input)?).map_err(D::Error::custom)
     }
@@ -412,10 +395,6 @@ mod config_as_toml {
 /// Where a run directory keeps its checkpoints.
 pub fn checkpoint_dir(run_dir: &Path) -> PathBuf {
     run_dir.join("checkpoints")
-}
-
-fn norm(v: &[f32]) -> f64 {
-    v.iter().map(|&x| f64::from(x) * f64::from(x)).sum::<f64>().sqrt()
 }
 
 #[cfg(test)]
@@ -498,7 +477,10 @@ mod tests {
 
             assert_eq!(second.state().step, 8);
             assert_eq!(bits(&second.state().theta), bits(&straight.state().theta), "{kind}");
-            assert_ne!(bits(&second.state().theta), bits(&straight.system.initial_theta()));
+            assert_ne!(
+                bits(&second.state().theta),
+                bits(&straight.trainer.system().initial_theta())
+            );
             std::fs::remove_dir_all(&straight_dir).unwrap();
             std::fs::remove_dir_all(&split_dir).unwrap();
         }
@@ -557,7 +539,7 @@ mod tests {
         let err = trainer.run(8, &mut recorder, &never).unwrap_err();
         assert_eq!(err.to_string(), "writing the training log: disk on fire");
         let latest = checkpoint::load_latest(&checkpoint_dir(&dir), RunState::check).unwrap();
-        assert_eq!(latest.state.step, 5);
+        assert_eq!(latest.state.train.step, 5);
         std::fs::remove_dir_all(&dir).unwrap();
     }
 
@@ -593,7 +575,7 @@ mod tests {
         assert_eq!(records.0.iter().map(|r| r.update_skipped).collect::<Vec<_>>(), [true; 4]);
         assert_eq!(bits(&trainer.state().theta), initial);
         let latest = checkpoint::load_latest(&checkpoint_dir(&dir), RunState::check).unwrap();
-        assert_eq!((latest.state.step, latest.state.skipped_in_row), (4, 4));
+        assert_eq!((latest.state.train.step, latest.state.train.skipped_in_row), (4, 4));
         let saved = crate::optim::SavedOptimizer::load(&dir).unwrap();
         assert_eq!(bits(&saved.theta), initial);
         std::fs::remove_dir_all(&dir).unwrap();
@@ -605,8 +587,8 @@ mod tests {
         let never = AtomicBool::new(false);
         let mut trainer = MetaTrainer::new(config("mlp-lopt"), &dir).unwrap();
         trainer.run(6, &mut Observers::default(), &never).unwrap();
-        trainer.state.theta[2] = f32::INFINITY;
-        trainer.state.step = 7;
+        trainer.trainer.state_mut().theta[2] = f32::INFINITY;
+        trainer.trainer.state_mut().step = 7;
         trainer.save().unwrap();
         let (resumed, how) = MetaTrainer::resume(&dir).unwrap();
         assert_eq!(resumed.state().step, 6);
@@ -707,7 +689,8 @@ mod tests {
         trainer.run(6, &mut Observers::default(), &never).unwrap();
         // Rename the family of every stored inner run, leaving the config's task (the first
         // mention) alone, and seal the file with a valid checksum.
-        let mut bytes = checkpoint::encode(checkpoint::RUN, trainer.state());
+        let state = RunStateRef { config: trainer.config(), train: trainer.state() };
+        let mut bytes = checkpoint::encode(checkpoint::RUN, &state);
         let family = b"mlp-synth";
         let at: Vec<usize> = (24..bytes.len() - family.len())
             .filter(|&i| &bytes[i..i + family.len()] == family)
@@ -733,7 +716,7 @@ mod tests {
         let stop = AtomicBool::new(true);
         trainer.run(8, &mut Observers::default(), &stop).unwrap();
         let latest = checkpoint::load_latest(&checkpoint_dir(&dir), RunState::check).unwrap();
-        assert_eq!(latest.state.step, 0);
+        assert_eq!(latest.state.train.step, 0);
         std::fs::remove_dir_all(&dir).unwrap();
     }
 

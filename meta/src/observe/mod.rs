@@ -40,6 +40,8 @@ pub struct OuterRecord {
     pub heldout_loss: Option<f64>,
     /// The step's meta-gradient or update was not finite, so theta was left unchanged.
     pub update_skipped: bool,
+    /// theta after the update.
+    pub theta: Vec<f32>,
 }
 
 /// Sees every outer step of a training loop.

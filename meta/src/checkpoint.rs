@@ -25,7 +25,10 @@ pub struct Format {
 pub const RUN: Format = Format { magic: *b"PESTOCKP", what: "run checkpoint", version: 3 };
 /// A learned optimizer alone: its kind and theta.
 pub const OPTIMIZER: Format = Format { magic: *b"PESTOOPT", what: "optimizer file", version: 1 };
-const FORMATS: [Format; 2] = [RUN, OPTIMIZER];
+/// One method of a `repro` experiment: its settings and its outer-loop state.
+pub const EXPERIMENT: Format =
+    Format { magic: *b"PESTOEXP", what: "experiment checkpoint", version: 1 };
+const FORMATS: [Format; 3] = [RUN, OPTIMIZER, EXPERIMENT];
 const HEADER_LEN: usize = 8 + 4 + 8 + 4;
 const PREFIX: &str = "checkpoint-";
 const SUFFIX: &str = ".bin";
@@ -168,21 +171,22 @@ pub fn write_atomic<T: Serialize>(
     durable::replace(path, &encode(format, state)).map_err(io_error(path))
 }
 
-/// Writes `state` as the run checkpoint of `step` in `dir`, then deletes the verified
+/// Writes `state` as the checkpoint of `format` for `step` in `dir`, then deletes the verified
 /// checkpoints (header and checksum intact) older than the newest `keep` verified ones up to
 /// `step`. Files that do not verify, and those of later steps, are neither counted nor
 /// deleted, so the file just written is always kept. Returns the file's path.
 pub fn save<T: Serialize>(
+    format: Format,
     dir: &Path,
     step: u64,
     state: &T,
     keep: usize,
 ) -> Result<PathBuf, CheckpointError> {
     let path = dir.join(file_name(step));
-    write_atomic(RUN, &path, state)?;
+    write_atomic(format, &path, state)?;
     let verified = |p: &PathBuf| {
         *p <= path
-            && read::capped(p, read::DATA_CAP).is_ok_and(|bytes| verify(RUN, &bytes, p).is_ok())
+            && read::capped(p, read::DATA_CAP).is_ok_and(|bytes| verify(format, &bytes, p).is_ok())
     };
     let good: Vec<PathBuf> = list(dir)?.into_iter().rev().filter(verified).collect();
     for old in good.iter().skip(keep.max(1)) {
@@ -221,15 +225,16 @@ pub struct Latest<T> {
     pub skipped: Vec<CheckpointError>,
 }
 
-/// Loads the newest checkpoint of `dir` that decodes and passes `check`, falling back past bad
+/// Loads the newest checkpoint of `format` in `dir` that decodes and passes `check`, falling back past bad
 /// ones; `check` says what is wrong with a state that decodes but cannot be used.
 pub fn load_latest<T: DeserializeOwned>(
+    format: Format,
     dir: &Path,
     check: impl Fn(&T) -> Result<(), String>,
 ) -> Result<Latest<T>, CheckpointError> {
     let mut skipped = Vec::new();
     for path in list(dir)?.into_iter().rev() {
-        let loaded = load(RUN, &path).and_then(|state| match check(&state) {
+        let loaded = load(format, &path).and_then(|state| match check(&state) {
             Ok(()) => Ok(state),
             Err(reason) => Err(CheckpointError::Invalid { path: path.clone(), reason }),
         });
@@ -277,7 +282,7 @@ mod tests {
     fn round_trips_and_keeps_the_newest() {
         let dir = temp_dir("keep");
         for step in [10, 20, 30, 40] {
-            save(&dir, step, &state(step), 2).unwrap();
+            save(RUN, &dir, step, &state(step), 2).unwrap();
         }
         let names: Vec<_> = list(&dir)
             .unwrap()
@@ -285,7 +290,7 @@ mod tests {
             .map(|p| p.file_name().unwrap().to_string_lossy().into_owned())
             .collect();
         assert_eq!(names, [file_name(30), file_name(40)]);
-        let latest: Latest<State> = load_latest(&dir, |_| Ok(())).unwrap();
+        let latest: Latest<State> = load_latest(RUN, &dir, |_| Ok(())).unwrap();
         assert_eq!(latest.state, state(40));
         assert!(latest.skipped.is_empty());
         fs::remove_dir_all(&dir).unwrap();
@@ -347,11 +352,11 @@ mod tests {
     #[test]
     fn falls_back_to_the_newest_good_checkpoint() {
         let dir = temp_dir("fallback");
-        save(&dir, 1, &state(1), 5).unwrap();
-        let newest = save(&dir, 2, &state(2), 5).unwrap();
+        save(RUN, &dir, 1, &state(1), 5).unwrap();
+        let newest = save(RUN, &dir, 2, &state(2), 5).unwrap();
         let bytes = fs::read(&newest).unwrap();
         fs::write(&newest, &bytes[..bytes.len() / 2]).unwrap();
-        let latest: Latest<State> = load_latest(&dir, |_| Ok(())).unwrap();
+        let latest: Latest<State> = load_latest(RUN, &dir, |_| Ok(())).unwrap();
         assert_eq!(latest.state, state(1));
         assert_eq!(latest.skipped.len(), 1);
         assert!(matches!(latest.skipped[0], CheckpointError::Truncated { .. }));
@@ -368,16 +373,16 @@ mod tests {
         future[8..12].copy_from_slice(&9u32.to_le_bytes());
         fs::write(dir.join(file_name(98)), &future).unwrap();
         for step in [1, 2, 3] {
-            save(&dir, step, &state(step), 1).unwrap();
+            save(RUN, &dir, step, &state(step), 1).unwrap();
         }
         let names: Vec<PathBuf> = list(&dir).unwrap();
         assert_eq!(names, [3, 98, 99].map(|s| dir.join(file_name(s))));
-        let latest: Latest<State> = load_latest(&dir, |_| Ok(())).unwrap();
+        let latest: Latest<State> = load_latest(RUN, &dir, |_| Ok(())).unwrap();
         assert_eq!((latest.state, latest.skipped.len()), (state(3), 2));
         // A verified checkpoint of a later step (another run's) is not counted either.
-        save(&dir, 100, &state(100), 1).unwrap();
+        save(RUN, &dir, 100, &state(100), 1).unwrap();
         fs::rename(dir.join(file_name(100)), dir.join(file_name(200))).unwrap();
-        save(&dir, 4, &state(4), 1).unwrap();
+        save(RUN, &dir, 4, &state(4), 1).unwrap();
         let names: Vec<PathBuf> = list(&dir).unwrap();
         assert_eq!(names, [4, 98, 99, 200].map(|s| dir.join(file_name(s))));
         fs::remove_dir_all(&dir).unwrap();
@@ -388,11 +393,11 @@ mod tests {
         let dir = temp_dir("empty");
         fs::create_dir_all(&dir).unwrap();
         assert!(matches!(
-            load_latest::<State>(&dir, |_| Ok(())),
+            load_latest::<State>(RUN, &dir, |_| Ok(())),
             Err(CheckpointError::Missing { .. })
         ));
         fs::remove_dir_all(&dir).unwrap();
-        let missing = load_latest::<State>(&dir, |_| Ok(())).unwrap_err();
+        let missing = load_latest::<State>(RUN, &dir, |_| Ok(())).unwrap_err();
         assert_eq!(missing.to_string(), format!("no checkpoint in {}", dir.display()));
     }
 }

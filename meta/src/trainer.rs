@@ -61,13 +61,16 @@ impl<E> TrainState<E> {
     }
 }
 
+/// A function scoring theta on a system.
+pub type Evaluate<S> = Box<dyn Fn(&S, &[f32]) -> f64 + Send + Sync>;
+
 /// A scalar evaluation of theta (a held-out loss, the full-horizon meta-objective) computed on
 /// the outer steps that are multiples of `every`, and reported as the record's `heldout_loss`.
 pub struct Evaluation<S> {
     /// Outer steps between evaluations (0: never).
     pub every: u64,
     /// The evaluation of theta on the system.
-    pub evaluate: Box<dyn Fn(&S, &[f32]) -> f64 + Send + Sync>,
+    pub evaluate: Evaluate<S>,
 }
 
 /// Where and how often the loop saves its state.

@@ -3,7 +3,9 @@
 use anyhow::Context;
 use clap::{Args, Subcommand};
 use pesto_meta::estimators::MethodKind;
+use pesto_meta::repro::ReproError;
 use pesto_meta::repro::influence_balancing::{self, InfluenceBalancingSettings};
+use pesto_meta::repro::runner::Storage;
 use pesto_meta::repro::table::{self, TableSettings};
 use pesto_meta::repro::toy_regression::{self, ToyRegressionSettings};
 use pesto_meta::repro::variance::{self, VarianceSettings};
@@ -31,12 +33,43 @@ pub struct TableArgs {
     steps: u64,
 }
 
-/// Options of `pesto repro influence-balancing`.
+/// Where an experiment's methods keep their runs: `OUT/runs/METHOD/` holds each method's
+/// `log.csv`, checkpoints and (with `--tensorboard`) TensorBoard events.
 #[derive(Debug, Args)]
-pub struct InfluenceBalancingArgs {
+pub struct StorageArgs {
     /// Output directory.
     #[arg(long)]
     out: PathBuf,
+    /// Continue the methods' runs in `--out` from their newest checkpoints (after a stop, or to
+    /// reach a larger `--steps`).
+    #[arg(long)]
+    resume: bool,
+    /// Outer steps between two checkpoints of a method.
+    #[arg(long, default_value_t = 1000)]
+    #[arg(value_parser = clap::value_parser!(u64).range(1..))]
+    checkpoint_every: u64,
+    /// Also write TensorBoard events for each method.
+    #[arg(long)]
+    tensorboard: bool,
+}
+
+impl StorageArgs {
+    /// The storage these options describe.
+    fn storage(&self) -> Storage {
+        Storage {
+            dir: self.out.clone(),
+            resume: self.resume,
+            checkpoint_every: self.checkpoint_every,
+            tensorboard: self.tensorboard,
+        }
+    }
+}
+
+/// Options of `pesto repro influence-balancing`.
+#[derive(Debug, Args)]
+pub struct InfluenceBalancingArgs {
+    #[command(flatten)]
+    storage: StorageArgs,
     /// Outer steps per method.
     #[arg(long, default_value_t = InfluenceBalancingSettings::default().outer_steps)]
     #[arg(value_parser = clap::value_parser!(u64).range(1..))]
@@ -50,9 +83,8 @@ pub struct ToyRegressionArgs {
     /// or all.
     #[arg(long, default_value = "all")]
     estimator: String,
-    /// Output directory.
-    #[arg(long)]
-    out: PathBuf,
+    #[command(flatten)]
+    storage: StorageArgs,
     /// Outer steps per estimator.
     #[arg(long, default_value_t = ToyRegressionSettings::default().outer_steps)]
     #[arg(value_parser = clap::value_parser!(u64).range(1..))]
@@ -70,13 +102,24 @@ pub struct VarianceArgs {
     reps: usize,
 }
 
-/// Runs a `repro` subcommand.
+/// Runs a `repro` subcommand. A stop signal ends a training experiment after a checkpoint of
+/// the method it was running, which `--resume` continues.
 pub fn run(command: Repro) -> anyhow::Result<()> {
-    match command {
-        Repro::ToyRegression(args) => toy_regression(args),
-        Repro::Variance(args) => variance(args),
-        Repro::InfluenceBalancing(args) => influence_balancing(args),
-        Repro::Table(args) => table(args),
+    let (out, done) = match command {
+        Repro::ToyRegression(args) => (args.storage.out.clone(), toy_regression(args)),
+        Repro::InfluenceBalancing(args) => (args.storage.out.clone(), influence_balancing(args)),
+        Repro::Variance(args) => return variance(args),
+        Repro::Table(args) => return table(args),
+    };
+    match done {
+        Err(ref err) if let Some(ReproError::Interrupted { label, step }) = err.downcast_ref() => {
+            eprintln!(
+                "interrupted: {label} stopped at outer step {step} after a checkpoint; continue with the same command and --resume --out {}",
+                out.display()
+            );
+            Ok(())
+        }
+        done => done,
     }
 }
 
@@ -88,18 +131,20 @@ fn table(args: TableArgs) -> anyhow::Result<()> {
 }
 
 fn influence_balancing(args: InfluenceBalancingArgs) -> anyhow::Result<()> {
+    crate::signals::install().context("installing the stop-signal handlers")?;
     let settings = InfluenceBalancingSettings { outer_steps: args.steps, ..Default::default() };
+    let (storage, stop) = (args.storage.storage(), &crate::signals::STOP);
     println!("{:<12} {:>10} {:>14} {:>9}", "method", "theta", "eval loss", "seconds");
     let mut runs = Vec::new();
     for method in &settings.methods {
-        let run = influence_balancing::run(method, &settings)?;
+        let run = influence_balancing::run(method, &settings, Some(&storage), stop)?;
         println!("{:<12} {:>10.5} {:>14.6e} {:>9.2}", run.label, run.theta, run.loss, run.seconds);
         runs.push(run);
     }
-    influence_balancing::write_outputs(&args.out, &settings, &runs)?;
+    influence_balancing::write_outputs(&storage.dir, &settings, &runs)?;
     println!(
         "theta* = -1/6; wrote curves.csv, summary.json and influence_balancing.png to {}",
-        args.out.display()
+        storage.dir.display()
     );
     Ok(())
 }
@@ -109,14 +154,16 @@ fn toy_regression(args: ToyRegressionArgs) -> anyhow::Result<()> {
         "all" => MethodKind::all(),
         name => vec![name.parse::<MethodKind>().context("--estimator (or `all`)")?],
     };
+    crate::signals::install().context("installing the stop-signal handlers")?;
     let settings = ToyRegressionSettings { outer_steps: args.steps, ..Default::default() };
+    let (storage, stop) = (args.storage.storage(), &crate::signals::STOP);
     let mut runs = Vec::new();
     println!(
         "{:<12} {:>9} {:>9} {:>15} {:>9}",
         "est", "theta0", "theta1", "meta-objective", "seconds"
     );
     for kind in kinds {
-        let run = toy_regression::run(kind, &settings)?;
+        let run = toy_regression::run(kind, &settings, Some(&storage), stop)?;
         let [t0, t1] = run.theta;
         println!(
             "{kind:<12} {t0:>9.4} {t1:>9.4} {:>15.3} {:>9.2}",
@@ -124,8 +171,11 @@ fn toy_regression(args: ToyRegressionArgs) -> anyhow::Result<()> {
         );
         runs.push(run);
     }
-    toy_regression::write_outputs(&args.out, &settings, &runs)?;
-    println!("wrote trajectory.csv, summary.json and toy_regression.png to {}", args.out.display());
+    toy_regression::write_outputs(&storage.dir, &settings, &runs)?;
+    println!(
+        "wrote trajectory.csv, summary.json and toy_regression.png to {}",
+        storage.dir.display()
+    );
     Ok(())
 }
 

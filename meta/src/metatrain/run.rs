@@ -200,7 +200,7 @@ impl Checkpointer<AnyEstimator<LoptTraining>> for RunCheckpoints<'_> {
     fn save(&mut self, train: &LoptTrainState) -> Result<(), CheckpointError> {
         let keep = self.config.keep_checkpoints;
         let state = RunStateRef { config: self.config, train };
-        checkpoint::save(&checkpoint_dir(self.dir), train.step, &state, keep)?;
+        checkpoint::save(checkpoint::RUN, &checkpoint_dir(self.dir), train.step, &state, keep)?;
         let kind = self.config.optimizer.kind;
         let saved = SavedOptimizer { kind, theta: train.theta.clone(), outer_steps: train.step };
         saved.save(&self.dir.join(SAVED_OPTIMIZER_FILE))
@@ -309,23 +309,24 @@ impl MetaTrainer {
                 _ => Ok(()),
             }
         };
-        let (mut trainer, resumed) = match checkpoint::load_latest(&checkpoint_dir(dir), same_run) {
-            Ok(latest) => {
-                let RunState { config, train } = latest.state;
-                let system = system_for(&config)?;
-                let trainer = Self::with_state(config, system, train, dir);
-                let (path, skipped) = (latest.path, latest.skipped);
-                (trainer, Resumed { path, skipped, from_config: false })
-            }
-            Err(CheckpointError::Missing { .. }) if let Some(config) = own => {
-                let trainer = Self::new(config, dir)?;
-                (trainer, Resumed { path: config_file, skipped: Vec::new(), from_config: true })
-            }
-            Err(CheckpointError::Missing { .. }) => {
-                return Err(RunError::NoRun { dir: dir.to_path_buf() });
-            }
-            Err(err) => return Err(err.into()),
-        };
+        let (mut trainer, resumed) =
+            match checkpoint::load_latest(checkpoint::RUN, &checkpoint_dir(dir), same_run) {
+                Ok(latest) => {
+                    let RunState { config, train } = latest.state;
+                    let system = system_for(&config)?;
+                    let trainer = Self::with_state(config, system, train, dir);
+                    let (path, skipped) = (latest.path, latest.skipped);
+                    (trainer, Resumed { path, skipped, from_config: false })
+                }
+                Err(CheckpointError::Missing { .. }) if let Some(config) = own => {
+                    let trainer = Self::new(config, dir)?;
+                    (trainer, Resumed { path: config_file, skipped: Vec::new(), from_config: true })
+                }
+                Err(CheckpointError::Missing { .. }) => {
+                    return Err(RunError::NoRun { dir: dir.to_path_buf() });
+                }
+                Err(err) => return Err(err.into()),
+            };
         trainer._lock = Some(lock);
         Ok((trainer, resumed))
     }
@@ -538,7 +539,9 @@ mod tests {
         let mut trainer = MetaTrainer::new(config("mlp-lopt"), &dir).unwrap();
         let err = trainer.run(8, &mut recorder, &never).unwrap_err();
         assert_eq!(err.to_string(), "writing the training log: disk on fire");
-        let latest = checkpoint::load_latest(&checkpoint_dir(&dir), RunState::check).unwrap();
+        let latest =
+            checkpoint::load_latest(checkpoint::RUN, &checkpoint_dir(&dir), RunState::check)
+                .unwrap();
         assert_eq!(latest.state.train.step, 5);
         std::fs::remove_dir_all(&dir).unwrap();
     }
@@ -574,7 +577,9 @@ mod tests {
         );
         assert_eq!(records.0.iter().map(|r| r.update_skipped).collect::<Vec<_>>(), [true; 4]);
         assert_eq!(bits(&trainer.state().theta), initial);
-        let latest = checkpoint::load_latest(&checkpoint_dir(&dir), RunState::check).unwrap();
+        let latest =
+            checkpoint::load_latest(checkpoint::RUN, &checkpoint_dir(&dir), RunState::check)
+                .unwrap();
         assert_eq!((latest.state.train.step, latest.state.train.skipped_in_row), (4, 4));
         let saved = crate::optim::SavedOptimizer::load(&dir).unwrap();
         assert_eq!(bits(&saved.theta), initial);
@@ -715,7 +720,9 @@ mod tests {
         let mut trainer = MetaTrainer::new(config("mlp-lopt"), &dir).unwrap();
         let stop = AtomicBool::new(true);
         trainer.run(8, &mut Observers::default(), &stop).unwrap();
-        let latest = checkpoint::load_latest(&checkpoint_dir(&dir), RunState::check).unwrap();
+        let latest =
+            checkpoint::load_latest(checkpoint::RUN, &checkpoint_dir(&dir), RunState::check)
+                .unwrap();
         assert_eq!(latest.state.train.step, 0);
         std::fs::remove_dir_all(&dir).unwrap();
     }

@@ -106,3 +106,41 @@ impl Observer for Observers {
         self.0.iter_mut().try_for_each(|o| o.finish())
     }
 }
+
+/// Keeps every record in memory.
+impl Observer for Vec<OuterRecord> {
+    fn observe(&mut self, record: &OuterRecord) -> io::Result<()> {
+        self.push(record.clone());
+        Ok(())
+    }
+}
+
+/// Two observers, called in order.
+impl<A: Observer, B: Observer> Observer for (A, B) {
+    fn observe(&mut self, record: &OuterRecord) -> io::Result<()> {
+        self.0.observe(record).and_then(|()| self.1.observe(record))
+    }
+
+    fn flush(&mut self) -> io::Result<()> {
+        self.0.flush().and_then(|()| self.1.flush())
+    }
+
+    fn finish(&mut self) -> io::Result<()> {
+        self.0.finish().and_then(|()| self.1.finish())
+    }
+}
+
+/// An observer borrowed for one run.
+impl<O: Observer + ?Sized> Observer for &mut O {
+    fn observe(&mut self, record: &OuterRecord) -> io::Result<()> {
+        (**self).observe(record)
+    }
+
+    fn flush(&mut self) -> io::Result<()> {
+        (**self).flush()
+    }
+
+    fn finish(&mut self) -> io::Result<()> {
+        (**self).finish()
+    }
+}

@@ -4,16 +4,19 @@
 //! and ARTBP reach theta* = -1/6.
 
 use super::ReproError;
+use super::runner::{self, Storage};
 use crate::estimators::{
-    AnyMethod, Estimator, EstimatorConfig, EstimatorKind, GradientConfig, GradientKind, MethodKind,
+    AnyMethod, EstimatorConfig, EstimatorKind, GradientConfig, GradientKind, MethodKind,
 };
 use crate::outer::{OuterConfig, OuterOptimizer};
 use crate::plot::LineChart;
 use crate::systems::InfluenceBalancing;
+use crate::trainer::{Evaluation, TrainState, Trainer};
 use crate::unrolled::UnrolledSystem;
 use serde::{Deserialize, Serialize};
 use std::fmt::Write as _;
 use std::path::Path;
+use std::sync::atomic::AtomicBool;
 use std::time::Instant;
 
 /// One method of the experiment: an estimator, its truncation length and outer learning rate.
@@ -101,17 +104,20 @@ pub struct MethodRun {
     pub theta: f32,
     /// Evaluation loss at the final theta.
     pub loss: f64,
-    /// Wall time in seconds.
+    /// Wall time of this session's part of the run in seconds.
     pub seconds: f64,
     /// theta and its evaluation loss after every outer step, from iteration 0.
     #[serde(skip)]
     pub curve: Vec<CurvePoint>,
 }
 
-/// Runs `method` under `settings`.
+/// Runs `method` under `settings`, in memory or in its directory under `storage` (see
+/// `runner::train`), evaluating theta after every outer step.
 pub fn run(
     method: &Method,
     settings: &InfluenceBalancingSettings,
+    storage: Option<&Storage>,
+    stop: &AtomicBool,
 ) -> Result<MethodRun, ReproError> {
     let started = Instant::now();
     let system = InfluenceBalancing::default();
@@ -123,28 +129,34 @@ pub fn run(
         seed: settings.seed,
     };
     let config = GradientConfig { estimator, cut_probability: settings.cut_probability };
-    let mut estimator = AnyMethod::new(method.kind, config, &system)?;
+    let estimator = AnyMethod::new(method.kind, config, &system)?;
     let outer = OuterConfig {
         optimizer: OuterOptimizer::Sgd { lr: method.lr },
         clip_value: None,
         clip_norm: None,
     };
-    let mut outer_state = outer.init_state(1)?;
-    let mut theta = system.initial_theta();
-    let point = |iteration, theta: &[f32]| CurvePoint {
-        iteration,
-        theta: theta[0],
-        loss: system.evaluate(theta),
-    };
-    let mut curve = vec![point(0, &theta)];
-    for step in 0..settings.outer_steps {
-        let mut grad = estimator.estimate(&system, &theta, step).grad;
-        outer.apply(&mut outer_state, &mut theta, &mut grad);
-        curve.push(point(step + 1, &theta));
-    }
+    let state = TrainState::new(system.initial_theta(), estimator, &outer)?;
+    let evaluate = Box::new(|system: &InfluenceBalancing, theta: &[f32]| system.evaluate(theta));
+    let mut trainer = Trainer::new(system, outer, state)
+        .with_evaluation(Evaluation { every: 1, evaluate })
+        .with_max_skipped_updates(u64::MAX);
+    let label = method.label();
+    let resumable = InfluenceBalancingSettings { outer_steps: 0, ..settings.clone() };
+    let key = serde_json::json!({ "method": method, "settings": resumable }).to_string();
+    let records = runner::train(&mut trainer, settings.outer_steps, &label, &key, storage, stop)?;
+    let theta = trainer.system().initial_theta();
+    let first =
+        CurvePoint { iteration: 0, theta: theta[0], loss: trainer.system().evaluate(&theta) };
+    let curve: Vec<CurvePoint> = std::iter::once(first)
+        .chain(records.iter().map(|r| CurvePoint {
+            iteration: r.step,
+            theta: r.theta[0],
+            loss: r.heldout_loss.expect("evaluated after every step"),
+        }))
+        .collect();
     let last = curve[curve.len() - 1].clone();
     Ok(MethodRun {
-        label: method.label(),
+        label,
         method: method.clone(),
         theta: last.theta,
         loss: last.loss,
@@ -204,7 +216,7 @@ mod tests {
         let start = InfluenceBalancing::default().evaluate(&[0.5]);
         let by = |kind, truncation| {
             let method = Method { kind, truncation, lr: 1e-4 };
-            run(&method, &settings).unwrap()
+            run(&method, &settings, None, &AtomicBool::new(false)).unwrap()
         };
         let rtrl = by(MethodKind::Gradient(GradientKind::Rtrl), 1);
         assert!(rtrl.theta < 0.5 && rtrl.loss < start, "rtrl: {rtrl:?}");

@@ -2,14 +2,18 @@
 //! CLI only parses their options and prints their results.
 
 pub mod influence_balancing;
+pub mod runner;
 pub mod table;
 pub mod toy_regression;
 pub mod variance;
 
+use crate::checkpoint::CheckpointError;
 use crate::estimators::EstimatorError;
+use crate::metatrain::LockError;
 use crate::outer::OuterError;
 use crate::plot::PlotError;
-use std::path::Path;
+use crate::trainer::TrainError;
+use std::path::{Path, PathBuf};
 use thiserror::Error;
 
 /// Why an experiment could not run or write its results.
@@ -24,6 +28,29 @@ pub enum ReproError {
     /// A figure could not be drawn.
     #[error(transparent)]
     Plot(#[from] PlotError),
+    /// The outer loop stopped on an error (a log or checkpoint write, a diverged run).
+    #[error(transparent)]
+    Train(#[from] TrainError),
+    /// A method's checkpoints could not be read.
+    #[error(transparent)]
+    Checkpoint(#[from] CheckpointError),
+    /// Another process runs a method in the same directory.
+    #[error(transparent)]
+    Lock(#[from] LockError),
+    /// A method's directory already holds a run and `resume` was not asked for.
+    #[error("{} already holds a run; continue it with --resume or choose another --out", dir.display())]
+    Exists {
+        /// The method's directory.
+        dir: PathBuf,
+    },
+    /// The run was stopped (a signal) before its last outer step, after a checkpoint.
+    #[error("{label} stopped at outer step {step}")]
+    Interrupted {
+        /// The method's label.
+        label: String,
+        /// Outer steps completed.
+        step: u64,
+    },
     /// A result file could not be written.
     #[error("cannot write `{path}`: {source}")]
     Io {
@@ -42,6 +69,11 @@ impl ReproError {
 
     /// True when the error comes from a bad setting rather than from the environment.
     pub fn is_user_input(&self) -> bool {
-        matches!(self, Self::Estimator(_) | Self::Outer(_))
+        match self {
+            Self::Estimator(_) | Self::Outer(_) | Self::Exists { .. } => true,
+            Self::Checkpoint(err) => err.is_user_input(),
+            Self::Lock(err) => matches!(err, LockError::Held { .. }),
+            _ => false,
+        }
     }
 }

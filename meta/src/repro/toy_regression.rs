@@ -3,14 +3,17 @@
 //! trajectories over the meta-objective surface.
 
 use super::ReproError;
-use crate::estimators::{AnyMethod, Estimator, EstimatorConfig, GradientConfig, MethodKind};
+use super::runner::{self, Storage};
+use crate::estimators::{AnyMethod, EstimatorConfig, GradientConfig, MethodKind};
 use crate::outer::{OuterConfig, OuterOptimizer};
 use crate::plot::heatmap::{self, Labels, Surface, Trajectory};
 use crate::systems::ToyRegression;
+use crate::trainer::{Evaluation, TrainState, Trainer};
 use crate::unrolled::UnrolledSystem;
 use serde::{Deserialize, Serialize};
 use std::fmt::Write as _;
 use std::path::Path;
+use std::sync::atomic::AtomicBool;
 use std::time::Instant;
 
 /// The experiment's settings.
@@ -71,40 +74,58 @@ pub struct EstimatorRun {
     pub theta: [f32; 2],
     /// Full-horizon meta-objective at the final theta.
     pub meta_objective: f64,
-    /// Wall time of the run in seconds.
+    /// Wall time of this session's part of the run in seconds.
     pub seconds: f64,
     /// theta every `log_every` outer steps, from step 0 to the end.
     #[serde(skip)]
     pub trajectory: Vec<TrajectoryPoint>,
 }
 
-/// Meta-trains theta of the toy regression with `kind` under `settings`.
+/// Meta-trains theta of the toy regression with `kind` under `settings`, in memory or in its
+/// directory under `storage` (see `runner::train`), evaluating the meta-objective every
+/// `log_every` outer steps.
 pub fn run(
     kind: impl Into<MethodKind>,
     settings: &ToyRegressionSettings,
+    storage: Option<&Storage>,
+    stop: &AtomicBool,
 ) -> Result<EstimatorRun, ReproError> {
     let kind = kind.into();
     let started = Instant::now();
     let system = ToyRegression::default();
     let config = GradientConfig::from(settings.estimator.clone());
-    let mut estimator = AnyMethod::new(kind, config, &system)?;
-    let mut outer_state = settings.outer.init_state(system.theta_dim())?;
-    let mut theta = system.initial_theta();
+    let estimator = AnyMethod::new(kind, config, &system)?;
+    let state = TrainState::new(system.initial_theta(), estimator, &settings.outer)?;
+    let log_every = settings.log_every.max(1);
+    let evaluate = Box::new(|system: &ToyRegression, theta: &[f32]| system.meta_objective(theta));
+    let mut trainer = Trainer::new(system, settings.outer, state)
+        .with_evaluation(Evaluation { every: log_every, evaluate })
+        .with_max_skipped_updates(u64::MAX);
+    let key = serde_json::json!({ "estimator": kind, "settings": resumable(settings) });
+    let records = runner::train(
+        &mut trainer,
+        settings.outer_steps,
+        kind.name(),
+        &key.to_string(),
+        storage,
+        stop,
+    )?;
+    let system = trainer.system();
     let point = |step, theta: &[f32]| TrajectoryPoint {
         step,
         theta: [theta[0], theta[1]],
         meta_objective: system.meta_objective(theta),
     };
-    let mut trajectory = vec![point(0, &theta)];
-    for step in 0..settings.outer_steps {
-        let mut grad = estimator.estimate(&system, &theta, step).grad;
-        settings.outer.apply(&mut outer_state, &mut theta, &mut grad);
-        let done = step + 1;
-        if done % settings.log_every.max(1) == 0 || done == settings.outer_steps {
-            trajectory.push(point(done, &theta));
-        }
+    let mut trajectory = vec![point(0, &system.initial_theta())];
+    trajectory.extend(records.iter().filter_map(|r| {
+        let meta_objective = r.heldout_loss?;
+        Some(TrajectoryPoint { step: r.step, theta: [r.theta[0], r.theta[1]], meta_objective })
+    }));
+    let state = trainer.state();
+    if trajectory.last().is_some_and(|p| p.step != state.step) {
+        trajectory.push(point(state.step, &state.theta));
     }
-    let last = trajectory.last().cloned().unwrap_or_else(|| point(0, &theta));
+    let last = trajectory[trajectory.len() - 1].clone();
     Ok(EstimatorRun {
         estimator: kind,
         theta: last.theta,
@@ -112,6 +133,11 @@ pub fn run(
         seconds: started.elapsed().as_secs_f64(),
         trajectory,
     })
+}
+
+/// `settings` without its outer-step count, which a resumed run may extend.
+fn resumable(settings: &ToyRegressionSettings) -> ToyRegressionSettings {
+    ToyRegressionSettings { outer_steps: 0, ..settings.clone() }
 }
 
 /// What `summary.json` holds.

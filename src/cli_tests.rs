@@ -1,5 +1,7 @@
 //! End-to-end tests of the `pesto` binary: runs it as a user would, kills and interrupts it.
 
+use pesto_meta::checkpoint;
+use pesto_meta::metatrain::RunState;
 use pesto_meta::observe::{Observer, OuterRecord, TensorBoard};
 use pesto_meta::optim::SavedOptimizer;
 use std::io::Write;
@@ -202,12 +204,17 @@ fn each_stop_signal_ends_the_run_with_a_checkpoint_and_resume_is_bit_identical()
         .arg(&config)
         .arg("--out")
         .arg(&straight));
-    let newest =
-        |d: &Path| std::fs::read(d.join(format!("checkpoints/checkpoint-{target:0>10}.bin")));
+    // The stopped runs were started without --steps, so only their configs' outer_steps
+    // differ from the straight run's: everything they train must be the same bytes.
+    let newest = |d: &Path| {
+        let path = d.join(format!("checkpoints/checkpoint-{target:0>10}.bin"));
+        let state: RunState = checkpoint::load(checkpoint::RUN, &path).unwrap();
+        checkpoint::encode(checkpoint::RUN, &state.train)
+    };
     for out in &stopped {
         run(pesto().args(["meta-train", "--steps", &target, "--resume"]).arg(out));
         assert_eq!(theta_bits(out), theta_bits(&straight), "{}", out.display());
-        assert!(newest(out).unwrap() == newest(&straight).unwrap(), "{}", out.display());
+        assert!(newest(out) == newest(&straight), "{}", out.display());
     }
     std::fs::remove_dir_all(&dir).unwrap();
 }
@@ -548,5 +555,60 @@ fn bad_config_fields_exit_2_naming_the_field() {
         )
     );
     assert!(!dir.join("run").exists(), "a rejected config must not create the run directory");
+    std::fs::remove_dir_all(&dir).unwrap();
+}
+
+#[test]
+fn a_run_records_its_effective_config_and_every_session() {
+    let dir = scratch("provenance");
+    let config = dir.join("minimal.toml");
+    std::fs::write(&config, "[tasks]\ntask = \"mlp-synth:input=8,hidden=8,classes=3,batch=8,steps=20\"\n[estimator]\nparticles = 4\n").unwrap();
+    let shown = run(pesto()
+        .args(["config", "show", "--set", "estimator.sigma=0.02", "--config"])
+        .arg(&config));
+    let shown = String::from_utf8_lossy(&shown.stdout).into_owned();
+    assert!(shown.contains("# Perturbation standard deviation sigma.\nsigma = 0.02"), "{shown}");
+    assert!(shown.contains("outer_steps = 6000"), "{shown}");
+
+    let out = dir.join("run");
+    let start = ["meta-train", "--steps", "4", "--set", "estimator.sigma=0.02", "--config"];
+    let output = run(pesto().args(start).arg(&config).arg("--out").arg(&out));
+    let stdout = String::from_utf8_lossy(&output.stdout);
+    assert!(
+        stdout.contains(&format!("evaluate it with: pesto eval --checkpoint {}", out.display()))
+    );
+    let saved = std::fs::read_to_string(out.join("config.toml")).unwrap();
+    let effective = shown.replace("outer_steps = 6000", "outer_steps = 4");
+    let reread = |text: &str| toml::from_str::<toml::Table>(text).unwrap();
+    assert_eq!(reread(&saved), reread(&effective));
+    run(pesto().args(["meta-train", "--steps", "6", "--resume"]).arg(&out));
+    let behind = run(pesto().args(["meta-train", "--steps", "5", "--resume"]).arg(&out));
+    let behind = String::from_utf8_lossy(&behind.stdout);
+    assert!(
+        behind.contains("already at outer step 6, at or past --steps 5: nothing to do"),
+        "{behind}"
+    );
+
+    let sessions: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(out.join("run.json")).unwrap()).unwrap();
+    let sessions = sessions["sessions"].as_array().unwrap();
+    let steps: Vec<(u64, u64)> = sessions
+        .iter()
+        .map(|s| (s["start_step"].as_u64().unwrap(), s["until"].as_u64().unwrap()))
+        .collect();
+    assert_eq!(steps, [(0, 4), (4, 6)]);
+    assert_eq!(sessions[1]["command"][1], "meta-train");
+    assert_eq!(sessions[0]["version"], env!("CARGO_PKG_VERSION"));
+
+    let bad = pesto()
+        .args(["meta-train", "--set", "estimator.sigma=-1", "--config"])
+        .arg(&config)
+        .arg("--out")
+        .arg(dir.join("bad"))
+        .output()
+        .unwrap();
+    assert_eq!(bad.status.code(), Some(2));
+    let stderr = String::from_utf8_lossy(&bad.stderr);
+    assert!(stderr.contains("[estimator] `sigma` must be positive and finite, got -1"), "{stderr}");
     std::fs::remove_dir_all(&dir).unwrap();
 }

@@ -2,41 +2,73 @@
 //! clipping by value and by norm (docs/estimators.md, meta-gradient clipping).
 
 use crate::optim::{AdamBetas, adam_update};
+use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 use thiserror::Error;
 
 /// The update rule of the outer optimizer.
-#[derive(Clone, Copy, Debug, PartialEq, Serialize, Deserialize)]
+#[derive(Clone, Copy, Debug, PartialEq, Serialize, Deserialize, JsonSchema)]
 #[serde(tag = "kind", rename_all = "lowercase", deny_unknown_fields)]
 pub enum OuterOptimizer {
     /// theta <- theta - lr g.
     Sgd {
-        /// Learning rate.
+        /// Learning rate (default 1e-3).
+        #[serde(default = "default_lr")]
         lr: f32,
     },
     /// Adam with bias correction on g.
     Adam {
-        /// Learning rate.
+        /// Learning rate (default 1e-3).
+        #[serde(default = "default_lr")]
         lr: f32,
-        /// Decay of the first moment.
+        /// Decay of the first moment (default 0.9).
+        #[serde(default = "default_beta1")]
         beta1: f32,
-        /// Decay of the second moment.
+        /// Decay of the second moment (default 0.999).
+        #[serde(default = "default_beta2")]
         beta2: f32,
-        /// Added to the root of the second moment.
+        /// Added to the root of the second moment (default 1e-8).
+        #[serde(default = "default_eps")]
         eps: f32,
     },
 }
 
+fn default_lr() -> f32 {
+    1e-3
+}
+fn default_beta1() -> f32 {
+    0.9
+}
+fn default_beta2() -> f32 {
+    0.999
+}
+fn default_eps() -> f32 {
+    1e-8
+}
+
+impl Default for OuterOptimizer {
+    /// Adam with lr 1e-3, beta1 0.9, beta2 0.999, eps 1e-8.
+    fn default() -> Self {
+        Self::Adam {
+            lr: default_lr(),
+            beta1: default_beta1(),
+            beta2: default_beta2(),
+            eps: default_eps(),
+        }
+    }
+}
+
 /// The outer optimizer with its gradient clipping.
-#[derive(Clone, Copy, Debug, PartialEq, Serialize, Deserialize)]
+#[derive(Clone, Copy, Debug, Default, PartialEq, Serialize, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct OuterConfig {
-    /// The update rule.
+    /// The update rule (default Adam).
+    #[serde(default)]
     pub optimizer: OuterOptimizer,
-    /// Clip each coordinate of g to [-c, c] first.
+    /// Clip each coordinate of g to [-c, c] first (off unless set).
     #[serde(default)]
     pub clip_value: Option<f32>,
-    /// Then rescale g so its Euclidean norm is at most c.
+    /// Then rescale g so its Euclidean norm is at most c (off unless set).
     #[serde(default)]
     pub clip_norm: Option<f32>,
 }

@@ -3,10 +3,13 @@
 use super::UsageError;
 use anyhow::Context;
 use clap::Args;
+use pesto_meta::metatrain::provenance::{self, Session};
 use pesto_meta::metatrain::{MetaTrainConfig, MetaTrainer, RunError, checkpoint_dir};
 use pesto_meta::observe::{CsvLog, Observers, ProgressBar, TensorBoard};
+use pesto_meta::optim::SAVED_OPTIMIZER_FILE;
 use std::io::Write;
 use std::path::{Path, PathBuf};
+use std::time::{Duration, SystemTime};
 
 /// The config used when `--config` is not given.
 const DEFAULT_CONFIG: (&str, &str) = ("quick", include_str!("../../meta/configs/quick.toml"));
@@ -26,9 +29,16 @@ pub struct MetaTrainArgs {
     /// Total number of outer steps to reach (overrides the config's `outer_steps`).
     #[arg(long)]
     steps: Option<u64>,
+    /// Override a config field, e.g. `--set estimator.sigma=0.02` (repeatable; see
+    /// `pesto config show`).
+    #[arg(long = "set", value_name = "PATH=VALUE", conflicts_with = "resume")]
+    sets: Vec<String>,
     /// Worker threads (default: one per core). Results do not depend on it.
     #[arg(long)]
     threads: Option<usize>,
+    /// Seconds between two plain progress lines when stderr is not a terminal.
+    #[arg(long, default_value_t = 30, value_parser = clap::value_parser!(u64).range(1..))]
+    progress_every: u64,
 }
 
 /// Runs `pesto meta-train`.
@@ -57,8 +67,8 @@ pub fn run(args: MetaTrainArgs) -> anyhow::Result<()> {
             (trainer, dir.clone())
         }
         None => {
-            let (name, config) = load_config(args.config.as_deref())?;
-            let dir = args.out.unwrap_or_else(|| Path::new("checkpoints").join(name));
+            let (name, config) = load_config(args.config.as_deref(), &args.sets, args.steps)?;
+            let dir = args.out.clone().unwrap_or_else(|| Path::new("checkpoints").join(name));
             let trainer = MetaTrainer::start(config, &dir).map_err(|err| match err {
                 RunError::Exists { dir } => UsageError(format!(
                     "{} already holds a run; continue it with `pesto meta-train --resume {0}` or choose another --out",
@@ -72,11 +82,22 @@ pub fn run(args: MetaTrainArgs) -> anyhow::Result<()> {
     };
     let until = args.steps.unwrap_or(trainer.config().outer_steps);
     let start = trainer.state().step;
+    if until <= start {
+        println!(
+            "the run in {} is already at outer step {start}, at or past --steps {until}: nothing to do",
+            dir.display()
+        );
+        return Ok(());
+    }
+    eprintln!("run directory {}", dir.display());
+    eprintln!("{}", summary(trainer.config(), start, until));
 
     let mut observers = Observers::default();
-    observers.push(ProgressBar::new(start, until));
+    observers.push(ProgressBar::new(start, until, Duration::from_secs(args.progress_every)));
     observers.push(CsvLog::open(&dir.join("log.csv"), start)?);
     observers.push(TensorBoard::open(&dir.join("tensorboard"))?);
+    provenance::append(&dir, session(start, until))
+        .with_context(|| format!("recording the session in {}", dir.display()))?;
     trainer.run(until, &mut observers, &crate::signals::STOP)?;
 
     // After a SIGHUP the terminal may be gone: a failed print must not turn a clean stop into
@@ -97,20 +118,81 @@ pub fn run(args: MetaTrainArgs) -> anyhow::Result<()> {
         state.step - start.min(state.step),
         dir.display()
     );
+    if let Ok(records) = CsvLog::read(&dir.join("log.csv")) {
+        let heldout: Vec<(u64, f64)> =
+            records.iter().filter_map(|r| Some((r.step, r.heldout_loss?))).collect();
+        let best = heldout.iter().min_by(|a, b| a.1.total_cmp(&b.1));
+        if let (Some((last_step, last)), Some((best_step, best))) = (heldout.last(), best) {
+            let _ = writeln!(
+                out,
+                "held-out meta-loss: final {last:.4} (outer step {last_step}), best {best:.4} (outer step {best_step})"
+            );
+        }
+    }
+    let _ = writeln!(out, "learned optimizer: {}", dir.join(SAVED_OPTIMIZER_FILE).display());
+    let _ = writeln!(out, "evaluate it with: pesto eval --checkpoint {}", dir.display());
     let _ = writeln!(out, "resume with: pesto meta-train --resume {}", dir.display());
     Ok(())
 }
 
-/// The config at `path`, or the embedded default, with the name used for its run directory.
-fn load_config(path: Option<&Path>) -> anyhow::Result<(String, MetaTrainConfig)> {
-    Ok(match path {
+/// This session's provenance: command line, build, kernel, threads, host and time.
+fn session(start_step: u64, until: u64) -> Session {
+    Session {
+        started: humantime::format_rfc3339_seconds(SystemTime::now()).to_string(),
+        command: std::env::args().collect(),
+        version: env!("CARGO_PKG_VERSION").to_string(),
+        git_commit: env!("PESTO_GIT_COMMIT").to_string(),
+        kernel: provenance::kernel_name(),
+        threads: rayon::current_num_threads(),
+        processes: 1,
+        host: provenance::host_name(),
+        start_step,
+        until,
+    }
+}
+
+/// One line saying what the run trains, with what, for how long and on how many threads.
+fn summary(config: &MetaTrainConfig, start: u64, until: u64) -> String {
+    let (t, e) = (&config.tasks, &config.estimator);
+    let tasks = t.suite.as_deref().map_or_else(
+        || format!("task {}", t.task.as_deref().unwrap_or("?")),
+        |suite| format!("suite {suite}"),
+    );
+    format!(
+        "{} with {} on {tasks}: {} particles, K = {}, sigma = {}; outer steps {start} -> {until}; {} threads",
+        config.optimizer.kind,
+        e.kind,
+        e.particles,
+        e.truncation,
+        e.sigma,
+        rayon::current_num_threads()
+    )
+}
+
+/// The effective config: the file at `path` (or the embedded default) with the overrides
+/// `sets` and `steps` applied, with the name used for its run directory.
+pub fn load_config(
+    path: Option<&Path>,
+    sets: &[String],
+    steps: Option<u64>,
+) -> anyhow::Result<(String, MetaTrainConfig)> {
+    let (name, file, config) = match path {
         Some(path) => {
             let name = path.file_stem().map_or("run".into(), |s| s.to_string_lossy().into_owned());
-            (name, MetaTrainConfig::load(path)?)
+            (name, path, MetaTrainConfig::load(path)?)
         }
         None => {
             let (name, text) = DEFAULT_CONFIG;
-            (name.to_string(), MetaTrainConfig::parse(text, Path::new("meta/configs/quick.toml"))?)
+            let file = Path::new("meta/configs/quick.toml");
+            (name.to_string(), file, MetaTrainConfig::parse(text, file)?)
         }
-    })
+    };
+    let mut config = config.with_overrides(sets, file)?;
+    if let Some(steps) = steps {
+        if steps == 0 {
+            return Err(UsageError("--steps must be at least 1".into()).into());
+        }
+        config.outer_steps = steps;
+    }
+    Ok((name, config))
 }

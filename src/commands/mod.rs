@@ -1,6 +1,7 @@
 //! One module per subcommand.
 
 mod bench;
+mod config;
 mod eval;
 mod meta_train;
 mod repro;
@@ -32,6 +33,9 @@ enum Command {
     /// Reproduce an experiment of the paper.
     #[command(subcommand)]
     Repro(repro::Repro),
+    /// Show the effective meta-training config with every field's meaning.
+    #[command(subcommand)]
+    Config(config::Config),
 }
 
 /// Runs the parsed command.
@@ -43,6 +47,7 @@ pub fn run(cli: Cli) -> anyhow::Result<()> {
         Command::Eval(args) => eval::run(args),
         Command::Bench(args) => bench::run(args),
         Command::Repro(command) => repro::run(command),
+        Command::Config(command) => config::run(command),
     }
 }
 

@@ -5,6 +5,7 @@ use super::{MetaLoss, Sampling, ScaleGranularity};
 use crate::estimators::{EstimatorConfig, EstimatorKind};
 use crate::optim::LearnedKind;
 use crate::outer::OuterConfig;
+use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 use std::path::{Path, PathBuf};
 use thiserror::Error;
@@ -18,16 +19,21 @@ pub enum ConfigError {
     /// Not valid TOML, or a field that does not exist or has the wrong type.
     #[error("config {file}: {reason}")]
     Parse { file: PathBuf, reason: String },
-    /// A field whose value is out of range.
-    #[error("config {file}: field `{field}` = {value}: expected {expected}")]
-    Range { file: PathBuf, field: &'static str, value: String, expected: &'static str },
-    /// A section whose settings are out of range.
-    #[error("config {file}: [{section}] {reason}")]
-    Section { file: PathBuf, section: &'static str, reason: String },
+    /// Fields whose values are out of range, all of them (one per line when several).
+    #[error("config {file}: {}", list(problems))]
+    Invalid { file: PathBuf, problems: Vec<String> },
+}
+
+/// One problem as it is, several as a count and an indented line each.
+fn list(problems: &[String]) -> String {
+    match problems {
+        [one] => one.clone(),
+        _ => format!("{} problems:\n  {}", problems.len(), problems.join("\n  ")),
+    }
 }
 
 /// Where meta-training draws its tasks from: a suite (name or TOML path) or one task.
-#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct TasksConfig {
     /// A suite name (`train`, `heldout`, `ood`) or the path of a suite file.
@@ -41,6 +47,7 @@ pub struct TasksConfig {
     pub param_scale: Option<[f32; 2]>,
     /// Draw s per `tensor` (default) or once per `task`.
     #[serde(default)]
+    #[schemars(with = "String")]
     pub param_scale_per: ScaleGranularity,
 }
 
@@ -55,11 +62,26 @@ impl TasksConfig {
     }
 }
 
+impl Default for TasksConfig {
+    /// The `train` suite, each task at its own horizon, without augmentation.
+    fn default() -> Self {
+        Self {
+            suite: Some("train".into()),
+            task: None,
+            horizon: None,
+            param_scale: None,
+            param_scale_per: ScaleGranularity::default(),
+        }
+    }
+}
+
 /// The learned optimizer being meta-trained.
-#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct OptimizerConfig {
-    /// The kind, one of `LearnedKind::ALL` (e.g. `nominal-lopt`).
+    /// The kind, one of `LearnedKind::ALL` (default `mlp-lopt`).
+    #[serde(default = "default_kind")]
+    #[schemars(with = "String")]
     pub kind: LearnedKind,
     /// Seed of the initial theta.
     #[serde(default)]
@@ -67,26 +89,51 @@ pub struct OptimizerConfig {
 }
 
 /// The gradient estimator and its settings.
-#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct EstimatorSection {
     /// Estimator name (`pes` by default).
     #[serde(default = "default_estimator")]
+    #[schemars(with = "String")]
     pub kind: EstimatorKind,
     /// Number N of particles, even (N/2 antithetic pairs, one task per pair).
+    #[serde(default = "default_particles")]
     pub particles: usize,
     /// Perturbation standard deviation sigma.
+    #[serde(default = "default_sigma")]
     pub sigma: f32,
     /// Truncation length K.
+    #[serde(default = "default_truncation")]
     pub truncation: u64,
     /// Start pairs at staggered inner steps.
     #[serde(default = "yes")]
     pub stagger: bool,
 }
 
-/// A whole meta-training run.
-#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
-#[serde(deny_unknown_fields)]
+impl Default for OptimizerConfig {
+    /// `mlp-lopt` from initial-theta seed 0.
+    fn default() -> Self {
+        Self { kind: default_kind(), init_seed: 0 }
+    }
+}
+
+impl Default for EstimatorSection {
+    /// PES with 16 staggered particles, sigma 0.01 and K = 20.
+    fn default() -> Self {
+        Self {
+            kind: default_estimator(),
+            particles: default_particles(),
+            sigma: default_sigma(),
+            truncation: default_truncation(),
+            stagger: true,
+        }
+    }
+}
+
+/// A whole meta-training run. Every field has a default: the values of meta/configs/quick.toml,
+/// except the gradient clips, which are off unless set.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[serde(default, deny_unknown_fields)]
 pub struct MetaTrainConfig {
     /// Seed of every random stream of the run.
     pub seed: u64,
@@ -95,20 +142,16 @@ pub struct MetaTrainConfig {
     /// Write a checkpoint every this many outer steps (and at exit).
     pub checkpoint_every: u64,
     /// Number of checkpoints kept.
-    #[serde(default = "default_keep")]
     pub keep_checkpoints: usize,
     /// Evaluate theta on held-out tasks every this many outer steps (0: never).
-    #[serde(default)]
     pub heldout_every: u64,
-    /// How the steps' losses add up to the meta-objective: `mean` (default), `late` or `log`.
-    #[serde(default)]
+    /// How the steps' losses add up to the meta-objective: `mean`, `late` or `log`.
+    #[schemars(with = "String")]
     pub meta_loss: MetaLoss,
     /// Number of held-out tasks per evaluation.
-    #[serde(default = "default_heldout_tasks")]
     pub heldout_tasks: usize,
     /// Stop with an error after this many outer steps in a row whose meta-gradient or update
     /// was not finite (each is skipped, leaving theta unchanged).
-    #[serde(default = "default_max_skipped_updates")]
     pub max_skipped_updates: u64,
     /// Tasks to train on.
     pub tasks: TasksConfig,
@@ -120,23 +163,52 @@ pub struct MetaTrainConfig {
     pub outer: OuterConfig,
 }
 
+impl Default for MetaTrainConfig {
+    /// The values of meta/configs/quick.toml, without its gradient clip.
+    fn default() -> Self {
+        Self {
+            seed: 0,
+            outer_steps: 6000,
+            checkpoint_every: 500,
+            keep_checkpoints: 3,
+            heldout_every: 500,
+            meta_loss: MetaLoss::default(),
+            heldout_tasks: 4,
+            max_skipped_updates: 10,
+            tasks: TasksConfig::default(),
+            optimizer: OptimizerConfig::default(),
+            estimator: EstimatorSection::default(),
+            outer: OuterConfig::default(),
+        }
+    }
+}
+
 /// The most particles or held-out tasks a run may ask for: each holds a whole inner problem.
 const MAX_COUNT: usize = 1 << 16;
 
 fn default_estimator() -> EstimatorKind {
     EstimatorKind::Pes
 }
+fn default_kind() -> LearnedKind {
+    LearnedKind::MlpLopt
+}
+fn default_particles() -> usize {
+    16
+}
+fn default_sigma() -> f32 {
+    0.01
+}
+fn default_truncation() -> u64 {
+    20
+}
 fn yes() -> bool {
     true
 }
-fn default_keep() -> usize {
-    3
-}
-fn default_heldout_tasks() -> usize {
-    4
-}
-fn default_max_skipped_updates() -> u64 {
-    10
+
+/// A multi-line message (the TOML reader's, with its caret under the offending text) on lines
+/// of its own below the first, indented by two spaces.
+fn indented(message: &str) -> String {
+    message.trim_end().lines().collect::<Vec<_>>().join("\n  ")
 }
 
 impl MetaTrainConfig {
@@ -151,50 +223,48 @@ impl MetaTrainConfig {
     pub fn parse(text: &str, file: &Path) -> Result<Self, ConfigError> {
         let config: Self = toml::from_str(text).map_err(|e| ConfigError::Parse {
             file: file.to_path_buf(),
-            reason: e.to_string().trim_end().replace('\n', " "),
+            reason: indented(&e.to_string()),
         })?;
         config.validate(file)?;
         Ok(config)
     }
 
-    /// Checks every field's range.
+    /// Checks every field's range, reporting every field out of range at once.
     pub fn validate(&self, file: &Path) -> Result<(), ConfigError> {
-        let range = |ok: bool, field: &'static str, value: String, expected: &'static str| {
-            if ok {
-                Ok(())
-            } else {
-                Err(ConfigError::Range { file: file.to_path_buf(), field, value, expected })
-            }
-        };
-        let section = |section: &'static str| {
-            move |err: &dyn std::fmt::Display| ConfigError::Section {
-                file: file.to_path_buf(),
-                section,
-                reason: err.to_string(),
+        let mut problems = Vec::new();
+        let mut range = |ok: bool, field: &str, value: String, expected: &str| {
+            if !ok {
+                problems.push(format!("field `{field}` = {value}: expected {expected}"));
             }
         };
         let t = &self.tasks;
-        range(self.outer_steps >= 1, "outer_steps", self.outer_steps.to_string(), "at least 1")?;
+        range(self.outer_steps >= 1, "outer_steps", self.outer_steps.to_string(), "at least 1");
         let every = self.checkpoint_every;
-        range(every >= 1, "checkpoint_every", every.to_string(), "at least 1")?;
+        range(every >= 1, "checkpoint_every", every.to_string(), "at least 1");
         let keep = self.keep_checkpoints;
-        range(keep >= 1, "keep_checkpoints", keep.to_string(), "at least 1")?;
+        range(keep >= 1, "keep_checkpoints", keep.to_string(), "at least 1");
         let skips = self.max_skipped_updates;
-        range(skips >= 1, "max_skipped_updates", skips.to_string(), "at least 1")?;
+        range(skips >= 1, "max_skipped_updates", skips.to_string(), "at least 1");
         let heldout = self.heldout_tasks;
         let ok = (1..=MAX_COUNT).contains(&heldout);
-        range(ok, "heldout_tasks", heldout.to_string(), "between 1 and 65536")?;
+        range(ok, "heldout_tasks", heldout.to_string(), "between 1 and 65536");
         let particles = self.estimator.particles;
         let ok = particles <= MAX_COUNT;
-        range(ok, "estimator.particles", particles.to_string(), "at most 65536")?;
+        range(ok, "estimator.particles", particles.to_string(), "at most 65536");
         let one_source = t.suite.is_some() != t.task.is_some();
-        range(one_source, "tasks", format!("{t:?}"), "exactly one of `suite` or `task`")?;
-        if let Some(problem) = t.sampling().problem() {
-            return Err(section("tasks")(&problem));
+        range(one_source, "tasks", format!("{t:?}"), "exactly one of `suite` or `task`");
+        let sections = [
+            ("tasks", t.sampling().problem()),
+            ("estimator", self.estimator_config().validate().err().map(|e| e.to_string())),
+            ("outer", self.outer.init_state(0).err().map(|e| e.to_string())),
+        ];
+        for (section, problem) in sections {
+            problems.extend(problem.map(|reason| format!("[{section}] {reason}")));
         }
-        self.estimator_config().validate().map_err(|e| section("estimator")(&e))?;
-        self.outer.init_state(0).map_err(|e| section("outer")(&e))?;
-        Ok(())
+        match problems.is_empty() {
+            true => Ok(()),
+            false => Err(ConfigError::Invalid { file: file.to_path_buf(), problems }),
+        }
     }
 
     /// The estimator settings in the estimator's own terms.

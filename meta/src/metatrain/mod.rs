@@ -5,6 +5,8 @@ mod bench;
 mod config;
 mod lock;
 mod memory;
+mod overrides;
+pub mod provenance;
 mod run;
 mod sampling;
 mod system;

@@ -125,7 +125,13 @@ impl RunState {
 /// The file a run directory keeps its config in.
 pub const CONFIG_FILE: &str = "config.toml";
 /// The files whose presence marks a directory as holding a run.
-const RUN_FILES: [&str; 4] = [CONFIG_FILE, "log.csv", "checkpoints", SAVED_OPTIMIZER_FILE];
+const RUN_FILES: [&str; 5] = [
+    CONFIG_FILE,
+    "log.csv",
+    "checkpoints",
+    SAVED_OPTIMIZER_FILE,
+    super::provenance::PROVENANCE_FILE,
+];
 
 /// Locks the run directory `dir` and removes the temporary files a killed run left there.
 fn lock(dir: &Path) -> Result<RunLock, RunError> {

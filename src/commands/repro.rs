@@ -79,9 +79,7 @@ pub struct InfluenceBalancingArgs {
 /// Options of `pesto repro toy-regression`.
 #[derive(Debug, Args)]
 pub struct ToyRegressionArgs {
-    /// Estimator: es, tes, pes, nres, bptt, tbptt, artbp, rtrl, uoro, reparam, pes-analytic
-    /// or all.
-    #[arg(long, default_value = "all")]
+    #[arg(long, default_value = "all", help = estimator_help())]
     estimator: String,
     #[command(flatten)]
     storage: StorageArgs,
@@ -89,6 +87,12 @@ pub struct ToyRegressionArgs {
     #[arg(long, default_value_t = ToyRegressionSettings::default().outer_steps)]
     #[arg(value_parser = clap::value_parser!(u64).range(1..))]
     steps: u64,
+}
+
+/// The help of `--estimator`: every estimator's name, or `all`.
+fn estimator_help() -> String {
+    let names: Vec<&str> = MethodKind::all().into_iter().map(MethodKind::name).collect();
+    format!("Estimator: {} or all", names.join(", "))
 }
 
 /// Options of `pesto repro variance`.

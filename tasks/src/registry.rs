@@ -45,13 +45,20 @@ pub fn alias(name: &str) -> Option<&'static Alias> {
     aliases().iter().find(|a| a.name == name)
 }
 
+/// Every name a task can start with, comma-separated: the families, then the aliases.
+pub fn names() -> String {
+    let names: Vec<&str> =
+        families().iter().map(|f| f.name()).chain(aliases().iter().map(|a| a.name)).collect();
+    names.join(", ")
+}
+
 /// The family named `name`, or an error listing the valid names.
 pub fn family(name: &str) -> Result<&'static dyn TaskFamily, TaskError> {
-    families().iter().copied().find(|f| f.name() == name).ok_or_else(|| {
-        let names: Vec<&str> =
-            families().iter().map(|f| f.name()).chain(aliases().iter().map(|a| a.name)).collect();
-        TaskError::UnknownFamily { name: name.to_string(), valid: names.join(", ") }
-    })
+    families()
+        .iter()
+        .copied()
+        .find(|f| f.name() == name)
+        .ok_or_else(|| TaskError::UnknownFamily { name: name.to_string(), valid: names() })
 }
 
 /// Builds the task `spec` names, validating its family and every key.
@@ -70,11 +77,16 @@ mod tests {
 
     #[test]
     fn bad_tasks_fail_with_messages_that_list_what_is_valid() {
+        let unknown = error("mlp-synthetic");
         assert_eq!(
-            error("mlp-synthetic"),
-            "unknown task family `mlp-synthetic`; valid families: quadratic, mlp-synth, \
-             logreg-synth, mlp-digits, mlp-synth-64x32x10"
+            unknown,
+            format!("unknown task family `mlp-synthetic`; valid families: {}", names())
         );
+        assert!(unknown.starts_with(
+            "unknown task family `mlp-synthetic`; valid families: quadratic, mlp-synth, \
+             logreg-synth, mlp-digits"
+        ));
+        assert!(unknown.ends_with(", mlp-synth-64x32x10"));
         assert_eq!(
             error("mlp-synth:width=32"),
             "task family `mlp-synth` has no key `width`; valid keys: input, hidden, act, classes, \

@@ -14,7 +14,7 @@
 use super::backprop::{self, Scored, Tape};
 use super::gradient::{GradientConfig, Trajectory};
 use super::particles::truncation_len;
-use super::{Estimate, Estimator, EstimatorError, GradientKind};
+use super::{Estimate, Estimator, EstimatorError, Registered};
 use crate::differentiable::DifferentiableSystem;
 use pesto_tasks::rng;
 use pesto_tasks::tags;
@@ -46,16 +46,11 @@ impl<S: DifferentiableSystem> Artbp<S> {
             tape: Tape::new(),
         })
     }
-
-    /// Floats held: the persistent state and the tape's states.
-    pub fn held_floats(&self, state_dim: usize) -> usize {
-        (1 + self.tape.capacity()) * state_dim
-    }
 }
 
 impl<S: DifferentiableSystem> Estimator<S> for Artbp<S> {
     fn name(&self) -> &'static str {
-        GradientKind::Artbp.name()
+        Self::NAME
     }
 
     fn estimate(&mut self, system: &S, theta: &[f32], outer_step: u64) -> Estimate {
@@ -80,5 +75,10 @@ impl<S: DifferentiableSystem> Estimator<S> for Artbp<S> {
         let last = Scored { steps: scored, ends_unroll: true };
         backprop::backward(system, tape, theta, last, keep, &mut grad);
         trajectory.finish(system, &grad, loss, steps, || tape.clear())
+    }
+
+    /// Floats held: the persistent state and the tape's states.
+    fn held_floats(&self, state_dim: usize) -> usize {
+        (1 + self.tape.capacity()) * state_dim
     }
 }

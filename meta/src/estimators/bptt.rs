@@ -4,7 +4,7 @@
 use super::backprop::{self, Scored, Tape};
 use super::gradient::{GradientConfig, Trajectory};
 use super::particles::truncation_len;
-use super::{Estimate, Estimator, EstimatorError, GradientKind};
+use super::{Estimate, Estimator, EstimatorError, Registered};
 use crate::differentiable::DifferentiableSystem;
 use serde::{Deserialize, Serialize};
 
@@ -23,19 +23,14 @@ impl<S: DifferentiableSystem> Bptt<S> {
         let trajectory = Trajectory::new(system, config.estimator.seed);
         match system.horizon(&trajectory.state) {
             Some(_) => Ok(Self { trajectory, tape: Tape::new() }),
-            None => Err(EstimatorError::InfiniteHorizon(GradientKind::Bptt.name())),
+            None => Err(EstimatorError::InfiniteHorizon(Self::NAME)),
         }
-    }
-
-    /// Floats held: the tape's states.
-    pub fn held_floats(&self, state_dim: usize) -> usize {
-        self.tape.capacity() * state_dim
     }
 }
 
 impl<S: DifferentiableSystem> Estimator<S> for Bptt<S> {
     fn name(&self) -> &'static str {
-        GradientKind::Bptt.name()
+        Self::NAME
     }
 
     fn estimate(&mut self, system: &S, theta: &[f32], _outer_step: u64) -> Estimate {
@@ -46,5 +41,10 @@ impl<S: DifferentiableSystem> Estimator<S> for Bptt<S> {
         let mut grad = vec![0.0; theta.len()];
         backprop::backward(system, tape, theta, Scored::whole(tape), |_| 1.0, &mut grad);
         trajectory.finish(system, &grad, loss, steps, || {})
+    }
+
+    /// Floats held: the tape's states.
+    fn held_floats(&self, state_dim: usize) -> usize {
+        self.tape.capacity() * state_dim
     }
 }

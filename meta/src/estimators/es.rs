@@ -2,7 +2,7 @@
 //! with its perturbed theta, once per outer step. Unbiased for the Gaussian-smoothed objective.
 
 use super::particles::{EstimatorConfig, Particles, Weights};
-use super::{Estimate, Estimator, EstimatorError, EstimatorKind};
+use super::{Estimate, Estimator, EstimatorError, Registered};
 use crate::unrolled::UnrolledSystem;
 use pesto_tasks::tags;
 use serde::{Deserialize, Serialize};
@@ -21,25 +21,14 @@ impl<S: UnrolledSystem> Es<S> {
         let particles = Particles::new(EstimatorConfig { stagger: false, ..config }, system)?;
         match system.horizon(&particles.members[0].state) {
             Some(_) => Ok(Self { particles }),
-            None => Err(EstimatorError::InfiniteHorizon("es")),
+            None => Err(EstimatorError::InfiniteHorizon(Self::NAME)),
         }
-    }
-
-    /// Why this estimator decoded from a checkpoint cannot be used with `system`, if it cannot.
-    pub fn check(&self, system: &S) -> Result<(), String> {
-        self.particles.check(system)?;
-        Ok(())
-    }
-
-    /// Floats held: each particle's state and perturbation.
-    pub fn held_floats(&self, state_dim: usize) -> usize {
-        self.particles.held_floats(state_dim)
     }
 }
 
 impl<S: UnrolledSystem> Estimator<S> for Es<S> {
     fn name(&self) -> &'static str {
-        EstimatorKind::Es.name()
+        Self::NAME
     }
 
     fn estimate(&mut self, system: &S, theta: &[f32], outer_step: u64) -> Estimate {
@@ -49,5 +38,15 @@ impl<S: UnrolledSystem> Estimator<S> for Es<S> {
         let mut estimate = particles.estimate(Weights::Perturbations);
         estimate.resets = particles.restart_finished(system, |_, _| {});
         estimate
+    }
+
+    /// Floats held: each particle's state and perturbation.
+    fn held_floats(&self, state_dim: usize) -> usize {
+        self.particles.held_floats(state_dim)
+    }
+
+    fn check(&self, system: &S) -> Result<(), String> {
+        self.particles.check(system)?;
+        Ok(())
     }
 }

@@ -171,14 +171,29 @@ fn gradient_estimates_are_thread_independent_and_resume_bit_identically() {
 }
 
 #[test]
-fn method_names_parse_and_bad_settings_are_named() {
+fn method_names_parse_print_and_serialise_and_bad_settings_are_named() {
+    let system = ToyRegression::default();
     for kind in MethodKind::all() {
         assert_eq!(kind.name().parse::<MethodKind>(), Ok(kind));
+        assert_eq!(format!("{kind:>13}"), format!("{:>13}", kind.name()));
+        let json = serde_json::to_string(&kind).unwrap();
+        assert_eq!(json, format!("\"{kind}\""));
+        assert_eq!(serde_json::from_str::<MethodKind>(&json).unwrap(), kind);
+        let estimator = AnyMethod::new(kind, config(2, 3, 0), &system).unwrap();
+        assert_eq!((estimator.kind(), estimator.name()), (kind, kind.name()));
+        let family = match kind {
+            MethodKind::Es(_) => "es",
+            MethodKind::Gradient(_) => "gradient",
+        };
+        let tagged = serde_json::to_value(&estimator).unwrap();
+        assert!(tagged[family][kind.name()].is_object(), "{kind}: {tagged}");
     }
+    let es = EstimatorKind::ALL.map(EstimatorKind::name).join(", ");
+    let gradient = GradientKind::ALL.map(GradientKind::name).join(", ");
+    assert!(gradient.starts_with("bptt, tbptt, artbp, rtrl, uoro, reparam, pes-analytic"));
     assert_eq!(
         "sgd".parse::<MethodKind>().unwrap_err().to_string(),
-        "unknown estimator `sgd`; valid estimators: es, tes, pes, nres, bptt, tbptt, artbp, rtrl, \
-         uoro, reparam, pes-analytic"
+        format!("unknown estimator `sgd`; valid estimators: {es}, {gradient}")
     );
     let config = GradientConfig { cut_probability: 1.0, ..config(2, 1, 0) };
     let err = Artbp::new(config, &LinearQuadratic::default()).err().unwrap();

@@ -28,6 +28,7 @@ pub use pes::Pes;
 pub use pes_analytic::PesAnalytic;
 pub use registry::{
     AnyEstimator, AnyGradientEstimator, AnyMethod, EstimatorKind, GradientKind, MethodKind,
+    Registered,
 };
 pub use reparam::Reparam;
 pub use rtrl::Rtrl;
@@ -78,6 +79,13 @@ pub trait Estimator<S: UnrolledSystem>: Send {
     fn name(&self) -> &'static str;
     /// The gradient estimate at `theta` for outer step `outer_step`, advancing particle states.
     fn estimate(&mut self, system: &S, theta: &[f32], outer_step: u64) -> Estimate;
+    /// Floats the estimator holds, counting `state_dim` floats per inner state.
+    fn held_floats(&self, state_dim: usize) -> usize;
+    /// Why this estimator decoded from a checkpoint cannot be used with `system`, if it cannot
+    /// (by default it always can).
+    fn check(&self, _system: &S) -> Result<(), String> {
+        Ok(())
+    }
 }
 
 #[cfg(test)]

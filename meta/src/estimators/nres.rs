@@ -2,7 +2,7 @@
 //! and reuses it for every truncation; g = 1/(N sigma^2) sum_i L_i eps_i.
 
 use super::particles::{EstimatorConfig, Particles, Weights};
-use super::{Estimate, Estimator, EstimatorError, EstimatorKind};
+use super::{Estimate, Estimator, EstimatorError, Registered};
 use crate::unrolled::UnrolledSystem;
 use pesto_tasks::rng;
 use pesto_tasks::tags;
@@ -22,17 +22,6 @@ impl<S: UnrolledSystem> Nres<S> {
         (0..particles.config.pairs()).for_each(|pair| draw_episode_noise(&mut particles, pair));
         Ok(Self { particles })
     }
-
-    /// Why this estimator decoded from a checkpoint cannot be used with `system`, if it cannot.
-    pub fn check(&self, system: &S) -> Result<(), String> {
-        self.particles.check(system)?;
-        Ok(())
-    }
-
-    /// Floats held: each particle's state and perturbation.
-    pub fn held_floats(&self, state_dim: usize) -> usize {
-        self.particles.held_floats(state_dim)
-    }
 }
 
 /// Draws pair `pair`'s perturbation for its current inner problem.
@@ -43,7 +32,7 @@ fn draw_episode_noise<S: UnrolledSystem>(particles: &mut Particles<S>, pair: usi
 
 impl<S: UnrolledSystem> Estimator<S> for Nres<S> {
     fn name(&self) -> &'static str {
-        EstimatorKind::Nres.name()
+        Self::NAME
     }
 
     fn estimate(&mut self, system: &S, theta: &[f32], _outer_step: u64) -> Estimate {
@@ -52,5 +41,15 @@ impl<S: UnrolledSystem> Estimator<S> for Nres<S> {
         let mut estimate = particles.estimate(Weights::Perturbations);
         estimate.resets = particles.restart_finished(system, draw_episode_noise);
         estimate
+    }
+
+    /// Floats held: each particle's state and perturbation.
+    fn held_floats(&self, state_dim: usize) -> usize {
+        self.particles.held_floats(state_dim)
+    }
+
+    fn check(&self, system: &S) -> Result<(), String> {
+        self.particles.check(system)?;
+        Ok(())
     }
 }

@@ -3,7 +3,7 @@
 //! g = 1/(N sigma^2) sum_i L_i xi_i is unbiased over a whole inner problem.
 
 use super::particles::{EstimatorConfig, Particles, Weights};
-use super::{Estimate, Estimator, EstimatorError, EstimatorKind};
+use super::{Estimate, Estimator, EstimatorError, Registered};
 use crate::unrolled::UnrolledSystem;
 use pesto_tasks::tags;
 use serde::{Deserialize, Serialize};
@@ -24,33 +24,11 @@ impl<S: UnrolledSystem> Pes<S> {
         let accumulators = vec![vec![0.0; system.theta_dim()]; particles.members.len()];
         Ok(Self { particles, accumulators })
     }
-
-    /// Why this estimator decoded from a checkpoint cannot be used with `system`, if it cannot.
-    pub fn check(&self, system: &S) -> Result<(), String> {
-        self.particles.check(system)?;
-        let dim = system.theta_dim();
-        let lengths = self.accumulators.iter().map(Vec::len);
-        if self.accumulators.len() != self.particles.members.len()
-            || lengths.clone().any(|l| l != dim)
-        {
-            return Err(format!(
-                "{} accumulators, expected one of {dim} values per particle",
-                self.accumulators.len()
-            ));
-        }
-        Ok(())
-    }
-
-    /// Floats held: each particle's state, perturbation and accumulator.
-    pub fn held_floats(&self, state_dim: usize) -> usize {
-        self.particles.held_floats(state_dim)
-            + self.accumulators.iter().map(Vec::len).sum::<usize>()
-    }
 }
 
 impl<S: UnrolledSystem> Estimator<S> for Pes<S> {
     fn name(&self) -> &'static str {
-        EstimatorKind::Pes.name()
+        Self::NAME
     }
 
     fn estimate(&mut self, system: &S, theta: &[f32], outer_step: u64) -> Estimate {
@@ -65,5 +43,26 @@ impl<S: UnrolledSystem> Estimator<S> for Pes<S> {
             accumulators[2 * pair..2 * pair + 2].iter_mut().for_each(|xi| xi.fill(0.0));
         });
         estimate
+    }
+
+    /// Floats held: each particle's state, perturbation and accumulator.
+    fn held_floats(&self, state_dim: usize) -> usize {
+        self.particles.held_floats(state_dim)
+            + self.accumulators.iter().map(Vec::len).sum::<usize>()
+    }
+
+    fn check(&self, system: &S) -> Result<(), String> {
+        self.particles.check(system)?;
+        let dim = system.theta_dim();
+        let lengths = self.accumulators.iter().map(Vec::len);
+        if self.accumulators.len() != self.particles.members.len()
+            || lengths.clone().any(|l| l != dim)
+        {
+            return Err(format!(
+                "{} accumulators, expected one of {dim} values per particle",
+                self.accumulators.len()
+            ));
+        }
+        Ok(())
     }
 }

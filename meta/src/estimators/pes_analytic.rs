@@ -8,7 +8,7 @@ use super::backprop::Tape;
 use super::gradient::{GradientConfig, Trajectory};
 use super::particles::{Particles, Weights, truncation_len};
 use super::tbptt::truncated_gradient;
-use super::{Estimate, Estimator, EstimatorError, GradientKind};
+use super::{Estimate, Estimator, EstimatorError, Registered};
 use crate::differentiable::DifferentiableSystem;
 use pesto_tasks::tags;
 use serde::{Deserialize, Serialize};
@@ -34,19 +34,11 @@ impl<S: DifferentiableSystem> PesAnalytic<S> {
         let accumulators = vec![vec![0.0; system.theta_dim()]; particles.members.len()];
         Ok(Self { particles, accumulators, analytic, tape: Tape::new() })
     }
-
-    /// Floats held: every particle's state, perturbation and accumulator, plus the analytic
-    /// state and its tape.
-    pub fn held_floats(&self, state_dim: usize) -> usize {
-        self.particles.held_floats(state_dim)
-            + self.accumulators.iter().map(Vec::len).sum::<usize>()
-            + (1 + self.tape.capacity()) * state_dim
-    }
 }
 
 impl<S: DifferentiableSystem> Estimator<S> for PesAnalytic<S> {
     fn name(&self) -> &'static str {
-        GradientKind::PesAnalytic.name()
+        Self::NAME
     }
 
     fn estimate(&mut self, system: &S, theta: &[f32], outer_step: u64) -> Estimate {
@@ -68,5 +60,13 @@ impl<S: DifferentiableSystem> Estimator<S> for PesAnalytic<S> {
         });
         analytic.restart_if_done(system);
         estimate
+    }
+
+    /// Floats held: every particle's state, perturbation and accumulator, plus the analytic
+    /// state and its tape.
+    fn held_floats(&self, state_dim: usize) -> usize {
+        self.particles.held_floats(state_dim)
+            + self.accumulators.iter().map(Vec::len).sum::<usize>()
+            + (1 + self.tape.capacity()) * state_dim
     }
 }

@@ -1,5 +1,7 @@
-//! The registry of estimators: a name per kind and one enum that wraps them all, so a run picks
-//! its estimator from a string and a checkpoint serialises whichever one it uses.
+//! The registries of estimators, each one table: a row names an estimator and the type that
+//! implements it, and the table declares its name enum and the enum that wraps any of its
+//! estimators, so a run picks its estimator from a string and a checkpoint serialises whichever
+//! one it uses.
 
 use super::{
     Artbp, Bptt, Es, Estimate, Estimator, EstimatorConfig, EstimatorError, GradientConfig, Nres,
@@ -11,263 +13,150 @@ use serde::{Deserialize, Serialize};
 use std::fmt;
 use std::str::FromStr;
 
-/// The name of an estimator in the registry.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
-#[serde(rename_all = "lowercase")]
-pub enum EstimatorKind {
-    /// Full-horizon ES.
-    Es,
-    /// Truncated ES.
-    Tes,
-    /// Persistent ES.
-    Pes,
-    /// Noise-reuse ES.
-    Nres,
+/// An estimator with a row in a registry table, which gives it its name.
+pub trait Registered {
+    /// The estimator's short name, as parsed, printed and serialised, e.g. `pes`.
+    const NAME: &'static str;
 }
 
-impl EstimatorKind {
-    /// Every estimator in the registry.
-    pub const ALL: [Self; 4] = [Self::Es, Self::Tes, Self::Pes, Self::Nres];
+/// The kind named `name` among `all`, or an error listing every valid name.
+fn parse<K: Copy>(
+    name: &str,
+    all: &[K],
+    name_of: impl Fn(K) -> &'static str,
+) -> Result<K, EstimatorError> {
+    all.iter().copied().find(|&kind| name_of(kind) == name).ok_or_else(|| {
+        let valid = all.iter().map(|&kind| name_of(kind)).collect::<Vec<_>>().join(", ");
+        EstimatorError::UnknownEstimator { name: name.to_string(), valid }
+    })
+}
 
-    /// The estimator's short name, as parsed and printed.
-    pub fn name(self) -> &'static str {
-        match self {
-            Self::Es => "es",
-            Self::Tes => "tes",
-            Self::Pes => "pes",
-            Self::Nres => "nres",
+/// Implements `Estimator` for an enum of estimators by handing every call to the one it holds.
+macro_rules! delegate_estimator {
+    ($any:ident<S: $bound:path> { $($variant:ident),* }) => {
+        impl<S: $bound> Estimator<S> for $any<S> {
+            fn name(&self) -> &'static str {
+                match self { $(Self::$variant(e) => e.name(),)* }
+            }
+
+            fn estimate(&mut self, system: &S, theta: &[f32], outer_step: u64) -> Estimate {
+                match self { $(Self::$variant(e) => e.estimate(system, theta, outer_step),)* }
+            }
+
+            fn held_floats(&self, state_dim: usize) -> usize {
+                match self { $(Self::$variant(e) => e.held_floats(state_dim),)* }
+            }
+
+            fn check(&self, system: &S) -> Result<(), String> {
+                match self { $(Self::$variant(e) => e.check(system),)* }
+            }
         }
-    }
+    };
 }
 
-impl fmt::Display for EstimatorKind {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.pad(self.name())
-    }
-}
-
-impl FromStr for EstimatorKind {
-    type Err = EstimatorError;
-
-    fn from_str(name: &str) -> Result<Self, Self::Err> {
-        Self::ALL.into_iter().find(|kind| kind.name() == name).ok_or_else(|| {
-            let valid = Self::ALL.map(Self::name).join(", ");
-            EstimatorError::UnknownEstimator { name: name.to_string(), valid }
-        })
-    }
-}
-
-/// Any estimator of the registry, with all of its state; serialising it checkpoints it.
-#[derive(Clone, Serialize, Deserialize)]
-#[serde(bound = "", rename_all = "lowercase")]
-pub enum AnyEstimator<S: UnrolledSystem> {
-    /// Full-horizon ES.
-    Es(Es<S>),
-    /// Truncated ES.
-    Tes(TruncatedEs<S>),
-    /// Persistent ES.
-    Pes(Pes<S>),
-    /// Noise-reuse ES.
-    Nres(Nres<S>),
-}
-
-impl<S: UnrolledSystem> AnyEstimator<S> {
-    /// The estimator `kind` on `system`; an error if `config` does not suit it.
-    pub fn new(
-        kind: EstimatorKind,
-        config: EstimatorConfig,
-        system: &S,
-    ) -> Result<Self, EstimatorError> {
-        Ok(match kind {
-            EstimatorKind::Es => Self::Es(Es::new(config, system)?),
-            EstimatorKind::Tes => Self::Tes(TruncatedEs::new(config, system)?),
-            EstimatorKind::Pes => Self::Pes(Pes::new(config, system)?),
-            EstimatorKind::Nres => Self::Nres(Nres::new(config, system)?),
-        })
-    }
-
-    /// Which estimator this is.
-    pub fn kind(&self) -> EstimatorKind {
-        match self {
-            Self::Es(_) => EstimatorKind::Es,
-            Self::Tes(_) => EstimatorKind::Tes,
-            Self::Pes(_) => EstimatorKind::Pes,
-            Self::Nres(_) => EstimatorKind::Nres,
+/// Declares a registry from one table: a name enum `$kind`, an enum `$any` holding any of the
+/// estimators, each built by `new($config, system)`, and each estimator's `Registered::NAME`.
+/// Each row is a variant, its name and its estimator type; the rows' order is the order names
+/// are listed in and the variant index a checkpoint stores, so new rows go at the end.
+macro_rules! registry {
+    ($(#[doc = $kind_doc:literal])* $kind:ident;
+     $(#[doc = $any_doc:literal])* $any:ident<S: $bound:path>($config:ty) {
+        $($(#[doc = $doc:literal])* $variant:ident = $name:literal => $estimator:ident,)*
+    }) => {
+        $(#[doc = $kind_doc])*
+        #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
+        pub enum $kind {
+            $($(#[doc = $doc])* #[serde(rename = $name)] $variant,)*
         }
-    }
 
-    /// The wrapped estimator.
-    fn inner(&mut self) -> &mut dyn Estimator<S> {
-        match self {
-            Self::Es(e) => e,
-            Self::Tes(e) => e,
-            Self::Pes(e) => e,
-            Self::Nres(e) => e,
-        }
-    }
+        impl $kind {
+            /// Every estimator of this registry, in the order they are listed to users.
+            pub const ALL: [Self; [$($name),*].len()] = [$(Self::$variant),*];
 
-    /// Why this estimator decoded from a checkpoint cannot be used with `system`, if it cannot.
-    pub fn check(&self, system: &S) -> Result<(), String> {
-        match self {
-            Self::Es(e) => e.check(system),
-            Self::Tes(e) => e.check(system),
-            Self::Pes(e) => e.check(system),
-            Self::Nres(e) => e.check(system),
+            /// The estimator's short name, as parsed and printed.
+            pub fn name(self) -> &'static str {
+                match self { $(Self::$variant => $name,)* }
+            }
         }
-    }
 
-    /// Floats the estimator holds, counting `state_dim` floats per inner state.
-    pub fn held_floats(&self, state_dim: usize) -> usize {
-        match self {
-            Self::Es(e) => e.held_floats(state_dim),
-            Self::Tes(e) => e.held_floats(state_dim),
-            Self::Pes(e) => e.held_floats(state_dim),
-            Self::Nres(e) => e.held_floats(state_dim),
+        impl fmt::Display for $kind {
+            fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+                f.pad(self.name())
+            }
         }
+
+        impl FromStr for $kind {
+            type Err = EstimatorError;
+
+            fn from_str(name: &str) -> Result<Self, Self::Err> {
+                parse(name, &Self::ALL, Self::name)
+            }
+        }
+
+        $(impl<S: $bound> Registered for $estimator<S> {
+            const NAME: &'static str = $name;
+        })*
+
+        $(#[doc = $any_doc])*
+        #[derive(Clone, Serialize, Deserialize)]
+        #[serde(bound = "")]
+        pub enum $any<S: $bound> {
+            $($(#[doc = $doc])* #[serde(rename = $name)] $variant($estimator<S>),)*
+        }
+
+        impl<S: $bound> $any<S> {
+            /// The estimator `kind` on `system`; an error if `config` does not suit it.
+            pub fn new(kind: $kind, config: $config, system: &S) -> Result<Self, EstimatorError> {
+                Ok(match kind {
+                    $($kind::$variant => Self::$variant($estimator::new(config, system)?),)*
+                })
+            }
+
+            /// Which estimator this is.
+            pub fn kind(&self) -> $kind {
+                match self { $(Self::$variant(_) => $kind::$variant,)* }
+            }
+        }
+
+        delegate_estimator!($any<S: $bound> { $($variant),* });
+    };
+}
+
+registry! {
+    /// The name of an estimator of the ES family, which runs on any system.
+    EstimatorKind;
+    /// Any estimator of the ES family, with all of its state; serialising it checkpoints it.
+    AnyEstimator<S: UnrolledSystem>(EstimatorConfig) {
+        /// Full-horizon ES.
+        Es = "es" => Es,
+        /// Truncated ES.
+        Tes = "tes" => TruncatedEs,
+        /// Persistent ES.
+        Pes = "pes" => Pes,
+        /// Noise-reuse ES.
+        Nres = "nres" => Nres,
     }
 }
 
-impl<S: UnrolledSystem> Estimator<S> for AnyEstimator<S> {
-    fn name(&self) -> &'static str {
-        self.kind().name()
-    }
-
-    fn estimate(&mut self, system: &S, theta: &[f32], outer_step: u64) -> Estimate {
-        self.inner().estimate(system, theta, outer_step)
-    }
-}
-
-/// The name of a gradient-based estimator: one that needs a `DifferentiableSystem`.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
-#[serde(rename_all = "kebab-case")]
-pub enum GradientKind {
-    /// Full-horizon backpropagation through time.
-    Bptt,
-    /// Truncated BPTT.
-    Tbptt,
-    /// Anticipated reweighted truncated backpropagation.
-    Artbp,
-    /// Real-time recurrent learning.
-    Rtrl,
-    /// Unbiased online recurrent optimization.
-    Uoro,
-    /// Reparameterisation gradient of the smoothed meta-objective.
-    Reparam,
-    /// PES + analytic gradient.
-    PesAnalytic,
-}
-
-impl GradientKind {
-    /// Every gradient-based estimator.
-    pub const ALL: [Self; 7] = [
-        Self::Bptt,
-        Self::Tbptt,
-        Self::Artbp,
-        Self::Rtrl,
-        Self::Uoro,
-        Self::Reparam,
-        Self::PesAnalytic,
-    ];
-
-    /// The estimator's short name, as parsed and printed.
-    pub fn name(self) -> &'static str {
-        match self {
-            Self::Bptt => "bptt",
-            Self::Tbptt => "tbptt",
-            Self::Artbp => "artbp",
-            Self::Rtrl => "rtrl",
-            Self::Uoro => "uoro",
-            Self::Reparam => "reparam",
-            Self::PesAnalytic => "pes-analytic",
-        }
-    }
-}
-
-/// Any gradient-based estimator, with all of its state; serialising it checkpoints it.
-#[derive(Clone, Serialize, Deserialize)]
-#[serde(bound = "", rename_all = "kebab-case")]
-pub enum AnyGradientEstimator<S: DifferentiableSystem> {
-    /// Full-horizon BPTT.
-    Bptt(Bptt<S>),
-    /// Truncated BPTT.
-    Tbptt(Tbptt<S>),
-    /// ARTBP.
-    Artbp(Artbp<S>),
-    /// RTRL.
-    Rtrl(Rtrl<S>),
-    /// UORO.
-    Uoro(Uoro<S>),
-    /// Reparameterisation gradient.
-    Reparam(Reparam<S>),
-    /// PES + analytic.
-    PesAnalytic(PesAnalytic<S>),
-}
-
-impl<S: DifferentiableSystem> AnyGradientEstimator<S> {
-    /// The estimator `kind` on `system`; an error if `config` does not suit it.
-    pub fn new(
-        kind: GradientKind,
-        config: GradientConfig,
-        system: &S,
-    ) -> Result<Self, EstimatorError> {
-        Ok(match kind {
-            GradientKind::Bptt => Self::Bptt(Bptt::new(config, system)?),
-            GradientKind::Tbptt => Self::Tbptt(Tbptt::new(config, system)?),
-            GradientKind::Artbp => Self::Artbp(Artbp::new(config, system)?),
-            GradientKind::Rtrl => Self::Rtrl(Rtrl::new(config, system)?),
-            GradientKind::Uoro => Self::Uoro(Uoro::new(config, system)?),
-            GradientKind::Reparam => Self::Reparam(Reparam::new(config, system)?),
-            GradientKind::PesAnalytic => Self::PesAnalytic(PesAnalytic::new(config, system)?),
-        })
-    }
-
-    /// Which estimator this is.
-    pub fn kind(&self) -> GradientKind {
-        match self {
-            Self::Bptt(_) => GradientKind::Bptt,
-            Self::Tbptt(_) => GradientKind::Tbptt,
-            Self::Artbp(_) => GradientKind::Artbp,
-            Self::Rtrl(_) => GradientKind::Rtrl,
-            Self::Uoro(_) => GradientKind::Uoro,
-            Self::Reparam(_) => GradientKind::Reparam,
-            Self::PesAnalytic(_) => GradientKind::PesAnalytic,
-        }
-    }
-
-    /// The wrapped estimator.
-    fn inner(&mut self) -> &mut dyn Estimator<S> {
-        match self {
-            Self::Bptt(e) => e,
-            Self::Tbptt(e) => e,
-            Self::Artbp(e) => e,
-            Self::Rtrl(e) => e,
-            Self::Uoro(e) => e,
-            Self::Reparam(e) => e,
-            Self::PesAnalytic(e) => e,
-        }
-    }
-
-    /// Floats the estimator holds, counting `state_dim` floats per inner state.
-    pub fn held_floats(&self, state_dim: usize) -> usize {
-        match self {
-            Self::Bptt(e) => e.held_floats(state_dim),
-            Self::Tbptt(e) => e.held_floats(state_dim),
-            Self::Artbp(e) => e.held_floats(state_dim),
-            Self::Rtrl(e) => e.held_floats(state_dim),
-            Self::Uoro(e) => e.held_floats(state_dim),
-            Self::Reparam(e) => e.held_floats(state_dim),
-            Self::PesAnalytic(e) => e.held_floats(state_dim),
-        }
-    }
-}
-
-impl<S: DifferentiableSystem> Estimator<S> for AnyGradientEstimator<S> {
-    fn name(&self) -> &'static str {
-        self.kind().name()
-    }
-
-    fn estimate(&mut self, system: &S, theta: &[f32], outer_step: u64) -> Estimate {
-        self.inner().estimate(system, theta, outer_step)
+registry! {
+    /// The name of a gradient-based estimator: one that needs a `DifferentiableSystem`.
+    GradientKind;
+    /// Any gradient-based estimator, with all of its state; serialising it checkpoints it.
+    AnyGradientEstimator<S: DifferentiableSystem>(GradientConfig) {
+        /// Full-horizon backpropagation through time.
+        Bptt = "bptt" => Bptt,
+        /// Truncated BPTT.
+        Tbptt = "tbptt" => Tbptt,
+        /// Anticipated reweighted truncated backpropagation.
+        Artbp = "artbp" => Artbp,
+        /// Real-time recurrent learning.
+        Rtrl = "rtrl" => Rtrl,
+        /// Unbiased online recurrent optimization.
+        Uoro = "uoro" => Uoro,
+        /// Reparameterisation gradient of the smoothed meta-objective.
+        Reparam = "reparam" => Reparam,
+        /// PES + analytic gradient.
+        PesAnalytic = "pes-analytic" => PesAnalytic,
     }
 }
 
@@ -332,10 +221,7 @@ impl FromStr for MethodKind {
     type Err = EstimatorError;
 
     fn from_str(name: &str) -> Result<Self, Self::Err> {
-        Self::all().into_iter().find(|kind| kind.name() == name).ok_or_else(|| {
-            let valid = Self::all().iter().map(|k| k.name()).collect::<Vec<_>>().join(", ");
-            EstimatorError::UnknownEstimator { name: name.to_string(), valid }
-        })
+        parse(name, &Self::all(), Self::name)
     }
 }
 
@@ -371,25 +257,6 @@ impl<S: DifferentiableSystem> AnyMethod<S> {
             Self::Gradient(e) => MethodKind::Gradient(e.kind()),
         }
     }
-
-    /// Floats the estimator holds, counting `state_dim` floats per inner state.
-    pub fn held_floats(&self, state_dim: usize) -> usize {
-        match self {
-            Self::Es(e) => e.held_floats(state_dim),
-            Self::Gradient(e) => e.held_floats(state_dim),
-        }
-    }
 }
 
-impl<S: DifferentiableSystem> Estimator<S> for AnyMethod<S> {
-    fn name(&self) -> &'static str {
-        self.kind().name()
-    }
-
-    fn estimate(&mut self, system: &S, theta: &[f32], outer_step: u64) -> Estimate {
-        match self {
-            Self::Es(e) => e.estimate(system, theta, outer_step),
-            Self::Gradient(e) => e.estimate(system, theta, outer_step),
-        }
-    }
-}
+delegate_estimator!(AnyMethod<S: DifferentiableSystem> { Es, Gradient });

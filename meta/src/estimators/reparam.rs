@@ -5,7 +5,7 @@
 use super::backprop::{self, Scored, Tape};
 use super::gradient::GradientConfig;
 use super::particles::{Particles, truncation_len};
-use super::{Estimate, Estimator, EstimatorError, GradientKind};
+use super::{Estimate, Estimator, EstimatorError, Registered};
 use crate::differentiable::DifferentiableSystem;
 use pesto_tasks::tags;
 use rayon::prelude::*;
@@ -30,7 +30,7 @@ impl<S: DifferentiableSystem> Reparam<S> {
         let es = super::EstimatorConfig { stagger: false, ..config.estimator };
         let particles = Particles::new(es, system)?;
         if system.horizon(&particles.members[0].state).is_none() {
-            return Err(EstimatorError::InfiniteHorizon(GradientKind::Reparam.name()));
+            return Err(EstimatorError::InfiniteHorizon(Self::NAME));
         }
         let n = particles.members.len();
         Ok(Self {
@@ -39,19 +39,11 @@ impl<S: DifferentiableSystem> Reparam<S> {
             grads: vec![vec![0.0; system.theta_dim()]; n],
         })
     }
-
-    /// Floats held: each particle's state, perturbation, tape and gradient.
-    pub fn held_floats(&self, state_dim: usize) -> usize {
-        let tapes: usize = self.tapes.iter().map(|t| t.capacity() * state_dim).sum();
-        self.particles.held_floats(state_dim)
-            + tapes
-            + self.grads.iter().map(Vec::len).sum::<usize>()
-    }
 }
 
 impl<S: DifferentiableSystem> Estimator<S> for Reparam<S> {
     fn name(&self) -> &'static str {
-        GradientKind::Reparam.name()
+        Self::NAME
     }
 
     fn estimate(&mut self, system: &S, theta: &[f32], outer_step: u64) -> Estimate {
@@ -89,5 +81,13 @@ impl<S: DifferentiableSystem> Estimator<S> for Reparam<S> {
         };
         estimate.resets = particles.restart_finished(system, |_, _| {});
         estimate
+    }
+
+    /// Floats held: each particle's state, perturbation, tape and gradient.
+    fn held_floats(&self, state_dim: usize) -> usize {
+        let tapes: usize = self.tapes.iter().map(|t| t.capacity() * state_dim).sum();
+        self.particles.held_floats(state_dim)
+            + tapes
+            + self.grads.iter().map(Vec::len).sum::<usize>()
     }
 }

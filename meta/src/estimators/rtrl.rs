@@ -5,7 +5,7 @@
 
 use super::gradient::{GradientConfig, Trajectory};
 use super::particles::truncation_len;
-use super::{Estimate, Estimator, EstimatorError, GradientKind};
+use super::{Estimate, Estimator, EstimatorError, Registered};
 use crate::differentiable::{DifferentiableSystem, StepJacobians};
 use nalgebra::DMatrix;
 use serde::{Deserialize, Serialize};
@@ -28,17 +28,11 @@ impl<S: DifferentiableSystem> Rtrl<S> {
         let sensitivity = vec![0.0; system.state_dim() * system.theta_dim()];
         Ok(Self { truncation: config.estimator.truncation, trajectory, sensitivity })
     }
-
-    /// Floats held: the state, J, and the step's Jacobians (S^2 + S P).
-    pub fn held_floats(&self, state_dim: usize) -> usize {
-        let s = state_dim;
-        s + 2 * self.sensitivity.len() + s * s
-    }
 }
 
 impl<S: DifferentiableSystem> Estimator<S> for Rtrl<S> {
     fn name(&self) -> &'static str {
-        GradientKind::Rtrl.name()
+        Self::NAME
     }
 
     fn estimate(&mut self, system: &S, theta: &[f32], _outer_step: u64) -> Estimate {
@@ -61,5 +55,11 @@ impl<S: DifferentiableSystem> Estimator<S> for Rtrl<S> {
         }
         sensitivity.copy_from_slice(j_now.as_slice());
         trajectory.finish(system, &grad, loss, steps, || sensitivity.fill(0.0))
+    }
+
+    /// Floats held: the state, J, and the step's Jacobians (S^2 + S P).
+    fn held_floats(&self, state_dim: usize) -> usize {
+        let s = state_dim;
+        s + 2 * self.sensitivity.len() + s * s
     }
 }

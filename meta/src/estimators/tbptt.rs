@@ -5,7 +5,7 @@
 use super::backprop::{self, Scored, Tape};
 use super::gradient::{GradientConfig, Trajectory};
 use super::particles::truncation_len;
-use super::{Estimate, Estimator, EstimatorError, GradientKind};
+use super::{Estimate, Estimator, EstimatorError, Registered};
 use crate::differentiable::DifferentiableSystem;
 use serde::{Deserialize, Serialize};
 
@@ -24,11 +24,6 @@ impl<S: DifferentiableSystem> Tbptt<S> {
         config.validate()?;
         let trajectory = Trajectory::new(system, config.estimator.seed);
         Ok(Self { truncation: config.estimator.truncation, trajectory, tape: Tape::new() })
-    }
-
-    /// Floats held: the persistent state and the tape's states.
-    pub fn held_floats(&self, state_dim: usize) -> usize {
-        (1 + self.tape.capacity()) * state_dim
     }
 }
 
@@ -50,7 +45,7 @@ pub fn truncated_gradient<S: DifferentiableSystem>(
 
 impl<S: DifferentiableSystem> Estimator<S> for Tbptt<S> {
     fn name(&self) -> &'static str {
-        GradientKind::Tbptt.name()
+        Self::NAME
     }
 
     fn estimate(&mut self, system: &S, theta: &[f32], _outer_step: u64) -> Estimate {
@@ -58,5 +53,10 @@ impl<S: DifferentiableSystem> Estimator<S> for Tbptt<S> {
         let steps = truncation_len(system, &trajectory.state, *truncation);
         let (loss, grad) = truncated_gradient(system, &mut trajectory.state, theta, steps, tape);
         trajectory.finish(system, &grad, loss, steps, || {})
+    }
+
+    /// Floats held: the persistent state and the tape's states.
+    fn held_floats(&self, state_dim: usize) -> usize {
+        (1 + self.tape.capacity()) * state_dim
     }
 }

@@ -3,7 +3,7 @@
 //! state, hence biased (short-horizon bias).
 
 use super::particles::{EstimatorConfig, Particles, Weights, truncation_len};
-use super::{Estimate, Estimator, EstimatorError, EstimatorKind};
+use super::{Estimate, Estimator, EstimatorError, Registered};
 use crate::unrolled::UnrolledSystem;
 use pesto_tasks::tags;
 use rayon::prelude::*;
@@ -25,26 +25,11 @@ impl<S: UnrolledSystem> TruncatedEs<S> {
         let shared = particles.members.iter().step_by(2).map(|p| p.state.clone()).collect();
         Ok(Self { particles, shared })
     }
-
-    /// Why this estimator decoded from a checkpoint cannot be used with `system`, if it cannot.
-    pub fn check(&self, system: &S) -> Result<(), String> {
-        self.particles.check(system)?;
-        if self.shared.len() != self.particles.config.pairs() {
-            return Err(format!("{} shared states, expected one per pair", self.shared.len()));
-        }
-        self.shared.iter().try_for_each(|state| system.check_state(state))?;
-        Ok(())
-    }
-
-    /// Floats held: each particle's state and perturbation, and the shared states.
-    pub fn held_floats(&self, state_dim: usize) -> usize {
-        self.particles.held_floats(state_dim) + self.shared.len() * state_dim
-    }
 }
 
 impl<S: UnrolledSystem> Estimator<S> for TruncatedEs<S> {
     fn name(&self) -> &'static str {
-        EstimatorKind::Tes.name()
+        Self::NAME
     }
 
     fn estimate(&mut self, system: &S, theta: &[f32], outer_step: u64) -> Estimate {
@@ -71,5 +56,19 @@ impl<S: UnrolledSystem> Estimator<S> for TruncatedEs<S> {
             }
         }
         estimate
+    }
+
+    /// Floats held: each particle's state and perturbation, and the shared states.
+    fn held_floats(&self, state_dim: usize) -> usize {
+        self.particles.held_floats(state_dim) + self.shared.len() * state_dim
+    }
+
+    fn check(&self, system: &S) -> Result<(), String> {
+        self.particles.check(system)?;
+        if self.shared.len() != self.particles.config.pairs() {
+            return Err(format!("{} shared states, expected one per pair", self.shared.len()));
+        }
+        self.shared.iter().try_for_each(|state| system.check_state(state))?;
+        Ok(())
     }
 }

@@ -10,7 +10,7 @@
 
 use super::gradient::{GradientConfig, Trajectory};
 use super::particles::truncation_len;
-use super::{Estimate, Estimator, EstimatorError, GradientKind};
+use super::{Estimate, Estimator, EstimatorError, Registered};
 use crate::differentiable::{DifferentiableSystem, StepJacobians};
 use nalgebra::DVector;
 use pesto_tasks::rng;
@@ -47,17 +47,11 @@ impl<S: DifferentiableSystem> Uoro<S> {
             theta_factor: vec![0.0; system.theta_dim()],
         })
     }
-
-    /// Floats held: the state, s~, theta~, and the step's Jacobians (S^2 + S P).
-    pub fn held_floats(&self, state_dim: usize) -> usize {
-        let (s, p) = (state_dim, self.theta_factor.len());
-        s + self.state_factor.len() + p + s * s + s * p
-    }
 }
 
 impl<S: DifferentiableSystem> Estimator<S> for Uoro<S> {
     fn name(&self) -> &'static str {
-        GradientKind::Uoro.name()
+        Self::NAME
     }
 
     fn estimate(&mut self, system: &S, theta: &[f32], outer_step: u64) -> Estimate {
@@ -95,5 +89,11 @@ impl<S: DifferentiableSystem> Estimator<S> for Uoro<S> {
             state_factor.fill(0.0);
             theta_factor.fill(0.0);
         })
+    }
+
+    /// Floats held: the state, s~, theta~, and the step's Jacobians (S^2 + S P).
+    fn held_floats(&self, state_dim: usize) -> usize {
+        let (s, p) = (state_dim, self.theta_factor.len());
+        s + self.state_factor.len() + p + s * s + s * p
     }
 }

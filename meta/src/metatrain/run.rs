@@ -6,7 +6,7 @@ use super::memory;
 use super::{ConfigError, LoptTraining, MetaTrainConfig, TaskSource};
 use crate::checkpoint::{self, CheckpointError};
 use crate::durable;
-use crate::estimators::{AnyEstimator, EstimatorError};
+use crate::estimators::{AnyEstimator, Estimator, EstimatorError};
 use crate::observe::{Observer, OuterRecord};
 use crate::optim::{SAVED_OPTIMIZER_FILE, SavedOptimizer};
 use crate::trainer::{Checkpointer, Evaluation, TrainError, TrainState, Trainer};

@@ -7,6 +7,7 @@ pub mod durable;
 pub mod estimators;
 pub mod eval;
 pub mod inner;
+pub mod inspect;
 pub mod metatrain;
 pub mod observe;
 pub mod optim;

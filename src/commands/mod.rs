@@ -3,6 +3,7 @@
 mod bench;
 mod config;
 mod eval;
+mod inspect;
 mod meta_train;
 mod repro;
 mod tasks;
@@ -33,6 +34,8 @@ enum Command {
     /// Reproduce an experiment of the paper.
     #[command(subcommand)]
     Repro(repro::Repro),
+    /// Show what an optimizer file, a run checkpoint or a run directory holds.
+    Inspect(inspect::InspectArgs),
     /// Show the effective meta-training config with every field's meaning.
     #[command(subcommand)]
     Config(config::Config),
@@ -48,6 +51,7 @@ pub fn run(cli: Cli) -> anyhow::Result<()> {
         Command::Bench(args) => bench::run(args),
         Command::Repro(command) => repro::run(command),
         Command::Config(command) => config::run(command),
+        Command::Inspect(args) => inspect::run(args),
     }
 }
 

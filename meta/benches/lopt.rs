@@ -3,10 +3,10 @@
 
 use criterion::{Criterion, Throughput, criterion_group, criterion_main};
 use pesto_meta::Optimizer;
-use pesto_meta::optim::mlp_lopt::Kernel;
 use pesto_meta::optim::{LearnedAdam, MlpLopt, RelLopt};
 use pesto_tasks::ParamLayout;
 use pesto_tasks::linalg::{Mat, gemm};
+use pesto_tasks::simd::Simd;
 use std::hint::black_box;
 
 fn student_layout() -> ParamLayout {
@@ -33,12 +33,13 @@ fn bench_update(c: &mut Criterion, name: &str, opt: &mut dyn Optimizer) {
 }
 
 fn updates(c: &mut Criterion) {
-    for kernel in Kernel::available() {
+    for kernel in Simd::available() {
+        let isa = kernel.isa();
         let mut lopt = MlpLopt::with_kernel(MlpLopt::init_theta(0), kernel);
-        bench_update(c, &format!("mlp-lopt/{kernel:?}"), &mut lopt);
+        bench_update(c, &format!("mlp-lopt/{isa:?}"), &mut lopt);
         for (name, nominal) in [("rel-lopt", false), ("nominal-lopt", true)] {
             let mut lopt = RelLopt::with_kernel(RelLopt::init_theta(0, nominal), nominal, kernel);
-            bench_update(c, &format!("{name}/{kernel:?}"), &mut lopt);
+            bench_update(c, &format!("{name}/{isa:?}"), &mut lopt);
         }
     }
     let mut adam = LearnedAdam::new(&LearnedAdam::init_theta());

@@ -20,7 +20,7 @@ mod kernel;
 mod theta;
 
 pub use features::{RMS_EPS, time_features};
-pub use kernel::{EXP_SCALE, Kernel, STEP_SCALE};
+pub use kernel::{EXP_SCALE, STEP_SCALE};
 pub use theta::{
     B1, B2, B3, DECAYS, HIDDEN, INPUTS, OUTPUTS, TENSOR_FEATURES, THETA_DIM, TIME_FEATURES,
     TIMESCALES, W1, W2, W3,
@@ -29,6 +29,7 @@ pub use theta::{
 use super::{LearnedOptimizer, OptState, Optimizer};
 use pesto_tasks::ParamLayout;
 use pesto_tasks::rng::stream;
+use pesto_tasks::simd::Simd;
 use rand_distr::{Distribution, StandardNormal};
 use theta::Net;
 
@@ -40,7 +41,7 @@ const INIT_OUTPUT_STD: f32 = 1e-3;
 pub struct MlpLopt {
     theta: Vec<f32>,
     net: Box<Net>,
-    kernel: Kernel,
+    kernel: Simd,
 }
 
 impl MlpLopt {
@@ -49,21 +50,20 @@ impl MlpLopt {
     /// # Panics
     /// If `theta` does not have `THETA_DIM` values.
     pub fn new(theta: Vec<f32>) -> Self {
-        Self::with_kernel(theta, Kernel::detect())
+        Self::with_kernel(theta, Simd::detect())
     }
 
-    /// mlp-lopt on a chosen kernel, one of `Kernel::available()`.
+    /// mlp-lopt on the kernel compiled for `kernel`'s instruction set.
     ///
     /// # Panics
-    /// If `theta` does not have `THETA_DIM` values or the CPU cannot run `kernel`.
-    pub fn with_kernel(theta: Vec<f32>, kernel: Kernel) -> Self {
-        assert!(Kernel::available().contains(&kernel), "this CPU cannot run {kernel:?}");
+    /// If `theta` does not have `THETA_DIM` values.
+    pub fn with_kernel(theta: Vec<f32>, kernel: Simd) -> Self {
         let net = Net::from_theta(&theta);
         Self { theta, net, kernel }
     }
 
-    /// The kernel the update runs on.
-    pub fn kernel(&self) -> Kernel {
+    /// The instruction set the update runs on.
+    pub fn kernel(&self) -> Simd {
         self.kernel
     }
 

@@ -54,7 +54,7 @@ fn every_kernel_matches_the_per_parameter_reference() {
     let n = layout.len();
     // Weights of order one everywhere, so that every feature and unit matters.
     let theta = normal_vec(1, 0, THETA_DIM, 0.5);
-    for kernel in Kernel::available() {
+    for kernel in Simd::available() {
         let mut lopt = MlpLopt::with_kernel(theta.clone(), kernel);
         let mut state = lopt.init_state(&layout, 100);
         state.step = 995; // time features away from their saturated start

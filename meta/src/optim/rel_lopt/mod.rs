@@ -31,12 +31,12 @@ pub use theta::{
     SCHEDULE_FEATURES, SCHEDULE_HIDDEN, SKIP, THETA_DIM, VS, W1, W2, W3, WS,
 };
 
-use super::mlp_lopt::Kernel;
 use super::{LearnedOptimizer, OptState, Optimizer};
 use features::Accumulators;
 use kernel::StepRule;
 use pesto_tasks::ParamLayout;
 use pesto_tasks::rng::stream;
+use pesto_tasks::simd::Simd;
 use rand_distr::{Distribution, StandardNormal};
 use theta::Net;
 
@@ -55,7 +55,7 @@ const SLOTS: usize = MOMENTUM_DECAYS.len() + 1;
 pub struct RelLopt {
     theta: Vec<f32>,
     net: Net,
-    kernel: Kernel,
+    kernel: Simd,
     nominal: bool,
 }
 
@@ -66,15 +66,14 @@ impl RelLopt {
     /// # Panics
     /// If `theta` does not have `THETA_DIM` values.
     pub fn new(theta: Vec<f32>, nominal: bool) -> Self {
-        Self::with_kernel(theta, nominal, Kernel::detect())
+        Self::with_kernel(theta, nominal, Simd::detect())
     }
 
-    /// The same on a chosen kernel, one of `Kernel::available()`.
+    /// The same on the kernel compiled for `kernel`'s instruction set.
     ///
     /// # Panics
-    /// If `theta` does not have `THETA_DIM` values or the CPU cannot run `kernel`.
-    pub fn with_kernel(theta: Vec<f32>, nominal: bool, kernel: Kernel) -> Self {
-        assert!(Kernel::available().contains(&kernel), "this CPU cannot run {kernel:?}");
+    /// If `theta` does not have `THETA_DIM` values.
+    pub fn with_kernel(theta: Vec<f32>, nominal: bool, kernel: Simd) -> Self {
         Self { net: Net::from_theta(&theta), theta, kernel, nominal }
     }
 
@@ -120,8 +119,8 @@ impl RelLopt {
         features::learning_rate(&self.net, &schedule_features(state.progress(), &state.scalars))
     }
 
-    /// The kernel the update runs on.
-    pub fn kernel(&self) -> Kernel {
+    /// The instruction set the update runs on.
+    pub fn kernel(&self) -> Simd {
         self.kernel
     }
 }

@@ -102,7 +102,7 @@ fn every_kernel_matches_the_per_parameter_reference() {
     let n = layout.len();
     for nominal in [false, true] {
         let theta = busy_theta(nominal);
-        for kernel in Kernel::available() {
+        for kernel in Simd::available() {
             let mut lopt = RelLopt::with_kernel(theta.clone(), nominal, kernel);
             let mut state = lopt.init_state(&layout, 30);
             let mut reference = state.clone();
@@ -204,7 +204,7 @@ fn a_step_allocates_nothing_and_kernels_agree() {
     let n = layout.len();
     let theta = busy_theta(true);
     let mut results = Vec::new();
-    for kernel in Kernel::available() {
+    for kernel in Simd::available() {
         let mut lopt = RelLopt::with_kernel(theta.clone(), true, kernel);
         let mut state = lopt.init_state(&layout, 10);
         let mut params = normal_vec(3, 0, n, 1.0);

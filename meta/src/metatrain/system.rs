@@ -48,10 +48,12 @@ impl MetaLoss {
     }
 }
 
-/// Training tasks drawn from a source with a learned optimizer of one kind.
+/// Training tasks drawn from a source with a learned optimizer of one kind, which every inner
+/// run shares and steps with the theta of its unroll.
 pub struct LoptTraining {
     source: TaskSource,
     kind: LearnedKind,
+    optimizer: Box<dyn LearnedOptimizer>,
     initial_theta: Vec<f32>,
     meta_loss: MetaLoss,
     sampling: Sampling,
@@ -64,6 +66,7 @@ impl LoptTraining {
         Self {
             source,
             kind,
+            optimizer: kind.optimizer(),
             initial_theta,
             meta_loss: MetaLoss::Mean,
             sampling: Sampling::default(),
@@ -89,31 +92,28 @@ impl LoptTraining {
 /// The objects an inner run steps with, rebuilt from the run's spec after a checkpoint load.
 struct Workspace {
     task: Box<dyn Task>,
-    kind: LearnedKind,
-    optimizer: Box<dyn LearnedOptimizer>,
     grad: Vec<f32>,
     /// The task's parameters p = s * q under parameter-scale augmentation.
     scaled: Vec<f32>,
 }
 
 impl Workspace {
-    fn build(spec: &TaskSpec, kind: LearnedKind) -> Self {
+    fn build(spec: &TaskSpec) -> Self {
         let task = pesto_tasks::registry::build(spec)
             .unwrap_or_else(|err| panic!("task sources yield only valid specs: {err}"));
-        Self::around(task, kind)
+        Self::around(task)
     }
 
-    fn around(task: Box<dyn Task>, kind: LearnedKind) -> Self {
+    fn around(task: Box<dyn Task>) -> Self {
         let grad = vec![0.0; task.layout().len()];
         let scaled = grad.clone();
-        let optimizer = kind.build(kind.init_theta(0)).expect("an initial theta fits its kind");
-        Self { task, kind, optimizer, grad, scaled }
+        Self { task, grad, scaled }
     }
 }
 
 impl Clone for Workspace {
     fn clone(&self) -> Self {
-        Self::around(self.task.boxed_clone(), self.kind)
+        Self::around(self.task.boxed_clone())
     }
 }
 
@@ -157,14 +157,14 @@ impl UnrolledSystem for LoptTraining {
         if let Some(horizon) = self.sampling.horizon(seed) {
             spec.config.insert("steps".into(), horizon.to_string());
         }
-        let workspace = Workspace::build(&spec, self.kind);
+        let workspace = Workspace::build(&spec);
         let task = &workspace.task;
         let mut params = vec![0.0; task.layout().len()];
         task.init_params(rng::derive(seed, &[tags::RUN_INIT]), &mut params);
         let scales = self.sampling.scales(seed, task.layout());
         rescale(task.layout(), &scales, &mut params, true);
         let horizon = task.horizon();
-        let opt_state = workspace.optimizer.init_state(task.layout(), horizon);
+        let opt_state = self.optimizer.init_state(task.layout(), horizon);
         InnerRun {
             spec,
             params,
@@ -198,8 +198,7 @@ impl UnrolledSystem for LoptTraining {
         if run.step > run.horizon {
             return Err(format!("inner run at step {} past its horizon {}", run.step, run.horizon));
         }
-        let fresh = Workspace::around(task, self.kind);
-        let fresh = fresh.optimizer.init_state(fresh.task.layout(), run.horizon);
+        let fresh = self.optimizer.init_state(task.layout(), run.horizon);
         let shape =
             |s: &OptState| (s.slots.iter().map(Vec::len).collect::<Vec<_>>(), s.scalars.len());
         if shape(&run.opt_state) != shape(&fresh) {
@@ -212,8 +211,7 @@ impl UnrolledSystem for LoptTraining {
     }
 
     fn unroll(&self, run: &mut InnerRun, theta: &[f32], k: u64) -> f64 {
-        let ws = run.workspace.get_or_insert_with(|| Workspace::build(&run.spec, self.kind));
-        ws.optimizer.set_theta(theta);
+        let ws = run.workspace.get_or_insert_with(|| Workspace::build(&run.spec));
         let normaliser = ws.task.normaliser();
         let steps = k.min(run.horizon - run.step);
         let mut total = 0.0f64;
@@ -239,7 +237,8 @@ impl UnrolledSystem for LoptTraining {
                 run.diverged = !loss.is_finite();
                 if !run.diverged {
                     let layout = ws.task.layout();
-                    ws.optimizer.step(&mut run.opt_state, layout, &mut run.params, &ws.grad, loss);
+                    let (state, params) = (&mut run.opt_state, &mut run.params);
+                    self.optimizer.step(theta, state, layout, params, &ws.grad, loss);
                 }
             }
             run.step += 1;

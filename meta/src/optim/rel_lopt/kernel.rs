@@ -6,7 +6,7 @@
 //! code is compiled once per instruction set and runs on the one of the optimizer's `Simd`.
 
 use super::features::{Accumulators, EPS, advance, tile_features};
-use super::theta::{FEATURES, HIDDEN, MOMENTUM_DECAYS, Net, RMS_DECAY};
+use super::theta::{FEATURES, HIDDEN, MOMENTUM_DECAYS, Net, PerParameter, RMS_DECAY};
 use pesto_tasks::ParamLayout;
 use pesto_tasks::simd::{Isa, Simd};
 use pesto_tasks::vmath::exp;
@@ -35,7 +35,7 @@ pub(super) fn initial_scales(layout: &ParamLayout, params: &[f32], scales: &mut 
 /// step index t (for Adam's bias correction) and whether the nominal Adam term is added.
 #[derive(Clone, Copy)]
 pub(super) struct StepRule<'a> {
-    pub net: &'a Net,
+    pub net: &'a Net<'a>,
     /// Each tensor's scale S_T.
     pub scales: &'a [f32],
     pub lr: f32,
@@ -193,8 +193,8 @@ fn step_tensor<const L: usize, const FMA: bool>(
     grad: &[f32],
     params: &mut [f32],
 ) {
-    let net = rule.net;
-    let mut w1 = net.w1;
+    let net = &rule.net.layers;
+    let mut w1 = *net.w1;
     for (row, ms) in w1.iter_mut().zip(&stats.mean_squares) {
         let inv_rms = if *ms > 0.0 { (1.0 / ms.sqrt()) as f32 } else { 0.0 };
         row.iter_mut().for_each(|w| *w *= inv_rms);
@@ -221,7 +221,7 @@ fn step_tensor<const L: usize, const FMA: bool>(
 /// h2 = relu(W2^T h1 + b2), h1 = relu(w1^T x + b1) and `w1` already normalised.
 #[inline(always)]
 fn tile_net<const L: usize, const FMA: bool>(
-    net: &Net,
+    net: &PerParameter<'_>,
     w1: &[[f32; HIDDEN]; FEATURES],
     x: &[[f32; L]; FEATURES],
 ) -> [f32; L] {

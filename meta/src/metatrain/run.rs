@@ -388,7 +388,7 @@ impl MetaTrainer {
                 let mut run =
                     self.system.init_state(rng::derive(config.seed, &[tags::HELDOUT, i]), 0);
                 let horizon = run.horizon;
-                self.system.unroll(&mut run, &self.state.theta, horizon)
+                self.system.unroll(&mut run, &self.state.theta, horizon).loss
             })
             .collect();
         losses.iter().sum::<f64>() / losses.len() as f64

@@ -3,11 +3,11 @@
 //! learned optimizer's weights. A truncation's loss is the mean over its steps of `MetaLoss`'s term.
 
 use crate::optim::{LearnedKind, LearnedOptimizer, OptState};
-use crate::unrolled::UnrolledSystem;
+use crate::unrolled::{Unroll, UnrolledSystem};
 use pesto_tasks::rng;
 use pesto_tasks::tags;
 use pesto_tasks::{Task, TaskSpec};
-use serde::{Deserialize, Serialize};
+use serde::{Deserialize, Deserializer, Serialize, Serializer};
 
 use super::TaskSource;
 use super::sampling::{Sampling, rescale};
@@ -134,11 +134,29 @@ pub struct InnerRun {
     pub horizon: u64,
     /// True once the loss went non-finite: the rest of the run costs the clip maximum.
     pub diverged: bool,
-    /// True if the last truncation's loss hit the clip.
-    pub clipped: bool,
-    /// Task and optimizer objects, rebuilt from `spec` when absent (after a checkpoint load).
+    /// Kept for the checkpoint format.
+    retired: RetiredFlag,
+    /// The task objects, rebuilt from `spec` when absent (after a checkpoint load).
     #[serde(skip)]
     workspace: Option<Workspace>,
+}
+
+/// A flag that run checkpoints (format 3) hold after `diverged` but nothing reads any more: it
+/// said whether the last truncation clipped, which its `Unroll` now reports. Written as false,
+/// read and dropped, so that the format stays the same.
+#[derive(Clone, Copy, Debug, Default)]
+struct RetiredFlag;
+
+impl Serialize for RetiredFlag {
+    fn serialize<S: Serializer>(&self, out: S) -> Result<S::Ok, S::Error> {
+        out.serialize_bool(false)
+    }
+}
+
+impl<'de> Deserialize<'de> for RetiredFlag {
+    fn deserialize<D: Deserializer<'de>>(input: D) -> Result<Self, D::Error> {
+        bool::deserialize(input).map(|_| RetiredFlag)
+    }
 }
 
 impl UnrolledSystem for LoptTraining {
@@ -173,7 +191,7 @@ impl UnrolledSystem for LoptTraining {
             step: start.min(horizon.saturating_sub(1)),
             horizon,
             diverged: false,
-            clipped: false,
+            retired: RetiredFlag,
             workspace: Some(workspace),
         }
     }
@@ -210,17 +228,16 @@ impl UnrolledSystem for LoptTraining {
         Ok(())
     }
 
-    fn unroll(&self, run: &mut InnerRun, theta: &[f32], k: u64) -> f64 {
+    fn run_steps(&self, run: &mut InnerRun, theta: &[f32], steps: u64) -> Unroll {
         let ws = run.workspace.get_or_insert_with(|| Workspace::build(&run.spec));
         let normaliser = ws.task.normaliser();
-        let steps = k.min(run.horizon - run.step);
         let mut total = 0.0f64;
-        run.clipped = false;
+        let mut clipped = false;
         for _ in 0..steps {
             let weight = self.meta_loss.weight(run.step, run.horizon);
             if run.diverged {
                 total += weight * self.meta_loss.term(normaliser.max);
-                run.clipped = true;
+                clipped = true;
             } else {
                 let loss = if run.scales.is_empty() {
                     ws.task.loss_and_grad(&run.params, run.step, &mut ws.grad)
@@ -233,7 +250,7 @@ impl UnrolledSystem for LoptTraining {
                 };
                 let normalised = normaliser.apply(loss);
                 total += weight * self.meta_loss.term(normalised.value);
-                run.clipped |= normalised.clipped;
+                clipped |= normalised.clipped;
                 run.diverged = !loss.is_finite();
                 if !run.diverged {
                     let layout = ws.task.layout();
@@ -243,7 +260,7 @@ impl UnrolledSystem for LoptTraining {
             }
             run.step += 1;
         }
-        total / steps.max(1) as f64
+        Unroll { loss: total / steps.max(1) as f64, steps, clipped }
     }
 
     fn horizon(&self, run: &InnerRun) -> Option<u64> {
@@ -252,10 +269,6 @@ impl UnrolledSystem for LoptTraining {
 
     fn position(&self, run: &InnerRun) -> u64 {
         run.step
-    }
-
-    fn clipped(&self, run: &InnerRun) -> bool {
-        run.clipped
     }
 }
 
@@ -361,9 +374,9 @@ mod tests {
         let mut run = system.init_state(1, 0);
         system.unroll(&mut run, &theta, 2);
         let before = pesto_tasks::alloc_count::allocations();
-        let loss = system.unroll(&mut run, &theta, 20);
+        let unroll = system.unroll(&mut run, &theta, 20);
         assert_eq!(pesto_tasks::alloc_count::allocations(), before);
-        assert!(loss.is_finite() && run.step == 22);
+        assert!(unroll.loss.is_finite() && unroll.steps == 20 && run.step == 22);
     }
 
     #[test]

@@ -12,7 +12,7 @@ fn inner_step(c: &mut Criterion) {
     let mut params = vec![0.0; layout.len()];
     let mut grad = vec![0.0; layout.len()];
     task.init_params(0, &mut params);
-    let mut adam = Adam::new(Schedule::Constant(3e-3));
+    let adam = Adam::new(Schedule::Constant(3e-3));
     let mut state = adam.init_state(&layout, 100);
     let mut step = 0u64;
     c.bench_function("inner_step/mlp-synth-64x32x10/adam", |b| {

@@ -2,11 +2,11 @@
 //! (docs/benchmark.md: weights 64x32 and 32x10 with their biases).
 
 use criterion::{Criterion, Throughput, criterion_group, criterion_main};
-use pesto_meta::Optimizer;
-use pesto_meta::optim::mlp_lopt::Kernel;
+use pesto_meta::LearnedOptimizer;
 use pesto_meta::optim::{LearnedAdam, MlpLopt, RelLopt};
 use pesto_tasks::ParamLayout;
 use pesto_tasks::linalg::{Mat, gemm};
+use pesto_tasks::simd::Simd;
 use std::hint::black_box;
 
 fn student_layout() -> ParamLayout {
@@ -17,8 +17,9 @@ fn student_layout() -> ParamLayout {
     layout
 }
 
-/// Times `opt.step` on a fixed gradient; parameters drift by ~1e-3 per step, which is harmless.
-fn bench_update(c: &mut Criterion, name: &str, opt: &mut dyn Optimizer) {
+/// Times `opt.step` with `theta` on a fixed gradient; parameters drift by ~1e-3 per step, which
+/// is harmless.
+fn bench_update(c: &mut Criterion, name: &str, opt: &dyn LearnedOptimizer, theta: &[f32]) {
     let layout = student_layout();
     let n = layout.len();
     let mut state = opt.init_state(&layout, 100);
@@ -27,22 +28,25 @@ fn bench_update(c: &mut Criterion, name: &str, opt: &mut dyn Optimizer) {
     let mut group = c.benchmark_group("lopt");
     group.throughput(Throughput::Elements(n as u64));
     group.bench_function(name, |b| {
-        b.iter(|| opt.step(&mut state, &layout, black_box(&mut params), black_box(&grad), 1.0))
+        b.iter(|| {
+            opt.step(theta, &mut state, &layout, black_box(&mut params), black_box(&grad), 1.0)
+        })
     });
     group.finish();
 }
 
 fn updates(c: &mut Criterion) {
-    for kernel in Kernel::available() {
-        let mut lopt = MlpLopt::with_kernel(MlpLopt::init_theta(0), kernel);
-        bench_update(c, &format!("mlp-lopt/{kernel:?}"), &mut lopt);
+    for kernel in Simd::available() {
+        let isa = kernel.isa();
+        let lopt = MlpLopt::with_kernel(kernel);
+        bench_update(c, &format!("mlp-lopt/{isa:?}"), &lopt, &MlpLopt::init_theta(0));
         for (name, nominal) in [("rel-lopt", false), ("nominal-lopt", true)] {
-            let mut lopt = RelLopt::with_kernel(RelLopt::init_theta(0, nominal), nominal, kernel);
-            bench_update(c, &format!("{name}/{kernel:?}"), &mut lopt);
+            let lopt = RelLopt::with_kernel(nominal, kernel);
+            let theta = RelLopt::init_theta(0, nominal);
+            bench_update(c, &format!("{name}/{isa:?}"), &lopt, &theta);
         }
     }
-    let mut adam = LearnedAdam::new(&LearnedAdam::init_theta());
-    bench_update(c, "learned-adam", &mut adam);
+    bench_update(c, "learned-adam", &LearnedAdam, &LearnedAdam::init_theta());
 }
 
 /// Baseline for the kernel design: mlp-lopt's dominant product alone, its 32 x 32 second layer

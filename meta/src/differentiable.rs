@@ -2,7 +2,7 @@
 //! of one step s_{t+1} = f(s_t, theta) and the gradient of its loss L_{t+1} = l(s_{t+1}, theta),
 //! which BPTT, TBPTT, ARTBP, RTRL and UORO chain together.
 
-use crate::unrolled::UnrolledSystem;
+use crate::unrolled::{Unroll, UnrolledSystem};
 use nalgebra::{DMatrix, DVector};
 
 /// The derivatives of one step and of the loss it adds.
@@ -32,10 +32,10 @@ impl StepJacobians {
 
 /// An unrolled system whose steps can be differentiated.
 ///
-/// Contract: `unroll(state, theta, k)` equals the sum of `step(state, theta, j + 1 == n)` over
-/// its n = min(k, T - position) steps j, and `step_jacobians` advances the state exactly as
-/// `advance` does. `ends_unroll` says whether the step is the last of its unroll, for systems
-/// that score only an unroll's last step (influence balancing).
+/// Contract: `run_steps` is `run_by_steps` (its loss is the sum of `step(state, theta, j + 1 ==
+/// n)` over its n steps j, and never clipped), and `step_jacobians` advances the state exactly
+/// as `advance` does. `ends_unroll` says whether the step is the last of its unroll, for
+/// systems that score only an unroll's last step (influence balancing).
 pub trait DifferentiableSystem: UnrolledSystem {
     /// Dimension S of the state vector s_t.
     fn state_dim(&self) -> usize;
@@ -60,6 +60,18 @@ pub trait DifferentiableSystem: UnrolledSystem {
         ends_unroll: bool,
         jac: &mut StepJacobians,
     ) -> f64;
+}
+
+/// `n` single steps of `state` with `theta`, each told whether it ends the unroll, reported as
+/// one unroll whose loss is the sum of theirs: what `run_steps` of a differentiable system is.
+pub fn run_by_steps<S: DifferentiableSystem>(
+    system: &S,
+    state: &mut S::State,
+    theta: &[f32],
+    n: u64,
+) -> Unroll {
+    let loss = (0..n).map(|j| system.step(state, theta, j + 1 == n)).sum();
+    Unroll { loss, steps: n, clipped: false }
 }
 
 #[cfg(test)]

@@ -55,7 +55,7 @@ impl InnerObserver for () {}
 /// measuring the held-out loss every `eval_every` steps and after the last one.
 pub fn train_task(
     task: &mut dyn Task,
-    optimizer: &mut dyn Optimizer,
+    optimizer: &dyn Optimizer,
     init_seed: u64,
     steps: u64,
     eval_every: u64,
@@ -103,8 +103,8 @@ mod tests {
     #[test]
     fn curve_records_every_step_and_each_evaluation() {
         let mut task = registry::build(&TaskSpec::parse("quadratic:dim=4", 0).unwrap()).unwrap();
-        let mut adam = Adam::new(Schedule::Constant(0.1));
-        let curve = train_task(task.as_mut(), &mut adam, 0, 10, 4, &mut ());
+        let adam = Adam::new(Schedule::Constant(0.1));
+        let curve = train_task(task.as_mut(), &adam, 0, 10, 4, &mut ());
         assert_eq!(curve.train.len(), 10);
         let steps: Vec<u64> = curve.heldout.iter().map(|&(s, _)| s).collect();
         assert_eq!(steps, [0, 4, 8, 10]);

@@ -22,7 +22,7 @@ pub use differentiable::DifferentiableSystem;
 pub use estimators::{Estimate, Estimator};
 pub use inner::{Curve, InnerObserver, train_task};
 pub use optim::{LearnedOptimizer, OptState, Optimizer};
-pub use unrolled::UnrolledSystem;
+pub use unrolled::{Unroll, UnrolledSystem};
 
 #[cfg(test)]
 #[global_allocator]

@@ -3,12 +3,24 @@
 //! optimization and learned optimizers are all `UnrolledSystem`s, and every estimator is generic
 //! over this trait.
 
-use serde::{Serialize, de::DeserializeOwned};
+use serde::{Deserialize, Serialize, de::DeserializeOwned};
+
+/// What one unroll did: the loss of its steps, how many it took, and whether a step's loss hit
+/// the system's clip (a diverging inner problem; docs/estimators.md, loss clipping).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Serialize, Deserialize)]
+pub struct Unroll {
+    /// The loss of the unroll: the meta-objective's terms over its steps.
+    pub loss: f64,
+    /// Steps taken.
+    pub steps: u64,
+    /// Whether a step's loss was clipped at the system's maximum.
+    pub clipped: bool,
+}
 
 /// A system whose meta-parameters theta are learned through unrolls of its dynamics.
 ///
 /// ```
-/// use pesto_meta::UnrolledSystem;
+/// use pesto_meta::{Unroll, UnrolledSystem};
 ///
 /// /// x <- (1 - theta) x from x = 1 for 10 steps; the loss of a step is x^2 after it.
 /// struct Decay;
@@ -18,15 +30,14 @@ use serde::{Serialize, de::DeserializeOwned};
 ///     fn theta_dim(&self) -> usize { 1 }
 ///     fn initial_theta(&self) -> Vec<f32> { vec![0.1] }
 ///     fn init_state(&self, _seed: u64, start: u64) -> (f64, u64) { (1.0, start) }
-///     fn unroll(&self, s: &mut (f64, u64), theta: &[f32], k: u64) -> f64 {
-///         let steps = k.min(10 - s.1);
+///     fn run_steps(&self, s: &mut (f64, u64), theta: &[f32], steps: u64) -> Unroll {
 ///         let mut loss = 0.0;
 ///         for _ in 0..steps {
 ///             s.0 *= 1.0 - f64::from(theta[0]);
 ///             s.1 += 1;
 ///             loss += s.0 * s.0;
 ///         }
-///         loss
+///         Unroll { loss, steps, clipped: false }
 ///     }
 ///     fn horizon(&self, _: &(f64, u64)) -> Option<u64> { Some(10) }
 ///     fn position(&self, s: &(f64, u64)) -> u64 { s.1 }
@@ -35,7 +46,9 @@ use serde::{Serialize, de::DeserializeOwned};
 /// let mut state = Decay.init_state(0, 0);
 /// let slow = Decay.unroll(&mut state, &[0.1], 5);
 /// let fast = Decay.unroll(&mut Decay.init_state(0, 0), &[0.5], 5);
-/// assert!(fast < slow && !Decay.is_done(&state));
+/// assert!(fast.loss < slow.loss && !Decay.is_done(&state));
+/// assert_eq!(Decay.unroll(&mut state, &[0.1], 8).steps, 5, "cut at the horizon");
+/// assert!(Decay.is_done(&state));
 /// ```
 pub trait UnrolledSystem: Sync {
     /// One particle's state: s_t, its position in the horizon, and whatever the system needs to
@@ -50,17 +63,23 @@ pub trait UnrolledSystem: Sync {
     /// positioned at step `start` of its horizon. Two calls with the same arguments give the
     /// same state, which is how both members of an antithetic pair share randomness.
     fn init_state(&self, seed: u64, start: u64) -> Self::State;
-    /// Runs up to `k` steps of the state with `theta` (fewer if the horizon ends first) and
-    /// returns the loss of this truncation: the meta-objective's terms over these steps.
-    fn unroll(&self, state: &mut Self::State, theta: &[f32], k: u64) -> f64;
+    /// Runs exactly `steps` steps of the state with `theta` and reports them; `unroll` calls it
+    /// with a count that never passes the horizon.
+    fn run_steps(&self, state: &mut Self::State, theta: &[f32], steps: u64) -> Unroll;
     /// Length T of the state's inner problem; `None` for an infinite horizon.
     fn horizon(&self, state: &Self::State) -> Option<u64>;
     /// Number of steps taken since the state's inner problem began (including `start`).
     fn position(&self, state: &Self::State) -> u64;
-    /// True if the state's last unroll had a loss clipped at the system's maximum (a diverging
-    /// inner problem; docs/estimators.md, loss clipping); systems without a clip never report one.
-    fn clipped(&self, _state: &Self::State) -> bool {
-        false
+    /// Steps of a truncation of length `k` from `state`: min(K, T - position), or K for an
+    /// infinite horizon.
+    fn truncation_len(&self, state: &Self::State, k: u64) -> u64 {
+        self.horizon(state).map_or(k, |t| k.min(t.saturating_sub(self.position(state))))
+    }
+    /// One truncation: runs `truncation_len(state, k)` steps with `theta`, up to `k` and never
+    /// past the horizon, and reports them.
+    fn unroll(&self, state: &mut Self::State, theta: &[f32], k: u64) -> Unroll {
+        let steps = self.truncation_len(state, k);
+        self.run_steps(state, theta, steps)
     }
     /// True once the state has reached its horizon.
     fn is_done(&self, state: &Self::State) -> bool {

@@ -107,8 +107,8 @@ pub fn run(args: TrainArgs) -> anyhow::Result<()> {
         ScheduleKind::Constant => Schedule::Constant(args.lr),
         ScheduleKind::Cosine => Schedule::Cosine { lr: args.lr, horizon: steps, floor: 0.0 },
     };
-    let mut optimizer: Box<dyn Optimizer> = match (&args.lopt, args.optimizer) {
-        (Some(path), _) => SavedOptimizer::load(path)?.build(),
+    let optimizer: Box<dyn Optimizer> = match (&args.lopt, args.optimizer) {
+        (Some(path), _) => Box::new(SavedOptimizer::load(path)?.build()),
         (None, OptimizerKind::Sgd) => Box::new(Sgd::new(lr)),
         (None, OptimizerKind::Momentum) => Box::new(Sgd::with_momentum(lr, 0.9)),
         (None, OptimizerKind::Adam) => Box::new(Adam::new(lr)),
@@ -123,7 +123,7 @@ pub fn run(args: TrainArgs) -> anyhow::Result<()> {
     let start = Instant::now();
     let curve = train_task(
         task.as_mut(),
-        optimizer.as_mut(),
+        optimizer.as_ref(),
         args.seed,
         steps,
         eval_every,

@@ -15,6 +15,7 @@ pub mod mlp;
 pub mod read;
 pub mod registry;
 pub mod rng;
+pub mod simd;
 pub mod spec;
 pub mod suite;
 pub mod tags;

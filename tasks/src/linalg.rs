@@ -3,12 +3,14 @@
 //! `gemm` packs an `MR x KC` panel of `alpha * op(A)` and a `KC x NR` panel of `op(B)` into
 //! fixed-size stack arrays (zero-padded at the edges), so one register-blocked micro-kernel serves
 //! every transpose and stride, and nothing touches the heap. The kernel runs over constant bounds
-//! and is compiled once per instruction set; the widest one the CPU supports is picked at
-//! runtime. The summation order depends only on the shapes and the instruction set, so a product
-//! is bit-identical on one machine whatever thread runs it.
+//! and is compiled once per instruction set; the widest one the CPU supports (`Simd::detect`) is
+//! picked at runtime. The summation order depends only on the shapes and the instruction set,
+//! so a product is bit-identical on one machine whatever thread runs it.
 //!
 //! Tile sizes are the fastest measured with `cargo bench -p pesto-tasks --bench gemm` on the
 //! products of the benchmark task (batch 128, widths 64, 32, 10).
+
+use crate::simd::{Isa, Simd};
 
 /// A column-major `rows x cols` matrix stored in a slice, used as is or transposed.
 #[derive(Clone, Copy, Debug)]
@@ -103,18 +105,15 @@ pub fn gemm(alpha: f32, a: Mat<'_>, b: Mat<'_>, beta: f32, out: &mut [f32]) {
     if out.is_empty() || a.cols == 0 {
         return;
     }
-    #[cfg(target_arch = "x86_64")]
-    {
-        if is_x86_feature_detected!("avx512f") && is_x86_feature_detected!("fma") {
-            // SAFETY: the CPU has the features `product_avx512` is compiled for.
-            return unsafe { product_avx512(alpha, a, b, out) };
-        }
-        if is_x86_feature_detected!("avx2") && is_x86_feature_detected!("fma") {
-            // SAFETY: the CPU has the features `product_avx2` is compiled for.
-            return unsafe { product_avx2(alpha, a, b, out) };
-        }
+    match Simd::detect().isa() {
+        Isa::Portable => product::<Quad, 8, 2, 4>(alpha, a, b, out),
+        // SAFETY: a `Simd` token of this isa exists only on a CPU with avx2 and fma.
+        #[cfg(target_arch = "x86_64")]
+        Isa::Avx2 => unsafe { product_avx2(alpha, a, b, out) },
+        // SAFETY: a `Simd` token of this isa exists only on a CPU with avx512f, avx2 and fma.
+        #[cfg(target_arch = "x86_64")]
+        Isa::Avx512 => unsafe { product_avx512(alpha, a, b, out) },
     }
-    product::<Quad, 8, 2, 4>(alpha, a, b, out);
 }
 
 #[cfg(target_arch = "x86_64")]
@@ -257,8 +256,9 @@ mod x86 {
     pub(super) struct Avx512(__m512);
 
     // SAFETY (every `unsafe` block below): the methods are `inline(always)` and called only from
-    // `product_avx2` (Avx2) or `product_avx512` (Avx512), which `gemm` calls only after
-    // detecting the features; loads and stores first slice exactly LANES elements.
+    // `product_avx2` (Avx2) or `product_avx512` (Avx512), which `gemm` calls only under a
+    // `Simd` token of that isa, so the CPU has the features; loads and stores first slice
+    // exactly LANES elements.
     impl Vector for Avx2 {
         const LANES: usize = 8;
 

@@ -13,7 +13,6 @@
 
 use super::backprop::{self, Scored, Tape};
 use super::gradient::{GradientConfig, Trajectory};
-use super::particles::truncation_len;
 use super::{Estimate, Estimator, EstimatorError, Registered};
 use crate::differentiable::DifferentiableSystem;
 use pesto_tasks::rng;
@@ -56,7 +55,7 @@ impl<S: DifferentiableSystem> Estimator<S> for Artbp<S> {
     fn estimate(&mut self, system: &S, theta: &[f32], outer_step: u64) -> Estimate {
         let c = self.cut_probability;
         let Self { trajectory, tape, .. } = self;
-        let steps = truncation_len(system, &trajectory.state, self.truncation);
+        let steps = system.truncation_len(&trajectory.state, self.truncation);
         let keep = |_| 1.0 / (1.0 - c);
         let mut grad = vec![0.0; theta.len()];
         let mut loss = 0.0;

@@ -3,7 +3,6 @@
 
 use super::backprop::{self, Scored, Tape};
 use super::gradient::{GradientConfig, Trajectory};
-use super::particles::truncation_len;
 use super::{Estimate, Estimator, EstimatorError, Registered};
 use crate::differentiable::DifferentiableSystem;
 use serde::{Deserialize, Serialize};
@@ -35,7 +34,7 @@ impl<S: DifferentiableSystem> Estimator<S> for Bptt<S> {
 
     fn estimate(&mut self, system: &S, theta: &[f32], _outer_step: u64) -> Estimate {
         let Self { trajectory, tape } = self;
-        let steps = truncation_len(system, &trajectory.state, u64::MAX);
+        let steps = system.truncation_len(&trajectory.state, u64::MAX);
         tape.clear();
         let loss = backprop::forward(system, &mut trajectory.state, theta, steps, tape);
         let mut grad = vec![0.0; theta.len()];

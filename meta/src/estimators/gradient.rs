@@ -60,7 +60,8 @@ impl<S: UnrolledSystem> Trajectory<S> {
 
     /// The estimate of a truncation of `steps` steps with loss `loss` and gradient `grad`,
     /// restarting the trajectory if it reached its horizon; `on_restart` then clears whatever
-    /// the estimator carries across truncations.
+    /// the estimator carries across truncations. A differentiable system's loss is never
+    /// clipped.
     pub fn finish(
         &mut self,
         system: &S,
@@ -69,7 +70,6 @@ impl<S: UnrolledSystem> Trajectory<S> {
         steps: u64,
         on_restart: impl FnOnce(),
     ) -> Estimate {
-        let clipped = usize::from(system.clipped(&self.state));
         let restarted = self.restart_if_done(system);
         if restarted {
             on_restart();
@@ -78,7 +78,7 @@ impl<S: UnrolledSystem> Trajectory<S> {
             grad: backprop::to_f32(grad),
             loss,
             resets: usize::from(restarted),
-            clipped,
+            clipped: 0,
             particles: 1,
             inner_steps: steps,
         }

@@ -36,7 +36,7 @@ pub use tbptt::Tbptt;
 pub use tes::TruncatedEs;
 pub use uoro::Uoro;
 
-use crate::unrolled::UnrolledSystem;
+use crate::unrolled::{Unroll, UnrolledSystem};
 use serde::{Deserialize, Serialize};
 
 /// One estimate of the meta-gradient with what a training loop logs about it.
@@ -54,6 +54,22 @@ pub struct Estimate {
     pub particles: usize,
     /// Number of inner steps taken across all particles (including any extra unperturbed state).
     pub inner_steps: u64,
+}
+
+impl Estimate {
+    /// The estimate `grad` from its particles' truncations `unrolls`, before any reset: their
+    /// mean loss, how many clipped and their inner steps.
+    pub fn from_particles(grad: Vec<f32>, unrolls: impl Iterator<Item = Unroll> + Clone) -> Self {
+        let n = unrolls.clone().count();
+        Self {
+            grad,
+            loss: unrolls.clone().map(|u| u.loss).sum::<f64>() / n as f64,
+            resets: 0,
+            clipped: unrolls.clone().filter(|u| u.clipped).count(),
+            particles: n,
+            inner_steps: unrolls.map(|u| u.steps).sum(),
+        }
+    }
 }
 
 /// A meta-gradient estimator: holds all of its per-particle state, and returns one estimate per

@@ -6,7 +6,7 @@
 //! members of a pair share their inner problem's seed and start position.
 
 use super::EstimatorError;
-use crate::unrolled::UnrolledSystem;
+use crate::unrolled::{Unroll, UnrolledSystem};
 use pesto_tasks::rng::{self, StreamRng};
 use pesto_tasks::tags;
 use rand::RngExt;
@@ -59,7 +59,7 @@ pub enum Weights<'a> {
     Accumulators(&'a [Vec<f32>]),
 }
 
-/// One particle: its inner state, its signed perturbation and the loss of its last truncation.
+/// One particle: its inner state, its signed perturbation and its last truncation.
 #[derive(Clone, Serialize, Deserialize)]
 pub struct Particle<St> {
     /// The particle's inner state s_i.
@@ -68,15 +68,17 @@ pub struct Particle<St> {
     pub eps: Vec<f32>,
     /// Scratch for theta + eps_i, sized once.
     perturbed: Vec<f32>,
-    /// Loss L_i of the last truncation.
-    pub loss: f64,
-    /// Inner steps taken in the last truncation.
-    pub steps: u64,
-    /// Whether the last truncation's loss hit the system's clip.
-    pub clipped: bool,
+    /// The last truncation: its loss L_i, steps and clip.
+    pub last: Unroll,
 }
 
 impl<St> Particle<St> {
+    /// Runs one truncation of up to `k` steps with theta + eps_i and records it in `last`.
+    pub fn unroll<S: UnrolledSystem<State = St>>(&mut self, system: &S, theta: &[f32], k: u64) {
+        let (state, perturbed) = self.perturb(theta);
+        self.last = system.unroll(state, perturbed, k);
+    }
+
     /// Writes theta + eps_i into the particle's scratch; returns the state and theta + eps_i.
     pub fn perturb(&mut self, theta: &[f32]) -> (&mut St, &[f32]) {
         for ((q, t), e) in self.perturbed.iter_mut().zip(theta).zip(&self.eps) {
@@ -124,9 +126,7 @@ impl<S: UnrolledSystem> Particles<S> {
                     state: state.clone(),
                     eps,
                     perturbed,
-                    loss: 0.0,
-                    steps: 0,
-                    clipped: false,
+                    last: Unroll::default(),
                 });
             }
         }
@@ -153,15 +153,9 @@ impl<S: UnrolledSystem> Particles<S> {
     }
 
     /// Unrolls every particle (in parallel) for up to `k` steps with theta + eps_i, recording
-    /// its loss and step count.
+    /// each truncation.
     pub fn unroll(&mut self, system: &S, theta: &[f32], k: u64) {
-        self.members.par_iter_mut().for_each(|particle| {
-            particle.steps = truncation_len(system, &particle.state, k);
-            let steps = particle.steps;
-            let (state, perturbed) = particle.perturb(theta);
-            particle.loss = system.unroll(state, perturbed, steps);
-            particle.clipped = system.clipped(&particle.state);
-        });
+        self.members.par_iter_mut().for_each(|particle| particle.unroll(system, theta, k));
     }
 
     /// The estimate g = 1/(N sigma^2) sum_i L_i v_i (docs/estimators.md), reduced in particle
@@ -184,18 +178,12 @@ impl<S: UnrolledSystem> Particles<S> {
             let baseline: f64 =
                 particle.eps.iter().zip(control).map(|(&e, c)| f64::from(e) * c).sum();
             for (s, &v) in sum.iter_mut().zip(v) {
-                *s += (particle.loss - baseline) * f64::from(v);
+                *s += (particle.last.loss - baseline) * f64::from(v);
             }
         }
         let scale = 1.0 / (n as f64 * f64::from(self.config.sigma).powi(2));
-        super::Estimate {
-            grad: sum.iter().map(|s| (s * scale) as f32).collect(),
-            loss: self.members.iter().map(|p| p.loss).sum::<f64>() / n as f64,
-            resets: 0,
-            clipped: self.members.iter().filter(|p| p.clipped).count(),
-            particles: n,
-            inner_steps: self.members.iter().map(|p| p.steps).sum(),
-        }
+        let grad = sum.iter().map(|s| (s * scale) as f32).collect();
+        super::Estimate::from_particles(grad, self.members.iter().map(|p| p.last))
     }
 
     /// A fresh inner problem (start 0) for pair `pair`'s next episode.
@@ -266,7 +254,31 @@ fn task_seed(seed: u64, pair: u64, episode: u64) -> u64 {
     rng::derive(seed, &[tags::PAIR_TASK, pair, episode])
 }
 
-/// Steps of the next truncation: min(K, T - position), or K for an infinite horizon.
-pub fn truncation_len<S: UnrolledSystem>(system: &S, state: &S::State, k: u64) -> u64 {
-    system.horizon(state).map_or(k, |t| k.min(t.saturating_sub(system.position(state))))
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::metatrain::{LoptTraining, TaskSource};
+    use crate::optim::LearnedKind;
+    use pesto_tasks::TaskSpec;
+    use pesto_tasks::alloc_count::allocations;
+
+    #[test]
+    fn a_particles_truncation_allocates_nothing_with_any_learned_optimizer() {
+        let spec = TaskSpec::parse("mlp-synth-64x32x10", 0).unwrap();
+        let config =
+            EstimatorConfig { particles: 2, sigma: 0.01, truncation: 20, stagger: false, seed: 1 };
+        for kind in LearnedKind::ALL {
+            let system =
+                LoptTraining::new(TaskSource::Task(spec.clone()), kind, kind.init_theta(0));
+            let mut particles = Particles::new(config.clone(), &system).unwrap();
+            particles.perturb_all(tags::PES, 0);
+            let theta = system.initial_theta();
+            let particle = &mut particles.members[0];
+            particle.unroll(&system, &theta, 2);
+            let before = allocations();
+            particle.unroll(&system, &theta, 20);
+            assert_eq!(allocations(), before, "{kind} allocated");
+            assert!(particle.last.loss.is_finite() && particle.last.steps == 20, "{kind}");
+        }
+    }
 }

@@ -6,7 +6,7 @@
 
 use super::backprop::Tape;
 use super::gradient::{GradientConfig, Trajectory};
-use super::particles::{Particles, Weights, truncation_len};
+use super::particles::{Particles, Weights};
 use super::tbptt::truncated_gradient;
 use super::{Estimate, Estimator, EstimatorError, Registered};
 use crate::differentiable::DifferentiableSystem;
@@ -46,7 +46,7 @@ impl<S: DifferentiableSystem> Estimator<S> for PesAnalytic<S> {
         let k = particles.config.truncation;
         particles.perturb_all(tags::PES_ANALYTIC, outer_step);
         particles.unroll(system, theta, k);
-        let steps = truncation_len(system, &analytic.state, k);
+        let steps = system.truncation_len(&analytic.state, k);
         let (_, g_a) = truncated_gradient(system, &mut analytic.state, theta, steps, tape);
         let mut estimate =
             particles.estimate_with_control(Weights::Accumulators(accumulators), &g_a);

@@ -4,9 +4,10 @@
 
 use super::backprop::{self, Scored, Tape};
 use super::gradient::GradientConfig;
-use super::particles::{Particles, truncation_len};
+use super::particles::Particles;
 use super::{Estimate, Estimator, EstimatorError, Registered};
 use crate::differentiable::DifferentiableSystem;
+use crate::unrolled::Unroll;
 use pesto_tasks::tags;
 use rayon::prelude::*;
 use serde::{Deserialize, Serialize};
@@ -55,30 +56,21 @@ impl<S: DifferentiableSystem> Estimator<S> for Reparam<S> {
             .zip(tapes.par_iter_mut())
             .zip(grads.par_iter_mut())
             .for_each(|((particle, tape), grad)| {
-                particle.steps = truncation_len(system, &particle.state, u64::MAX);
-                let steps = particle.steps;
                 let (state, perturbed) = particle.perturb(theta);
+                let steps = system.truncation_len(state, u64::MAX);
                 tape.clear();
                 let loss = backprop::forward(system, state, perturbed, steps, tape);
                 grad.fill(0.0);
                 backprop::backward(system, tape, perturbed, Scored::whole(tape), |_| 1.0, grad);
-                particle.loss = loss;
-                particle.clipped = system.clipped(&particle.state);
+                particle.last = Unroll { loss, steps, clipped: false };
             });
         let n = grads.len() as f64;
         let mut mean = vec![0.0; theta.len()];
         for grad in grads.iter() {
             mean.iter_mut().zip(grad).for_each(|(m, g)| *m += g / n);
         }
-        let members = &particles.members;
-        let mut estimate = Estimate {
-            grad: backprop::to_f32(&mean),
-            loss: members.iter().map(|p| p.loss).sum::<f64>() / n,
-            resets: 0,
-            clipped: members.iter().filter(|p| p.clipped).count(),
-            particles: members.len(),
-            inner_steps: members.iter().map(|p| p.steps).sum(),
-        };
+        let unrolls = particles.members.iter().map(|p| p.last);
+        let mut estimate = Estimate::from_particles(backprop::to_f32(&mean), unrolls);
         estimate.resets = particles.restart_finished(system, |_, _| {});
         estimate
     }

@@ -4,7 +4,6 @@
 //! step, memory S P + S^2.
 
 use super::gradient::{GradientConfig, Trajectory};
-use super::particles::truncation_len;
 use super::{Estimate, Estimator, EstimatorError, Registered};
 use crate::differentiable::{DifferentiableSystem, StepJacobians};
 use nalgebra::DMatrix;
@@ -38,7 +37,7 @@ impl<S: DifferentiableSystem> Estimator<S> for Rtrl<S> {
     fn estimate(&mut self, system: &S, theta: &[f32], _outer_step: u64) -> Estimate {
         let (sd, pd) = (system.state_dim(), system.theta_dim());
         let Self { trajectory, sensitivity, .. } = self;
-        let steps = truncation_len(system, &trajectory.state, self.truncation);
+        let steps = system.truncation_len(&trajectory.state, self.truncation);
         let mut jac = StepJacobians::zeros(sd, pd);
         let mut j_now = DMatrix::from_column_slice(sd, pd, sensitivity);
         let mut j_next = j_now.clone();

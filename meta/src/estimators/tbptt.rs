@@ -4,7 +4,6 @@
 
 use super::backprop::{self, Scored, Tape};
 use super::gradient::{GradientConfig, Trajectory};
-use super::particles::truncation_len;
 use super::{Estimate, Estimator, EstimatorError, Registered};
 use crate::differentiable::DifferentiableSystem;
 use serde::{Deserialize, Serialize};
@@ -50,7 +49,7 @@ impl<S: DifferentiableSystem> Estimator<S> for Tbptt<S> {
 
     fn estimate(&mut self, system: &S, theta: &[f32], _outer_step: u64) -> Estimate {
         let Self { truncation, trajectory, tape } = self;
-        let steps = truncation_len(system, &trajectory.state, *truncation);
+        let steps = system.truncation_len(&trajectory.state, *truncation);
         let (loss, grad) = truncated_gradient(system, &mut trajectory.state, theta, steps, tape);
         trajectory.finish(system, &grad, loss, steps, || {})
     }

@@ -2,7 +2,7 @@
 //! which then advances K steps with the unperturbed theta. Ignores how theta shaped the shared
 //! state, hence biased (short-horizon bias).
 
-use super::particles::{EstimatorConfig, Particles, Weights, truncation_len};
+use super::particles::{EstimatorConfig, Particles, Weights};
 use super::{Estimate, Estimator, EstimatorError, Registered};
 use crate::unrolled::UnrolledSystem;
 use pesto_tasks::tags;
@@ -41,14 +41,8 @@ impl<S: UnrolledSystem> Estimator<S> for TruncatedEs<S> {
         particles.perturb_all(tags::TES, outer_step);
         particles.unroll(system, theta, k);
         let mut estimate = particles.estimate(Weights::Perturbations);
-        estimate.inner_steps += shared
-            .par_iter_mut()
-            .map(|state| {
-                let steps = truncation_len(system, state, k);
-                system.unroll(state, theta, steps);
-                steps
-            })
-            .sum::<u64>();
+        estimate.inner_steps +=
+            shared.par_iter_mut().map(|state| system.unroll(state, theta, k).steps).sum::<u64>();
         for (pair, state) in shared.iter_mut().enumerate() {
             if system.is_done(state) {
                 *state = particles.next_episode(system, pair);

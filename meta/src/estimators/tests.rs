@@ -5,6 +5,7 @@
 use super::*;
 use crate::repro::variance::{Moments, estimator_moments};
 use crate::systems::{LinearQuadratic, LqState, ToyRegression};
+use crate::unrolled::Unroll;
 
 fn config(particles: usize, sigma: f32, truncation: u64, stagger: bool) -> EstimatorConfig {
     EstimatorConfig { particles, sigma, truncation, stagger, seed: 11 }
@@ -102,8 +103,9 @@ impl UnrolledSystem for Endless {
     fn init_state(&self, seed: u64, start: u64) -> LqState {
         self.0.init_state(seed, start)
     }
-    fn unroll(&self, state: &mut LqState, theta: &[f32], k: u64) -> f64 {
-        (0..k).map(|_| self.0.step(state, theta)).sum()
+    fn run_steps(&self, state: &mut LqState, theta: &[f32], steps: u64) -> Unroll {
+        let loss = (0..steps).map(|_| self.0.step(state, theta)).sum();
+        Unroll { loss, steps, clipped: false }
     }
     fn horizon(&self, _: &LqState) -> Option<u64> {
         None

@@ -9,7 +9,6 @@
 //! Jacobians here, which a VJP/JVP implementation would avoid).
 
 use super::gradient::{GradientConfig, Trajectory};
-use super::particles::truncation_len;
 use super::{Estimate, Estimator, EstimatorError, Registered};
 use crate::differentiable::{DifferentiableSystem, StepJacobians};
 use nalgebra::DVector;
@@ -58,7 +57,7 @@ impl<S: DifferentiableSystem> Estimator<S> for Uoro<S> {
         let (sd, pd) = (system.state_dim(), system.theta_dim());
         let mut signs = rng::stream(self.seed, &[tags::UORO, outer_step]);
         let Self { trajectory, state_factor, theta_factor, .. } = self;
-        let steps = truncation_len(system, &trajectory.state, self.truncation);
+        let steps = system.truncation_len(&trajectory.state, self.truncation);
         let mut jac = StepJacobians::zeros(sd, pd);
         let mut s_tilde = DVector::from_column_slice(state_factor);
         let mut theta_tilde = DVector::from_column_slice(theta_factor);

@@ -94,7 +94,7 @@ impl Contender {
 
     fn optimizer(&self, saved: &SavedOptimizer) -> Box<dyn Optimizer> {
         match *self {
-            Contender::Learned => saved.build(),
+            Contender::Learned => Box::new(saved.build()),
             Contender::Adam(lr) => Box::new(Adam::new(Schedule::Constant(lr))),
             Contender::Momentum(lr) => {
                 Box::new(Sgd::with_momentum(Schedule::Constant(lr), MOMENTUM))
@@ -190,7 +190,7 @@ pub fn evaluate(
             let every = (steps / settings.heldout_points.max(1)).max(1);
             let curve = train_task(
                 task.as_mut(),
-                contender.optimizer(saved).as_mut(),
+                contender.optimizer(saved).as_ref(),
                 seed,
                 steps,
                 every,

@@ -69,7 +69,7 @@ pub fn host_name() -> String {
 
 /// The learned-optimizer kernel this CPU runs, in lower case.
 pub fn kernel_name() -> String {
-    format!("{:?}", crate::optim::mlp_lopt::Kernel::detect()).to_lowercase()
+    format!("{:?}", pesto_tasks::simd::Simd::detect().isa()).to_lowercase()
 }
 
 #[cfg(test)]

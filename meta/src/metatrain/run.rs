@@ -223,7 +223,7 @@ fn heldout(config: &MetaTrainConfig) -> Evaluation<LoptTraining> {
             .map(|i| {
                 let mut run = system.init_state(rng::derive(seed, &[tags::HELDOUT, i]), 0);
                 let horizon = run.horizon;
-                system.unroll(&mut run, theta, horizon)
+                system.unroll(&mut run, theta, horizon).loss
             })
             .collect();
         losses.iter().sum::<f64>() / losses.len() as f64

@@ -3,11 +3,11 @@
 //! learned optimizer's weights. A truncation's loss is the mean over its steps of `MetaLoss`'s term.
 
 use crate::optim::{LearnedKind, LearnedOptimizer, OptState};
-use crate::unrolled::UnrolledSystem;
+use crate::unrolled::{Unroll, UnrolledSystem};
 use pesto_tasks::rng;
 use pesto_tasks::tags;
 use pesto_tasks::{Task, TaskSpec};
-use serde::{Deserialize, Serialize};
+use serde::{Deserialize, Deserializer, Serialize, Serializer};
 
 use super::TaskSource;
 use super::sampling::{Sampling, rescale};
@@ -48,10 +48,12 @@ impl MetaLoss {
     }
 }
 
-/// Training tasks drawn from a source with a learned optimizer of one kind.
+/// Training tasks drawn from a source with a learned optimizer of one kind, which every inner
+/// run shares and steps with the theta of its unroll.
 pub struct LoptTraining {
     source: TaskSource,
     kind: LearnedKind,
+    optimizer: Box<dyn LearnedOptimizer>,
     initial_theta: Vec<f32>,
     meta_loss: MetaLoss,
     sampling: Sampling,
@@ -64,6 +66,7 @@ impl LoptTraining {
         Self {
             source,
             kind,
+            optimizer: kind.optimizer(),
             initial_theta,
             meta_loss: MetaLoss::Mean,
             sampling: Sampling::default(),
@@ -89,31 +92,28 @@ impl LoptTraining {
 /// The objects an inner run steps with, rebuilt from the run's spec after a checkpoint load.
 struct Workspace {
     task: Box<dyn Task>,
-    kind: LearnedKind,
-    optimizer: Box<dyn LearnedOptimizer>,
     grad: Vec<f32>,
     /// The task's parameters p = s * q under parameter-scale augmentation.
     scaled: Vec<f32>,
 }
 
 impl Workspace {
-    fn build(spec: &TaskSpec, kind: LearnedKind) -> Self {
+    fn build(spec: &TaskSpec) -> Self {
         let task = pesto_tasks::registry::build(spec)
             .unwrap_or_else(|err| panic!("task sources yield only valid specs: {err}"));
-        Self::around(task, kind)
+        Self::around(task)
     }
 
-    fn around(task: Box<dyn Task>, kind: LearnedKind) -> Self {
+    fn around(task: Box<dyn Task>) -> Self {
         let grad = vec![0.0; task.layout().len()];
         let scaled = grad.clone();
-        let optimizer = kind.build(kind.init_theta(0)).expect("an initial theta fits its kind");
-        Self { task, kind, optimizer, grad, scaled }
+        Self { task, grad, scaled }
     }
 }
 
 impl Clone for Workspace {
     fn clone(&self) -> Self {
-        Self::around(self.task.boxed_clone(), self.kind)
+        Self::around(self.task.boxed_clone())
     }
 }
 
@@ -134,11 +134,29 @@ pub struct InnerRun {
     pub horizon: u64,
     /// True once the loss went non-finite: the rest of the run costs the clip maximum.
     pub diverged: bool,
-    /// True if the last truncation's loss hit the clip.
-    pub clipped: bool,
-    /// Task and optimizer objects, rebuilt from `spec` when absent (after a checkpoint load).
+    /// Kept for the checkpoint format.
+    retired: RetiredFlag,
+    /// The task objects, rebuilt from `spec` when absent (after a checkpoint load).
     #[serde(skip)]
     workspace: Option<Workspace>,
+}
+
+/// A flag that run checkpoints (format 3) hold after `diverged` but nothing reads any more: it
+/// said whether the last truncation clipped, which its `Unroll` now reports. Written as false,
+/// read and dropped, so that the format stays the same.
+#[derive(Clone, Copy, Debug, Default)]
+struct RetiredFlag;
+
+impl Serialize for RetiredFlag {
+    fn serialize<S: Serializer>(&self, out: S) -> Result<S::Ok, S::Error> {
+        out.serialize_bool(false)
+    }
+}
+
+impl<'de> Deserialize<'de> for RetiredFlag {
+    fn deserialize<D: Deserializer<'de>>(input: D) -> Result<Self, D::Error> {
+        bool::deserialize(input).map(|_| RetiredFlag)
+    }
 }
 
 impl UnrolledSystem for LoptTraining {
@@ -157,14 +175,14 @@ impl UnrolledSystem for LoptTraining {
         if let Some(horizon) = self.sampling.horizon(seed) {
             spec.config.insert("steps".into(), horizon.to_string());
         }
-        let workspace = Workspace::build(&spec, self.kind);
+        let workspace = Workspace::build(&spec);
         let task = &workspace.task;
         let mut params = vec![0.0; task.layout().len()];
         task.init_params(rng::derive(seed, &[tags::RUN_INIT]), &mut params);
         let scales = self.sampling.scales(seed, task.layout());
         rescale(task.layout(), &scales, &mut params, true);
         let horizon = task.horizon();
-        let opt_state = workspace.optimizer.init_state(task.layout(), horizon);
+        let opt_state = self.optimizer.init_state(task.layout(), horizon);
         InnerRun {
             spec,
             params,
@@ -173,7 +191,7 @@ impl UnrolledSystem for LoptTraining {
             step: start.min(horizon.saturating_sub(1)),
             horizon,
             diverged: false,
-            clipped: false,
+            retired: RetiredFlag,
             workspace: Some(workspace),
         }
     }
@@ -198,8 +216,7 @@ impl UnrolledSystem for LoptTraining {
         if run.step > run.horizon {
             return Err(format!("inner run at step {} past its horizon {}", run.step, run.horizon));
         }
-        let fresh = Workspace::around(task, self.kind);
-        let fresh = fresh.optimizer.init_state(fresh.task.layout(), run.horizon);
+        let fresh = self.optimizer.init_state(task.layout(), run.horizon);
         let shape =
             |s: &OptState| (s.slots.iter().map(Vec::len).collect::<Vec<_>>(), s.scalars.len());
         if shape(&run.opt_state) != shape(&fresh) {
@@ -211,18 +228,16 @@ impl UnrolledSystem for LoptTraining {
         Ok(())
     }
 
-    fn unroll(&self, run: &mut InnerRun, theta: &[f32], k: u64) -> f64 {
-        let ws = run.workspace.get_or_insert_with(|| Workspace::build(&run.spec, self.kind));
-        ws.optimizer.set_theta(theta);
+    fn run_steps(&self, run: &mut InnerRun, theta: &[f32], steps: u64) -> Unroll {
+        let ws = run.workspace.get_or_insert_with(|| Workspace::build(&run.spec));
         let normaliser = ws.task.normaliser();
-        let steps = k.min(run.horizon - run.step);
         let mut total = 0.0f64;
-        run.clipped = false;
+        let mut clipped = false;
         for _ in 0..steps {
             let weight = self.meta_loss.weight(run.step, run.horizon);
             if run.diverged {
                 total += weight * self.meta_loss.term(normaliser.max);
-                run.clipped = true;
+                clipped = true;
             } else {
                 let loss = if run.scales.is_empty() {
                     ws.task.loss_and_grad(&run.params, run.step, &mut ws.grad)
@@ -235,16 +250,17 @@ impl UnrolledSystem for LoptTraining {
                 };
                 let normalised = normaliser.apply(loss);
                 total += weight * self.meta_loss.term(normalised.value);
-                run.clipped |= normalised.clipped;
+                clipped |= normalised.clipped;
                 run.diverged = !loss.is_finite();
                 if !run.diverged {
                     let layout = ws.task.layout();
-                    ws.optimizer.step(&mut run.opt_state, layout, &mut run.params, &ws.grad, loss);
+                    let (state, params) = (&mut run.opt_state, &mut run.params);
+                    self.optimizer.step(theta, state, layout, params, &ws.grad, loss);
                 }
             }
             run.step += 1;
         }
-        total / steps.max(1) as f64
+        Unroll { loss: total / steps.max(1) as f64, steps, clipped }
     }
 
     fn horizon(&self, run: &InnerRun) -> Option<u64> {
@@ -253,10 +269,6 @@ impl UnrolledSystem for LoptTraining {
 
     fn position(&self, run: &InnerRun) -> u64 {
         run.step
-    }
-
-    fn clipped(&self, run: &InnerRun) -> bool {
-        run.clipped
     }
 }
 
@@ -362,9 +374,9 @@ mod tests {
         let mut run = system.init_state(1, 0);
         system.unroll(&mut run, &theta, 2);
         let before = pesto_tasks::alloc_count::allocations();
-        let loss = system.unroll(&mut run, &theta, 20);
+        let unroll = system.unroll(&mut run, &theta, 20);
         assert_eq!(pesto_tasks::alloc_count::allocations(), before);
-        assert!(loss.is_finite() && run.step == 22);
+        assert!(unroll.loss.is_finite() && unroll.steps == 20 && run.step == 22);
     }
 
     #[test]

@@ -68,7 +68,7 @@ impl Optimizer for Adam {
     }
 
     fn step(
-        &mut self,
+        &self,
         state: &mut OptState,
         _: &ParamLayout,
         params: &mut [f32],

@@ -1,6 +1,8 @@
 //! The registry of learned optimizers: names, theta dimensions, initial thetas, construction.
 
-use super::{LearnedAdam, LearnedOptimizer, MlpLopt, RelLopt, learned_adam, mlp_lopt, rel_lopt};
+use super::{
+    LearnedAdam, LearnedOptimizer, MlpLopt, RelLopt, WithTheta, learned_adam, mlp_lopt, rel_lopt,
+};
 use serde::{Deserialize, Serialize};
 use std::fmt;
 use std::str::FromStr;
@@ -25,10 +27,10 @@ pub enum LearnedError {
 }
 
 /// Declares the registry from one table: each row is a kind's variant, name, theta dimension,
-/// initial theta (from `seed`) and constructor (from `theta`, already checked for its length).
+/// initial theta (from `seed`) and optimizer.
 macro_rules! learned_kinds {
     ($($(#[doc = $doc:literal])* $kind:ident = $name:literal, dim: $dim:expr,
-        init: |$seed:ident| $init:expr, build: |$theta:ident| $build:expr;)*) => {
+        init: |$seed:ident| $init:expr, optimizer: $optimizer:expr;)*) => {
         /// A family of learned optimizers, named as on the command line and in configs.
         #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
         pub enum LearnedKind {
@@ -54,13 +56,9 @@ macro_rules! learned_kinds {
                 match self { $(LearnedKind::$kind => { let $seed = seed; $init })* }
             }
 
-            /// The optimizer of this kind with meta-parameters `theta`.
-            pub fn build(self, theta: Vec<f32>) -> Result<Box<dyn LearnedOptimizer>, LearnedError> {
-                let expected = self.theta_dim();
-                if theta.len() != expected {
-                    return Err(LearnedError::ThetaDim { kind: self, expected, found: theta.len() });
-                }
-                Ok(match self { $(LearnedKind::$kind => { let $theta = theta; Box::new($build) })* })
+            /// The optimizer of this kind, to be given a theta at every step.
+            pub fn optimizer(self) -> Box<dyn LearnedOptimizer> {
+                match self { $(LearnedKind::$kind => Box::new($optimizer),)* }
             }
         }
     };
@@ -69,22 +67,31 @@ macro_rules! learned_kinds {
 learned_kinds! {
     /// The per-parameter MLP (docs/optimizers.md), `mlp-lopt`.
     MlpLopt = "mlp-lopt", dim: mlp_lopt::THETA_DIM,
-        init: |seed| MlpLopt::init_theta(seed), build: |theta| MlpLopt::new(theta);
+        init: |seed| MlpLopt::init_theta(seed), optimizer: MlpLopt::default();
     /// Adam with learned hyperparameters, `learned-adam`.
     LearnedAdam = "learned-adam", dim: learned_adam::THETA_DIM,
-        init: |_seed| LearnedAdam::init_theta(), build: |theta| LearnedAdam::new(&theta);
+        init: |_seed| LearnedAdam::init_theta(), optimizer: LearnedAdam;
     /// The scale-free, horizon-aware per-parameter MLP with a learned schedule, `rel-lopt`.
     RelLopt = "rel-lopt", dim: rel_lopt::THETA_DIM,
-        init: |seed| RelLopt::init_theta(seed, false), build: |theta| RelLopt::new(theta, false);
+        init: |seed| RelLopt::init_theta(seed, false), optimizer: RelLopt::new(false);
     /// rel-lopt with Adam's direction as a nominal term, `nominal-lopt`.
     NominalLopt = "nominal-lopt", dim: rel_lopt::THETA_DIM,
-        init: |seed| RelLopt::init_theta(seed, true), build: |theta| RelLopt::new(theta, true);
+        init: |seed| RelLopt::init_theta(seed, true), optimizer: RelLopt::new(true);
 }
 
 impl LearnedKind {
     /// All names, comma-separated.
     pub fn names() -> String {
         Self::ALL.map(Self::name).join(", ")
+    }
+
+    /// The optimizer of this kind with meta-parameters `theta`.
+    pub fn build(self, theta: Vec<f32>) -> Result<WithTheta, LearnedError> {
+        let expected = self.theta_dim();
+        if theta.len() != expected {
+            return Err(LearnedError::ThetaDim { kind: self, expected, found: theta.len() });
+        }
+        Ok(WithTheta::new(self.optimizer(), theta))
     }
 }
 
@@ -108,6 +115,7 @@ impl FromStr for LearnedKind {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::optim::Optimizer;
     use pesto_tasks::ParamLayout;
 
     #[test]
@@ -116,8 +124,8 @@ mod tests {
         layout.push("w", &[6, 5]);
         layout.push("b", &[5]);
         for kind in LearnedKind::ALL {
-            let mut opt = kind.build(kind.init_theta(3)).unwrap();
-            assert_eq!(opt.theta_dim(), kind.theta_dim());
+            let opt = kind.build(kind.init_theta(3)).unwrap();
+            assert_eq!(kind.optimizer().theta_dim(), kind.theta_dim());
             assert_eq!(opt.theta(), kind.init_theta(3).as_slice());
             let mut state = opt.init_state(&layout, 100);
             let mut params = vec![0.5f32; layout.len()];

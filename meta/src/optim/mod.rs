@@ -1,7 +1,8 @@
 //! Optimizers of inner parameters: hand-designed (SGD, momentum, Adam) and learned.
 //!
-//! Every optimizer keeps its per-parameter state in an `OptState`, a plain serialisable struct,
-//! and owns any scratch buffers it needs, so a step allocates nothing.
+//! An optimizer never changes: its per-parameter state is an `OptState`, a plain serialisable
+//! struct passed in and out of every step, and a learned optimizer is given its theta at every
+//! step. A step allocates nothing.
 
 use pesto_tasks::ParamLayout;
 use serde::{Deserialize, Serialize};
@@ -32,7 +33,8 @@ impl OptState {
     }
 }
 
-/// Updates parameters from their gradient.
+/// Updates parameters from their gradient. The optimizer itself never changes; its per-run
+/// state is an `OptState` passed in and out (burn's `SimpleOptimizer`).
 ///
 /// ```
 /// use pesto_meta::Optimizer;
@@ -41,7 +43,7 @@ impl OptState {
 ///
 /// // Minimise f(p) = p^2 / 2 from p = 1 over a run of T = 100 steps.
 /// let layout = ParamLayout::single("p", 1);
-/// let mut adam = Adam::new(Schedule::Constant(0.1));
+/// let adam = Adam::new(Schedule::Constant(0.1));
 /// let mut state = adam.init_state(&layout, 100);
 /// let mut p = [1.0f32];
 /// for _ in 0..100 {
@@ -58,7 +60,7 @@ pub trait Optimizer: Send + Sync {
     /// One update of `params` in place from `grad`, the gradient of the minibatch loss `loss`;
     /// increments `state.step`.
     fn step(
-        &mut self,
+        &self,
         state: &mut OptState,
         layout: &ParamLayout,
         params: &mut [f32],
@@ -67,37 +69,52 @@ pub trait Optimizer: Send + Sync {
     );
 }
 
-/// An optimizer whose behaviour is set by a flat meta-parameter vector theta.
+/// An optimizer whose behaviour is set by a flat meta-parameter vector theta, which it is
+/// given at every step and never holds (learned_optimization's `opt_fn(theta)`), so one
+/// optimizer serves every perturbed theta and nothing copies theta. `LearnedKind::build` pairs
+/// one with a theta into an `Optimizer`.
 ///
 /// ```
 /// use pesto_meta::optim::LearnedKind;
 /// use pesto_tasks::ParamLayout;
 ///
 /// let kind = LearnedKind::NominalLopt;
-/// let mut lopt = kind.build(kind.init_theta(0)).unwrap();
-/// assert_eq!(lopt.theta_dim(), kind.theta_dim());
+/// let (lopt, theta) = (kind.optimizer(), kind.init_theta(0));
+/// assert_eq!(lopt.theta_dim(), theta.len());
 /// let layout = ParamLayout::single("w", 16);
 /// let mut state = lopt.init_state(&layout, 50);
 /// let mut w = vec![1.0f32; 16];
 /// for _ in 0..50 {
 ///     let loss = w.iter().map(|w| 0.5 * w * w).sum::<f32>();
 ///     let grad = w.clone();
-///     lopt.step(&mut state, &layout, &mut w, &grad, loss);
+///     lopt.step(&theta, &mut state, &layout, &mut w, &grad, loss);
 /// }
 /// assert!(w.iter().all(|w| w.abs() < 0.5));
 /// ```
-pub trait LearnedOptimizer: Optimizer {
+pub trait LearnedOptimizer: Send + Sync {
+    /// A short name with whatever hyperparameters `theta` sets, e.g. `mlp-lopt`.
+    fn name(&self, theta: &[f32]) -> String;
     /// Dimension of theta.
     fn theta_dim(&self) -> usize;
-    /// The current theta.
-    fn theta(&self) -> &[f32];
-    /// Replaces theta (same dimension).
-    fn set_theta(&mut self, theta: &[f32]);
     /// A theta for an untrained optimizer that takes small, sane steps, drawn from `seed`.
     fn init_theta(&self, seed: u64) -> Vec<f32>;
+    /// A fresh state for a run of `horizon` updates of a parameter vector of this layout.
+    fn init_state(&self, layout: &ParamLayout, horizon: u64) -> OptState;
+    /// One update of `params` in place from `grad`, the gradient of the minibatch loss `loss`,
+    /// with meta-parameters `theta` (dimension `theta_dim`); increments `state.step`.
+    fn step(
+        &self,
+        theta: &[f32],
+        state: &mut OptState,
+        layout: &ParamLayout,
+        params: &mut [f32],
+        grad: &[f32],
+        loss: f32,
+    );
 }
 
 mod adam;
+mod layers;
 mod learned;
 mod learned_adam;
 pub mod mlp_lopt;
@@ -109,6 +126,7 @@ mod schedule;
 mod sgd;
 #[cfg(test)]
 mod test_support;
+mod with_theta;
 
 pub use adam::{Adam, AdamBetas, adam_update};
 pub use learned::{LearnedError, LearnedKind};
@@ -118,13 +136,14 @@ pub use rel_lopt::RelLopt;
 pub use saved::{FILE_NAME as SAVED_OPTIMIZER_FILE, SavedOptimizer};
 pub use schedule::Schedule;
 pub use sgd::Sgd;
+pub use with_theta::WithTheta;
 
 #[cfg(test)]
 mod tests {
     use super::*;
 
     /// Runs `steps` updates of `opt` on f(p) = 0.5 * sum(c_i p_i^2) from p = 1 and returns f.
-    fn minimise_quadratic(opt: &mut dyn Optimizer, steps: usize) -> f32 {
+    fn minimise_quadratic(opt: &dyn Optimizer, steps: usize) -> f32 {
         let curvature = [1.0f32, 4.0, 0.25];
         let layout = ParamLayout::single("p", 3);
         let mut state = opt.init_state(&layout, 100);
@@ -142,14 +161,14 @@ mod tests {
     fn hand_designed_optimizers_minimise_a_quadratic() {
         let start = 0.5 * (1.0 + 4.0 + 0.25);
         let cosine = Schedule::Cosine { lr: 0.05, horizon: 200, floor: 0.0 };
-        let mut optimizers: Vec<Box<dyn Optimizer>> = vec![
+        let optimizers: Vec<Box<dyn Optimizer>> = vec![
             Box::new(Sgd::new(Schedule::Constant(0.2))),
             Box::new(Sgd::with_momentum(Schedule::Constant(0.05), 0.9)),
             Box::new(Adam::new(Schedule::Constant(0.05))),
             Box::new(Adam::new(cosine)),
         ];
-        for opt in &mut optimizers {
-            let end = minimise_quadratic(opt.as_mut(), 200);
+        for opt in &optimizers {
+            let end = minimise_quadratic(opt.as_ref(), 200);
             assert!(end < 1e-3 * start, "{} left f = {end}", opt.name());
         }
     }
@@ -158,7 +177,7 @@ mod tests {
     fn adam_first_step_moves_each_parameter_by_lr() {
         // With bias correction, the first Adam step is lr * sign(g) (up to eps).
         let layout = ParamLayout::single("p", 2);
-        let mut adam = Adam::new(Schedule::Constant(0.1));
+        let adam = Adam::new(Schedule::Constant(0.1));
         let mut state = adam.init_state(&layout, 100);
         let mut params = vec![0.0f32, 0.0];
         adam.step(&mut state, &layout, &mut params, &[3.0, -0.01], 1.0);

@@ -19,8 +19,8 @@ fn every_task() -> Vec<TaskSpec> {
 fn fifty_adam_steps_reduce_every_tasks_loss_and_stay_finite() {
     for spec in every_task() {
         let mut task = registry::build(&spec).unwrap_or_else(|e| panic!("{spec}: {e}"));
-        let mut adam = Adam::new(Schedule::Constant(1e-2));
-        let curve = train_task(task.as_mut(), &mut adam, 5, 50, 50, &mut ());
+        let adam = Adam::new(Schedule::Constant(1e-2));
+        let curve = train_task(task.as_mut(), &adam, 5, 50, 50, &mut ());
         let [(_, start), (_, end)] = curve.heldout[..] else { panic!("two evaluations expected") };
         assert!(curve.train.iter().all(|l| l.is_finite()), "{spec}: non-finite training loss");
         assert!(end.is_finite() && end < start, "{spec}: held-out loss {start} -> {end}");

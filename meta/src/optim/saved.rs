@@ -1,6 +1,6 @@
 //! A learned optimizer saved on its own (kind and theta), for evaluation and `pesto train --lopt`.
 
-use super::{LearnedKind, LearnedOptimizer};
+use super::{LearnedKind, WithTheta};
 use crate::checkpoint::{self, CheckpointError, OPTIMIZER};
 use serde::{Deserialize, Serialize};
 use std::path::{Path, PathBuf};
@@ -43,8 +43,8 @@ impl SavedOptimizer {
         Ok(saved)
     }
 
-    /// The optimizer itself.
-    pub fn build(&self) -> Box<dyn LearnedOptimizer> {
+    /// The optimizer itself, with its theta.
+    pub fn build(&self) -> WithTheta {
         self.kind.build(self.theta.clone()).expect("theta dimension checked on load")
     }
 }

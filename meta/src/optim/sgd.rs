@@ -38,7 +38,7 @@ impl Optimizer for Sgd {
     }
 
     fn step(
-        &mut self,
+        &self,
         state: &mut OptState,
         _: &ParamLayout,
         params: &mut [f32],

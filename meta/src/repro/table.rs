@@ -5,7 +5,7 @@
 use crate::differentiable::{DifferentiableSystem, StepJacobians};
 use crate::estimators::{AnyMethod, Estimator, EstimatorConfig, GradientConfig, MethodKind};
 use crate::systems::ToyRegression;
-use crate::unrolled::UnrolledSystem;
+use crate::unrolled::{Unroll, UnrolledSystem};
 use serde::{Deserialize, Serialize};
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Instant;
@@ -46,11 +46,10 @@ impl<S: UnrolledSystem> UnrolledSystem for Metered<S> {
         self.inner.init_state(seed, start)
     }
 
-    fn unroll(&self, state: &mut S::State, theta: &[f32], k: u64) -> f64 {
-        let before = self.inner.position(state);
-        let loss = self.inner.unroll(state, theta, k);
-        self.forward.fetch_add(self.inner.position(state) - before, Ordering::Relaxed);
-        loss
+    fn run_steps(&self, state: &mut S::State, theta: &[f32], steps: u64) -> Unroll {
+        let unroll = self.inner.run_steps(state, theta, steps);
+        self.forward.fetch_add(unroll.steps, Ordering::Relaxed);
+        unroll
     }
 
     fn horizon(&self, state: &S::State) -> Option<u64> {
@@ -59,10 +58,6 @@ impl<S: UnrolledSystem> UnrolledSystem for Metered<S> {
 
     fn position(&self, state: &S::State) -> u64 {
         self.inner.position(state)
-    }
-
-    fn clipped(&self, state: &S::State) -> bool {
-        self.inner.clipped(state)
     }
 }
 

@@ -4,8 +4,8 @@
 //! never reset. theta's immediate effect on s_0 has the opposite sign to its long-run effect,
 //! so short truncations see the wrong sign of the gradient.
 
-use crate::differentiable::{DifferentiableSystem, StepJacobians};
-use crate::unrolled::UnrolledSystem;
+use crate::differentiable::{DifferentiableSystem, StepJacobians, run_by_steps};
+use crate::unrolled::{Unroll, UnrolledSystem};
 use serde::{Deserialize, Serialize};
 
 /// The influence-balancing system described in the module documentation.
@@ -44,7 +44,7 @@ impl InfluenceBalancing {
     /// The evaluation loss: 0.5 (s_0 - 1)^2 after a fresh unroll of `eval_steps` from all ones.
     pub fn evaluate(&self, theta: &[f32]) -> f64 {
         let mut state = self.init_state(0, 0);
-        self.unroll(&mut state, theta, self.eval_steps)
+        self.unroll(&mut state, theta, self.eval_steps).loss
     }
 
     /// The optimum theta* = 1 / (2 sum_i b_i), where the fixed point s = (I - A)^-1 theta b has
@@ -72,9 +72,9 @@ impl UnrolledSystem for InfluenceBalancing {
         IbState { s: vec![1.0; self.dim], t: start }
     }
 
-    /// Runs `k` steps and returns the loss after the last of them.
-    fn unroll(&self, state: &mut IbState, theta: &[f32], k: u64) -> f64 {
-        (0..k).map(|j| self.step(state, theta, j + 1 == k)).sum()
+    /// Runs `steps` steps; the loss is the one after the last of them.
+    fn run_steps(&self, state: &mut IbState, theta: &[f32], steps: u64) -> Unroll {
+        run_by_steps(self, state, theta, steps)
     }
 
     fn horizon(&self, _: &IbState) -> Option<u64> {
@@ -172,8 +172,8 @@ mod tests {
     fn only_the_last_step_of_an_unroll_is_scored() {
         let system = InfluenceBalancing::default();
         let (mut a, mut b) = (system.init_state(0, 0), system.init_state(0, 0));
-        let once = system.unroll(&mut a, &[0.5], 10);
-        let last = (0..10).map(|_| system.unroll(&mut b, &[0.5], 1)).last().unwrap();
+        let once = system.unroll(&mut a, &[0.5], 10).loss;
+        let last = (0..10).map(|_| system.unroll(&mut b, &[0.5], 1).loss).last().unwrap();
         assert_eq!(a, b);
         assert_eq!(once, last);
         assert_eq!(once, 0.5 * (a.s[0] - 1.0).powi(2));

@@ -9,8 +9,8 @@
 //! For a quadratic, E[L(theta + eps)] = L(theta) + const, so the Gaussian-smoothed gradient that
 //! ES estimators target equals this exact gradient for every sigma.
 
-use crate::differentiable::{DifferentiableSystem, StepJacobians};
-use crate::unrolled::UnrolledSystem;
+use crate::differentiable::{DifferentiableSystem, StepJacobians, run_by_steps};
+use crate::unrolled::{Unroll, UnrolledSystem};
 use serde::{Deserialize, Serialize};
 
 /// The linear-quadratic system described in the module documentation.
@@ -86,9 +86,8 @@ impl UnrolledSystem for LinearQuadratic {
         LqState { s: self.s0, t: start }
     }
 
-    fn unroll(&self, state: &mut LqState, theta: &[f32], k: u64) -> f64 {
-        let steps = k.min(self.horizon.saturating_sub(state.t));
-        (0..steps).map(|_| self.step(state, theta)).sum()
+    fn run_steps(&self, state: &mut LqState, theta: &[f32], steps: u64) -> Unroll {
+        run_by_steps(self, state, theta, steps)
     }
 
     fn horizon(&self, _: &LqState) -> Option<u64> {
@@ -161,7 +160,7 @@ mod tests {
         let meta = |theta: [f64; 2]| {
             let theta = theta.map(|v| v as f32);
             let mut state = system.init_state(0, 0);
-            system.unroll(&mut state, &theta, system.horizon)
+            system.unroll(&mut state, &theta, system.horizon).loss
         };
         let theta = [0.5f32, -0.5];
         let grad = system.smoothed_gradient(&theta);

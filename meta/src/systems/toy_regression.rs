@@ -1,8 +1,8 @@
 //! The toy 2-D regression of docs/estimators.md: learning a linear learning-rate schedule for SGD
 //! on f(x) = sqrt(x0^2 + 5) - sqrt(5) + sin(x1)^2 exp(-5 x0^2) + 0.25 |x1 - 100|.
 
-use crate::differentiable::{DifferentiableSystem, StepJacobians};
-use crate::unrolled::UnrolledSystem;
+use crate::differentiable::{DifferentiableSystem, StepJacobians, run_by_steps};
+use crate::unrolled::{Unroll, UnrolledSystem};
 use serde::{Deserialize, Serialize};
 
 /// SGD from x = (1, 1) for T steps with a_t = exp(theta0) (T - t)/T + exp(theta1) t/T; the
@@ -75,7 +75,7 @@ impl ToyRegression {
     /// The deterministic full-horizon meta-objective sum_{t=1..T} f(x_t).
     pub fn meta_objective(&self, theta: &[f32]) -> f64 {
         let mut state = self.init_state(0, 0);
-        self.unroll(&mut state, theta, self.horizon)
+        self.unroll(&mut state, theta, self.horizon).loss
     }
 }
 
@@ -96,9 +96,8 @@ impl UnrolledSystem for ToyRegression {
         ToyState { x: [1.0, 1.0], t: start }
     }
 
-    fn unroll(&self, state: &mut ToyState, theta: &[f32], k: u64) -> f64 {
-        let steps = k.min(self.horizon.saturating_sub(state.t));
-        (0..steps).map(|_| self.step(state, theta)).sum()
+    fn run_steps(&self, state: &mut ToyState, theta: &[f32], steps: u64) -> Unroll {
+        run_by_steps(self, state, theta, steps)
     }
 
     fn horizon(&self, _: &ToyState) -> Option<u64> {
@@ -202,9 +201,9 @@ mod tests {
         let system = ToyRegression::default();
         let theta = [-1.0, -2.0];
         let mut state = system.init_state(0, 0);
-        let pieces: f64 = (0..10).map(|_| system.unroll(&mut state, &theta, 10)).sum();
+        let pieces: f64 = (0..10).map(|_| system.unroll(&mut state, &theta, 10).loss).sum();
         assert!(system.is_done(&state));
-        assert_eq!(system.unroll(&mut state, &theta, 10), 0.0);
+        assert_eq!(system.unroll(&mut state, &theta, 10).loss, 0.0);
         assert!((pieces - system.meta_objective(&theta)).abs() < 1e-9);
     }
 }

@@ -29,7 +29,7 @@ pub fn time_features(t: u64) -> [f32; TIMESCALES.len()] {
 /// b1 + W1[time rows]^T * time_features(t): the first layer's bias at step `t`.
 #[inline(always)]
 pub(super) fn step_bias(net: &Net, t: u64) -> [f32; HIDDEN] {
-    let mut bias = net.b1;
+    let mut bias = *net.b1;
     for (row, f) in net.w1[TENSOR_FEATURES..].iter().zip(time_features(t)) {
         bias.iter_mut().zip(row).for_each(|(b, w)| *b += w * f);
     }
@@ -54,7 +54,7 @@ pub(super) fn first_layer(
         *ms = mean_square(m);
     }
     let mut layer = FirstLayer { w: [[0.0; HIDDEN]; TENSOR_FEATURES], bias: *bias };
-    for ((scaled, row), ms) in layer.w.iter_mut().zip(&net.w1).zip(mean_squares) {
+    for ((scaled, row), ms) in layer.w.iter_mut().zip(net.w1).zip(mean_squares) {
         let inv_rms = (1.0 / (RMS_EPS + ms).sqrt()) as f32;
         scaled.iter_mut().zip(row).for_each(|(s, w)| *s = w * inv_rms);
     }

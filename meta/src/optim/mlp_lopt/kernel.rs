@@ -4,8 +4,8 @@
 //! layer and 2 x L outputs live in fixed-size stack arrays; the second hidden layer is produced
 //! `U` units at a time (U x L accumulators, sized to the vector registers) and folded straight
 //! into the outputs, so it is never stored. Every loop has constant bounds and runs over the L
-//! lanes innermost, so it vectorises; the code is compiled once per instruction set (`Kernel`)
-//! and the widest one the CPU supports is picked at runtime.
+//! lanes innermost, so it vectorises; the code is compiled once per instruction set and runs on
+//! the one of the optimizer's `Simd` token (the widest the CPU supports, unless chosen).
 //!
 //! L and U per kernel are the fastest measured with `cargo bench -p pesto-meta --bench lopt`
 //! on the 2,410-parameter student: AVX-512 L = 32, U = 4 (about 37 us) beat U = 2 and
@@ -16,6 +16,7 @@
 use super::features::{FirstLayer, first_layer, step_bias};
 use super::theta::{DECAYS, HIDDEN, Net, TENSOR_FEATURES};
 use pesto_tasks::ParamLayout;
+use pesto_tasks::simd::{Isa, Simd};
 use pesto_tasks::vmath::exp;
 
 /// Scale of the direction output: p <- p - STEP_SCALE * d * exp(EXP_SCALE * m)
@@ -24,56 +25,13 @@ pub const STEP_SCALE: f32 = 1e-3;
 /// Scale of the magnitude output inside the exponential (docs/optimizers.md).
 pub const EXP_SCALE: f32 = 1e-3;
 
-/// An instruction set the update is compiled for.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum Kernel {
-    /// Whatever the build target allows, without fused multiply-add.
-    Portable,
-    /// AVX2 with FMA, 32-parameter tiles.
-    #[cfg(target_arch = "x86_64")]
-    Avx2,
-    /// AVX-512F with FMA, 32-parameter tiles.
-    #[cfg(target_arch = "x86_64")]
-    Avx512,
-}
-
-impl Kernel {
-    /// The widest kernel this CPU runs.
-    pub fn detect() -> Self {
-        #[cfg(target_arch = "x86_64")]
-        {
-            if is_x86_feature_detected!("avx512f") && is_x86_feature_detected!("fma") {
-                return Kernel::Avx512;
-            }
-            if is_x86_feature_detected!("avx2") && is_x86_feature_detected!("fma") {
-                return Kernel::Avx2;
-            }
-        }
-        Kernel::Portable
-    }
-
-    /// Every kernel this CPU runs, narrowest first.
-    pub fn available() -> Vec<Self> {
-        let mut kernels = vec![Kernel::Portable];
-        #[cfg(target_arch = "x86_64")]
-        {
-            if is_x86_feature_detected!("avx2") && is_x86_feature_detected!("fma") {
-                kernels.push(Kernel::Avx2);
-            }
-            if is_x86_feature_detected!("avx512f") && is_x86_feature_detected!("fma") {
-                kernels.push(Kernel::Avx512);
-            }
-        }
-        kernels
-    }
-}
-
 /// The tensors' momenta, one slice per decay, each as long as the parameter vector.
 pub(super) type Moments<'a> = [&'a mut [f32]; DECAYS.len()];
 
-/// One mlp-lopt update of `params` at step `t`, advancing `moments` by `grad`.
+/// One mlp-lopt update of `params` at step `t`, advancing `moments` by `grad`, on the code
+/// compiled for `simd`'s instruction set.
 pub(super) fn update(
-    kernel: Kernel,
+    simd: Simd,
     net: &Net,
     t: u64,
     layout: &ParamLayout,
@@ -81,15 +39,14 @@ pub(super) fn update(
     grad: &[f32],
     moments: Moments<'_>,
 ) {
-    match kernel {
-        Kernel::Portable => update_with::<8, 8, false>(net, t, layout, params, grad, moments),
-        // SAFETY: an optimizer holds a kernel only after its constructor checked it against
-        // `Kernel::available()` (or took it from `Kernel::detect`), which list these variants
-        // only when the CPU has the features the functions are compiled for.
+    match simd.isa() {
+        Isa::Portable => update_with::<8, 8, false>(net, t, layout, params, grad, moments),
+        // SAFETY: a `Simd` token of this isa exists only on a CPU with avx2 and fma.
         #[cfg(target_arch = "x86_64")]
-        Kernel::Avx2 => unsafe { update_avx2(net, t, layout, params, grad, moments) },
+        Isa::Avx2 => unsafe { update_avx2(net, t, layout, params, grad, moments) },
+        // SAFETY: a `Simd` token of this isa exists only on a CPU with avx512f, avx2 and fma.
         #[cfg(target_arch = "x86_64")]
-        Kernel::Avx512 => unsafe { update_avx512(net, t, layout, params, grad, moments) },
+        Isa::Avx512 => unsafe { update_avx512(net, t, layout, params, grad, moments) },
     }
 }
 

@@ -11,59 +11,52 @@
 //! `W + i * outputs + j`. The first layer's inputs are g, p, the six momenta (`DECAYS` order),
 //! then the eleven time features (`TIMESCALES` order); the outputs are d then m.
 //!
-//! The update folds the time features into a per-step bias and the per-tensor RMS into a
-//! per-tensor scaling of W1 (`features`), then runs the MLP over tiles of parameters with SIMD
-//! kernels picked at runtime (`kernel`). A step allocates nothing.
+//! The update reads the theta it is given in place, as fixed-size arrays (`theta::Net`), folds
+//! the time features into a per-step bias and the per-tensor RMS into a per-tensor scaling of
+//! W1 (`features`), then runs the MLP over tiles of parameters with SIMD kernels picked at
+//! runtime (`kernel`). A step allocates nothing.
 
 mod features;
 mod kernel;
 mod theta;
 
 pub use features::{RMS_EPS, time_features};
-pub use kernel::{EXP_SCALE, Kernel, STEP_SCALE};
+pub use kernel::{EXP_SCALE, STEP_SCALE};
 pub use theta::{
     B1, B2, B3, DECAYS, HIDDEN, INPUTS, OUTPUTS, TENSOR_FEATURES, THETA_DIM, TIME_FEATURES,
     TIMESCALES, W1, W2, W3,
 };
 
-use super::{LearnedOptimizer, OptState, Optimizer};
+use super::{LearnedOptimizer, OptState};
 use pesto_tasks::ParamLayout;
 use pesto_tasks::rng::stream;
+use pesto_tasks::simd::Simd;
 use rand_distr::{Distribution, StandardNormal};
-use theta::Net;
 
 /// Standard deviation of the output layer's random weights at initialisation.
 const INIT_OUTPUT_STD: f32 = 1e-3;
 
 /// The per-parameter MLP learned optimizer; its OptState slots are the six momenta.
-#[derive(Clone, Debug)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct MlpLopt {
-    theta: Vec<f32>,
-    net: Box<Net>,
-    kernel: Kernel,
+    kernel: Simd,
+}
+
+impl Default for MlpLopt {
+    /// mlp-lopt on the widest kernel the CPU runs.
+    fn default() -> Self {
+        Self::with_kernel(Simd::detect())
+    }
 }
 
 impl MlpLopt {
-    /// mlp-lopt with weights `theta` (dimension `THETA_DIM`), on the widest kernel the CPU runs.
-    ///
-    /// # Panics
-    /// If `theta` does not have `THETA_DIM` values.
-    pub fn new(theta: Vec<f32>) -> Self {
-        Self::with_kernel(theta, Kernel::detect())
+    /// mlp-lopt on the kernel compiled for `kernel`'s instruction set.
+    pub fn with_kernel(kernel: Simd) -> Self {
+        Self { kernel }
     }
 
-    /// mlp-lopt on a chosen kernel, one of `Kernel::available()`.
-    ///
-    /// # Panics
-    /// If `theta` does not have `THETA_DIM` values or the CPU cannot run `kernel`.
-    pub fn with_kernel(theta: Vec<f32>, kernel: Kernel) -> Self {
-        assert!(Kernel::available().contains(&kernel), "this CPU cannot run {kernel:?}");
-        let net = Net::from_theta(&theta);
-        Self { theta, net, kernel }
-    }
-
-    /// The kernel the update runs on.
-    pub fn kernel(&self) -> Kernel {
+    /// The instruction set the update runs on.
+    pub fn kernel(&self) -> Simd {
         self.kernel
     }
 
@@ -100,9 +93,17 @@ impl MlpLopt {
     }
 }
 
-impl Optimizer for MlpLopt {
-    fn name(&self) -> String {
+impl LearnedOptimizer for MlpLopt {
+    fn name(&self, _theta: &[f32]) -> String {
         "mlp-lopt".to_string()
+    }
+
+    fn theta_dim(&self) -> usize {
+        THETA_DIM
+    }
+
+    fn init_theta(&self, seed: u64) -> Vec<f32> {
+        Self::init_theta(seed)
     }
 
     fn init_state(&self, layout: &ParamLayout, horizon: u64) -> OptState {
@@ -110,13 +111,15 @@ impl Optimizer for MlpLopt {
     }
 
     fn step(
-        &mut self,
+        &self,
+        theta: &[f32],
         state: &mut OptState,
         layout: &ParamLayout,
         params: &mut [f32],
         grad: &[f32],
         _loss: f32,
     ) {
+        let net = theta::net(theta);
         let n = layout.len();
         assert!(params.len() == n && grad.len() == n, "params and grad must match the layout");
         let slots = state.slots.len();
@@ -126,27 +129,8 @@ impl Optimizer for MlpLopt {
             });
         assert!(moments.iter().all(|m| m.len() == n), "mlp-lopt state does not match the layout");
         let moments = moments.each_mut().map(Vec::as_mut_slice);
-        kernel::update(self.kernel, &self.net, state.step, layout, params, grad, moments);
+        kernel::update(self.kernel, &net, state.step, layout, params, grad, moments);
         state.step += 1;
-    }
-}
-
-impl LearnedOptimizer for MlpLopt {
-    fn theta_dim(&self) -> usize {
-        THETA_DIM
-    }
-
-    fn theta(&self) -> &[f32] {
-        &self.theta
-    }
-
-    fn set_theta(&mut self, theta: &[f32]) {
-        self.net.load(theta);
-        self.theta.copy_from_slice(theta);
-    }
-
-    fn init_theta(&self, seed: u64) -> Vec<f32> {
-        Self::init_theta(seed)
     }
 }
 

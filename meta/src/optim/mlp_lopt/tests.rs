@@ -45,7 +45,7 @@ fn reference_step(
 fn theta_has_1762_values() {
     assert_eq!(THETA_DIM, 1762);
     assert_eq!(MlpLopt::init_theta(0).len(), 1762);
-    assert_eq!(MlpLopt::new(MlpLopt::init_theta(0)).theta_dim(), 1762);
+    assert_eq!(MlpLopt::default().theta_dim(), 1762);
 }
 
 #[test]
@@ -54,8 +54,8 @@ fn every_kernel_matches_the_per_parameter_reference() {
     let n = layout.len();
     // Weights of order one everywhere, so that every feature and unit matters.
     let theta = normal_vec(1, 0, THETA_DIM, 0.5);
-    for kernel in Kernel::available() {
-        let mut lopt = MlpLopt::with_kernel(theta.clone(), kernel);
+    for kernel in Simd::available() {
+        let lopt = MlpLopt::with_kernel(kernel);
         let mut state = lopt.init_state(&layout, 100);
         state.step = 995; // time features away from their saturated start
         let mut expected_state = state.clone();
@@ -64,7 +64,7 @@ fn every_kernel_matches_the_per_parameter_reference() {
         for step in 0..6 {
             let grad = normal_vec(3, step, n, 0.1 + step as f32);
             let before = params.clone();
-            lopt.step(&mut state, &layout, &mut params, &grad, 1.0);
+            lopt.step(&theta, &mut state, &layout, &mut params, &grad, 1.0);
             reference_step(&theta, &layout, &mut expected_state, &mut expected, &grad);
             // f32 sums of <= 64 terms of order one: relative error well below 1e-4.
             let scale =
@@ -101,9 +101,10 @@ fn initial_theta_descends_like_normalised_gradient_descent() {
     let layout = layout();
     let n = layout.len();
     let (start, steps) = (minimise_quadratic(|_, _| {}, n, 1), 300);
-    let mut lopt = MlpLopt::new(MlpLopt::init_theta(7));
+    let (lopt, theta) = (MlpLopt::default(), MlpLopt::init_theta(7));
     let mut state = lopt.init_state(&layout, 100);
-    let end = minimise_quadratic(|p, g| lopt.step(&mut state, &layout, p, g, 1.0), n, steps);
+    let end =
+        minimise_quadratic(|p, g| lopt.step(&theta, &mut state, &layout, p, g, 1.0), n, steps);
     let normalised_gd = |p: &mut [f32], g: &[f32]| {
         for tensor in layout.tensors() {
             let r = tensor.range();
@@ -126,13 +127,13 @@ fn initial_theta_descends_like_normalised_gradient_descent() {
 fn updates_stay_finite_for_huge_and_zero_gradients() {
     let layout = layout();
     let n = layout.len();
-    let mut lopt = MlpLopt::new(normal_vec(4, 0, THETA_DIM, 0.5));
+    let (lopt, theta) = (MlpLopt::default(), normal_vec(4, 0, THETA_DIM, 0.5));
     let mut state = lopt.init_state(&layout, 100);
     let mut params = normal_vec(5, 0, n, 1.0);
     for grad in
         [vec![0.0; n], vec![1e38; n], normal_vec(6, 0, n, 1e30), vec![-3e38; n], vec![0.0; n]]
     {
-        lopt.step(&mut state, &layout, &mut params, &grad, 1.0);
+        lopt.step(&theta, &mut state, &layout, &mut params, &grad, 1.0);
         assert!(params.iter().all(|p| p.is_finite()), "{params:?}");
         assert!(state.slots.iter().flatten().all(|m| m.is_finite()));
     }
@@ -144,28 +145,29 @@ fn a_step_allocates_nothing() {
     for (name, shape) in [("w0", &[64, 32][..]), ("b0", &[32]), ("w1", &[32, 10]), ("b1", &[10])] {
         layout.push(name, shape);
     }
-    let mut lopt = MlpLopt::new(MlpLopt::init_theta(0));
+    let (lopt, theta) = (MlpLopt::default(), MlpLopt::init_theta(0));
     let mut state = lopt.init_state(&layout, 100);
     let mut params = normal_vec(8, 0, layout.len(), 1.0);
     let grad = normal_vec(9, 0, layout.len(), 1.0);
     let before = allocations();
     for _ in 0..10 {
-        lopt.step(&mut state, &layout, &mut params, &grad, 1.0);
+        lopt.step(&theta, &mut state, &layout, &mut params, &grad, 1.0);
     }
     assert_eq!(allocations(), before);
 }
 
 #[test]
-fn set_theta_replaces_the_weights() {
+fn a_step_uses_the_theta_it_is_given() {
     let (a, b) = (MlpLopt::init_theta(1), MlpLopt::init_theta(2));
-    let mut lopt = MlpLopt::new(a);
-    lopt.set_theta(&b);
-    assert_eq!(lopt.theta(), b.as_slice());
+    let lopt = MlpLopt::default();
     let layout = layout();
     let (mut s1, mut s2) = (lopt.init_state(&layout, 100), lopt.init_state(&layout, 100));
     let grad = normal_vec(3, 0, layout.len(), 1.0);
     let (mut p1, mut p2) = (vec![0.5; layout.len()], vec![0.5; layout.len()]);
-    lopt.step(&mut s1, &layout, &mut p1, &grad, 1.0);
-    MlpLopt::new(b).step(&mut s2, &layout, &mut p2, &grad, 1.0);
+    let mut scratch = (s1.clone(), p1.clone());
+    lopt.step(&a, &mut scratch.0, &layout, &mut scratch.1, &grad, 1.0);
+    lopt.step(&b, &mut s1, &layout, &mut p1, &grad, 1.0);
+    MlpLopt::default().step(&b, &mut s2, &layout, &mut p2, &grad, 1.0);
     assert_eq!(p1, p2);
+    assert_ne!(scratch.1, p1);
 }

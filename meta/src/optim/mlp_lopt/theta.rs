@@ -1,10 +1,12 @@
-//! The layout of mlp-lopt's flat theta and its unpacked, fixed-size form (docs/optimizers.md).
+//! The layout of mlp-lopt's flat theta and its fixed-size view (docs/optimizers.md).
 //!
 //! theta holds, in order: W1 (19 x 32), b1 (32), W2 (32 x 32), b2 (32), W3 (32 x 2), b3 (2),
 //! 1,762 values. Every matrix is row-major with one row per *input* unit, so `W[i][j]` (at
 //! `i * outputs + j`) is the weight from input `i` to output `j`. The 19 inputs of the first
 //! layer are, in order: g, p, the six momenta in the order of `DECAYS`, then the eleven time
 //! features in the order of `TIMESCALES`.
+
+use crate::optim::layers::Layers;
 
 /// Width of both hidden layers.
 pub const HIDDEN: usize = 32;
@@ -37,45 +39,17 @@ pub const B3: usize = W3 + HIDDEN * OUTPUTS;
 /// Dimension of theta: 1,762.
 pub const THETA_DIM: usize = B3 + OUTPUTS;
 
-/// theta unpacked into fixed-size arrays, so the kernel indexes without bounds checks.
-#[derive(Clone, Debug, PartialEq)]
-pub(super) struct Net {
-    pub w1: [[f32; HIDDEN]; INPUTS],
-    pub b1: [f32; HIDDEN],
-    pub w2: [[f32; HIDDEN]; HIDDEN],
-    pub b2: [f32; HIDDEN],
-    pub w3: [[f32; OUTPUTS]; HIDDEN],
-    pub b3: [f32; OUTPUTS],
-}
+/// theta seen as fixed-size arrays, so the kernel indexes without bounds checks: a view of the
+/// flat vector, which it does not copy.
+pub(super) type Net<'a> = Layers<'a, INPUTS, HIDDEN, OUTPUTS>;
 
-impl Net {
-    /// Unpacks a theta of dimension `THETA_DIM`.
-    pub fn from_theta(theta: &[f32]) -> Box<Self> {
-        assert_eq!(theta.len(), THETA_DIM, "mlp-lopt theta must have {THETA_DIM} values");
-        let mut net = Box::new(Self {
-            w1: [[0.0; HIDDEN]; INPUTS],
-            b1: [0.0; HIDDEN],
-            w2: [[0.0; HIDDEN]; HIDDEN],
-            b2: [0.0; HIDDEN],
-            w3: [[0.0; OUTPUTS]; HIDDEN],
-            b3: [0.0; OUTPUTS],
-        });
-        net.load(theta);
-        net
-    }
+const _: () = assert!(Net::LEN == THETA_DIM);
 
-    /// Overwrites every weight from `theta` (dimension `THETA_DIM`).
-    pub fn load(&mut self, theta: &[f32]) {
-        assert_eq!(theta.len(), THETA_DIM, "mlp-lopt theta must have {THETA_DIM} values");
-        fill_rows(&mut self.w1, &theta[W1..B1]);
-        self.b1.copy_from_slice(&theta[B1..W2]);
-        fill_rows(&mut self.w2, &theta[W2..B2]);
-        self.b2.copy_from_slice(&theta[B2..W3]);
-        fill_rows(&mut self.w3, &theta[W3..B3]);
-        self.b3.copy_from_slice(&theta[B3..]);
-    }
-}
-
-fn fill_rows<const N: usize>(rows: &mut [[f32; N]], flat: &[f32]) {
-    rows.iter_mut().zip(flat.chunks_exact(N)).for_each(|(row, src)| row.copy_from_slice(src));
+/// mlp-lopt's network in `theta`.
+///
+/// # Panics
+/// If `theta` does not have `THETA_DIM` values.
+pub(super) fn net(theta: &[f32]) -> Net<'_> {
+    assert_eq!(theta.len(), THETA_DIM, "mlp-lopt theta must have {THETA_DIM} values");
+    Net::of(theta)
 }

@@ -50,7 +50,7 @@ pub fn schedule_features(progress: f32, scalars: &[f32]) -> [f32; SCHEDULE_FEATU
 pub(super) fn learning_rate(net: &Net, z: &[f32; SCHEDULE_FEATURES]) -> f32 {
     let mut log_lr = net.log_lr;
     log_lr += net.skip.iter().zip(z).map(|(a, z)| a * z).sum::<f32>();
-    for (k, (&b, &v)) in net.bs.iter().zip(&net.vs).enumerate() {
+    for (k, (&b, &v)) in net.bs.iter().zip(net.vs).enumerate() {
         let h = b + net.ws.iter().zip(z).map(|(row, z)| row[k] * z).sum::<f32>();
         log_lr += v * h.max(0.0);
     }

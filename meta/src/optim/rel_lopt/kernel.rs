@@ -3,12 +3,12 @@
 //! feature's square over the tensor; the second recomputes the features, runs the
 //! per-parameter network with the first layer's rows divided by the features' RMS, and
 //! applies the step. Every loop has constant bounds over the L lanes, so it vectorises; the
-//! code is compiled once per instruction set of `Kernel` and picked at run time.
+//! code is compiled once per instruction set and runs on the one of the optimizer's `Simd`.
 
 use super::features::{Accumulators, EPS, advance, tile_features};
-use super::theta::{FEATURES, HIDDEN, MOMENTUM_DECAYS, Net, RMS_DECAY};
-use crate::optim::mlp_lopt::Kernel;
+use super::theta::{FEATURES, HIDDEN, MOMENTUM_DECAYS, Net, PerParameter, RMS_DECAY};
 use pesto_tasks::ParamLayout;
+use pesto_tasks::simd::{Isa, Simd};
 use pesto_tasks::vmath::exp;
 
 /// Scale of the magnitude output inside the exponential: u = d exp(EXP_SCALE a).
@@ -35,7 +35,7 @@ pub(super) fn initial_scales(layout: &ParamLayout, params: &[f32], scales: &mut 
 /// step index t (for Adam's bias correction) and whether the nominal Adam term is added.
 #[derive(Clone, Copy)]
 pub(super) struct StepRule<'a> {
-    pub net: &'a Net,
+    pub net: &'a Net<'a>,
     /// Each tensor's scale S_T.
     pub scales: &'a [f32],
     pub lr: f32,
@@ -43,24 +43,24 @@ pub(super) struct StepRule<'a> {
     pub nominal: bool,
 }
 
-/// One rel-lopt update of `params` from `grad`, advancing the accumulators.
+/// One rel-lopt update of `params` from `grad`, advancing the accumulators, on the code
+/// compiled for `simd`'s instruction set.
 pub(super) fn update(
-    kernel: Kernel,
+    simd: Simd,
     rule: StepRule<'_>,
     layout: &ParamLayout,
     params: &mut [f32],
     grad: &[f32],
     acc: Accumulators<'_>,
 ) {
-    match kernel {
-        Kernel::Portable => update_with::<8, false>(rule, layout, params, grad, acc),
-        // SAFETY: an optimizer holds a kernel only after its constructor checked it against
-        // `Kernel::available()` (or took it from `Kernel::detect`), which list these variants
-        // only when the CPU has the features the functions are compiled for.
+    match simd.isa() {
+        Isa::Portable => update_with::<8, false>(rule, layout, params, grad, acc),
+        // SAFETY: a `Simd` token of this isa exists only on a CPU with avx2 and fma.
         #[cfg(target_arch = "x86_64")]
-        Kernel::Avx2 => unsafe { update_avx2(rule, layout, params, grad, acc) },
+        Isa::Avx2 => unsafe { update_avx2(rule, layout, params, grad, acc) },
+        // SAFETY: a `Simd` token of this isa exists only on a CPU with avx512f, avx2 and fma.
         #[cfg(target_arch = "x86_64")]
-        Kernel::Avx512 => unsafe { update_avx512(rule, layout, params, grad, acc) },
+        Isa::Avx512 => unsafe { update_avx512(rule, layout, params, grad, acc) },
     }
 }
 
@@ -193,8 +193,8 @@ fn step_tensor<const L: usize, const FMA: bool>(
     grad: &[f32],
     params: &mut [f32],
 ) {
-    let net = rule.net;
-    let mut w1 = net.w1;
+    let net = &rule.net.layers;
+    let mut w1 = *net.w1;
     for (row, ms) in w1.iter_mut().zip(&stats.mean_squares) {
         let inv_rms = if *ms > 0.0 { (1.0 / ms.sqrt()) as f32 } else { 0.0 };
         row.iter_mut().for_each(|w| *w *= inv_rms);
@@ -221,7 +221,7 @@ fn step_tensor<const L: usize, const FMA: bool>(
 /// h2 = relu(W2^T h1 + b2), h1 = relu(w1^T x + b1) and `w1` already normalised.
 #[inline(always)]
 fn tile_net<const L: usize, const FMA: bool>(
-    net: &Net,
+    net: &PerParameter<'_>,
     w1: &[[f32; HIDDEN]; FEATURES],
     x: &[[f32; L]; FEATURES],
 ) -> [f32; L] {

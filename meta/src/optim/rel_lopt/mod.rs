@@ -31,12 +31,12 @@ pub use theta::{
     SCHEDULE_FEATURES, SCHEDULE_HIDDEN, SKIP, THETA_DIM, VS, W1, W2, W3, WS,
 };
 
-use super::mlp_lopt::Kernel;
-use super::{LearnedOptimizer, OptState, Optimizer};
+use super::{LearnedOptimizer, OptState};
 use features::Accumulators;
 use kernel::StepRule;
 use pesto_tasks::ParamLayout;
 use pesto_tasks::rng::stream;
+use pesto_tasks::simd::Simd;
 use rand_distr::{Distribution, StandardNormal};
 use theta::Net;
 
@@ -51,31 +51,21 @@ const SLOTS: usize = MOMENTUM_DECAYS.len() + 1;
 
 /// The per-parameter MLP with a relative step and a learned schedule; `nominal` adds Adam's
 /// direction to the learned one.
-#[derive(Clone, Debug)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct RelLopt {
-    theta: Vec<f32>,
-    net: Net,
-    kernel: Kernel,
+    kernel: Simd,
     nominal: bool,
 }
 
 impl RelLopt {
-    /// rel-lopt (`nominal` false) or nominal-lopt (true) with weights `theta` (dimension
-    /// `THETA_DIM`), on the widest kernel the CPU runs.
-    ///
-    /// # Panics
-    /// If `theta` does not have `THETA_DIM` values.
-    pub fn new(theta: Vec<f32>, nominal: bool) -> Self {
-        Self::with_kernel(theta, nominal, Kernel::detect())
+    /// rel-lopt (`nominal` false) or nominal-lopt (true) on the widest kernel the CPU runs.
+    pub fn new(nominal: bool) -> Self {
+        Self::with_kernel(nominal, Simd::detect())
     }
 
-    /// The same on a chosen kernel, one of `Kernel::available()`.
-    ///
-    /// # Panics
-    /// If `theta` does not have `THETA_DIM` values or the CPU cannot run `kernel`.
-    pub fn with_kernel(theta: Vec<f32>, nominal: bool, kernel: Kernel) -> Self {
-        assert!(Kernel::available().contains(&kernel), "this CPU cannot run {kernel:?}");
-        Self { net: Net::from_theta(&theta), theta, kernel, nominal }
+    /// The same on the kernel compiled for `kernel`'s instruction set.
+    pub fn with_kernel(nominal: bool, kernel: Simd) -> Self {
+        Self { kernel, nominal }
     }
 
     /// An untrained theta drawn from `seed`: relative Adam at `INIT_LR` decaying linearly to
@@ -115,20 +105,32 @@ impl RelLopt {
         theta
     }
 
-    /// The learning rate of the next step of a run in `state`, before the per-tensor scale.
-    pub fn learning_rate(&self, state: &OptState) -> f32 {
-        features::learning_rate(&self.net, &schedule_features(state.progress(), &state.scalars))
+    /// The learning rate with meta-parameters `theta` of the next step of a run in `state`,
+    /// before the per-tensor scale.
+    pub fn learning_rate(theta: &[f32], state: &OptState) -> f32 {
+        features::learning_rate(
+            &Net::of(theta),
+            &schedule_features(state.progress(), &state.scalars),
+        )
     }
 
-    /// The kernel the update runs on.
-    pub fn kernel(&self) -> Kernel {
+    /// The instruction set the update runs on.
+    pub fn kernel(&self) -> Simd {
         self.kernel
     }
 }
 
-impl Optimizer for RelLopt {
-    fn name(&self) -> String {
+impl LearnedOptimizer for RelLopt {
+    fn name(&self, _theta: &[f32]) -> String {
         if self.nominal { "nominal-lopt" } else { "rel-lopt" }.to_string()
+    }
+
+    fn theta_dim(&self) -> usize {
+        THETA_DIM
+    }
+
+    fn init_theta(&self, seed: u64) -> Vec<f32> {
+        Self::init_theta(seed, self.nominal)
     }
 
     fn init_state(&self, layout: &ParamLayout, horizon: u64) -> OptState {
@@ -138,13 +140,15 @@ impl Optimizer for RelLopt {
     }
 
     fn step(
-        &mut self,
+        &self,
+        theta: &[f32],
         state: &mut OptState,
         layout: &ParamLayout,
         params: &mut [f32],
         grad: &[f32],
         loss: f32,
     ) {
+        let net = Net::of(theta);
         let n = layout.len();
         assert!(params.len() == n && grad.len() == n, "params and grad must match the layout");
         assert!(
@@ -152,16 +156,16 @@ impl Optimizer for RelLopt {
                 && state.slots.iter().all(|s| s.len() == n)
                 && state.scalars.len() == LOSS_SCALARS + layout.tensors().len(),
             "{} state does not match the layout",
-            self.name()
+            self.name(theta)
         );
         let (losses, scales) = state.scalars.split_at_mut(LOSS_SCALARS);
         track_loss(losses, state.step, loss);
         if state.step == 0 {
             kernel::initial_scales(layout, params, scales);
         }
-        let lr = self.learning_rate(state);
+        let lr = Self::learning_rate(theta, state);
         let scales = &state.scalars[LOSS_SCALARS..];
-        let rule = StepRule { net: &self.net, scales, lr, t: state.step, nominal: self.nominal };
+        let rule = StepRule { net: &net, scales, lr, t: state.step, nominal: self.nominal };
         let [m0, m1, m2, v] = state.slots.as_mut_slice() else { unreachable!("checked above") };
         let acc = Accumulators {
             moments: [m0.as_mut_slice(), m1.as_mut_slice(), m2.as_mut_slice()],
@@ -169,25 +173,6 @@ impl Optimizer for RelLopt {
         };
         kernel::update(self.kernel, rule, layout, params, grad, acc);
         state.step += 1;
-    }
-}
-
-impl LearnedOptimizer for RelLopt {
-    fn theta_dim(&self) -> usize {
-        THETA_DIM
-    }
-
-    fn theta(&self) -> &[f32] {
-        &self.theta
-    }
-
-    fn set_theta(&mut self, theta: &[f32]) {
-        self.net = Net::from_theta(theta);
-        self.theta.copy_from_slice(theta);
-    }
-
-    fn init_theta(&self, seed: u64) -> Vec<f32> {
-        Self::init_theta(seed, self.nominal)
     }
 }
 

@@ -93,7 +93,7 @@ fn busy_theta(nominal: bool) -> Vec<f32> {
 fn theta_has_240_values() {
     assert_eq!(THETA_DIM, 240);
     assert_eq!(RelLopt::init_theta(0, true).len(), THETA_DIM);
-    assert_eq!(RelLopt::new(RelLopt::init_theta(0, false), false).theta_dim(), THETA_DIM);
+    assert_eq!(RelLopt::new(false).theta_dim(), THETA_DIM);
 }
 
 #[test]
@@ -102,8 +102,8 @@ fn every_kernel_matches_the_per_parameter_reference() {
     let n = layout.len();
     for nominal in [false, true] {
         let theta = busy_theta(nominal);
-        for kernel in Kernel::available() {
-            let mut lopt = RelLopt::with_kernel(theta.clone(), nominal, kernel);
+        for kernel in Simd::available() {
+            let lopt = RelLopt::with_kernel(nominal, kernel);
             let mut state = lopt.init_state(&layout, 30);
             let mut reference = state.clone();
             let mut params = normal_vec(1, 0, n, 0.5);
@@ -112,7 +112,7 @@ fn every_kernel_matches_the_per_parameter_reference() {
             for step in 0..12 {
                 let grad = normal_vec(2, step, n, 0.1);
                 let loss = 2.0 / (1.0 + step as f32);
-                lopt.step(&mut state, &layout, &mut params, &grad, loss);
+                lopt.step(&theta, &mut state, &layout, &mut params, &grad, loss);
                 reference_step(
                     &theta,
                     nominal,
@@ -153,7 +153,7 @@ proptest! {
         let rescaled = layout.tensors()[2].range();
         let theta = busy_theta(nominal);
         let run = |factor: f32| {
-            let mut lopt = RelLopt::new(theta.clone(), nominal);
+            let lopt = RelLopt::new(nominal);
             let mut state = lopt.init_state(&layout, 20);
             let mut params = normal_vec(seed, 0, n, 0.5);
             params[rescaled.clone()].iter_mut().for_each(|p| *p *= factor);
@@ -161,7 +161,7 @@ proptest! {
             for step in 0..5 {
                 let mut grad = normal_vec(seed, 1 + step, n, 0.1);
                 grad[rescaled.clone()].iter_mut().for_each(|g| *g /= factor);
-                lopt.step(&mut state, &layout, &mut params, &grad, 1.0);
+                lopt.step(&theta, &mut state, &layout, &mut params, &grad, 1.0);
             }
             params.iter().zip(&start).map(|(p, q)| p - q).collect::<Vec<f32>>()
         };
@@ -179,9 +179,9 @@ fn the_untrained_optimizers_descend_and_decay_with_the_run() {
     let layout = ParamLayout::single("p", 64);
     let curvature: Vec<f32> = (0..64).map(|i| 10f32.powf(-(i as f32) / 32.0)).collect();
     for nominal in [false, true] {
-        let mut lopt = RelLopt::new(RelLopt::init_theta(0, nominal), nominal);
+        let (lopt, theta) = (RelLopt::new(nominal), RelLopt::init_theta(0, nominal));
         let mut state = lopt.init_state(&layout, 400);
-        let lr0 = lopt.learning_rate(&state);
+        let lr0 = RelLopt::learning_rate(&theta, &state);
         assert!((lr0 / INIT_LR - 1.0).abs() < 0.02, "{lr0}");
         let mut params = vec![1.0f32; 64];
         let mut grad = vec![0.0f32; 64];
@@ -190,10 +190,10 @@ fn the_untrained_optimizers_descend_and_decay_with_the_run() {
         for _ in 0..400 {
             grad.iter_mut().zip(&params).zip(&curvature).for_each(|((g, p), c)| *g = c * p);
             let l = loss(&params);
-            lopt.step(&mut state, &layout, &mut params, &grad, l);
+            lopt.step(&theta, &mut state, &layout, &mut params, &grad, l);
         }
         assert!(loss(&params) < 1e-2 * start, "nominal {nominal}: {} from {start}", loss(&params));
-        let lr_end = lopt.learning_rate(&state);
+        let lr_end = RelLopt::learning_rate(&theta, &state);
         assert!(lr_end < 0.05 * lr0, "the schedule decays with t/T: {lr0} -> {lr_end}");
     }
 }
@@ -204,14 +204,14 @@ fn a_step_allocates_nothing_and_kernels_agree() {
     let n = layout.len();
     let theta = busy_theta(true);
     let mut results = Vec::new();
-    for kernel in Kernel::available() {
-        let mut lopt = RelLopt::with_kernel(theta.clone(), true, kernel);
+    for kernel in Simd::available() {
+        let lopt = RelLopt::with_kernel(true, kernel);
         let mut state = lopt.init_state(&layout, 10);
         let mut params = normal_vec(3, 0, n, 1.0);
         let grad = normal_vec(3, 1, n, 1.0);
-        lopt.step(&mut state, &layout, &mut params, &grad, 1.0);
+        lopt.step(&theta, &mut state, &layout, &mut params, &grad, 1.0);
         let before = allocations();
-        lopt.step(&mut state, &layout, &mut params, &grad, 1.0);
+        lopt.step(&theta, &mut state, &layout, &mut params, &grad, 1.0);
         assert_eq!(allocations(), before, "{kernel:?} allocated");
         results.push(params);
     }

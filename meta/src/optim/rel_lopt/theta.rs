@@ -1,10 +1,12 @@
-//! The layout of rel-lopt's flat theta (docs/optimizers.md) and its unpacked, fixed-size form.
+//! The layout of rel-lopt's flat theta (docs/optimizers.md) and its fixed-size view.
 //!
 //! theta holds, in order, the per-parameter network W1 (10 x 8), b1 (8), W2 (8 x 8), b2 (8),
 //! W3 (8 x 2), b3 (2), then the schedule: the log learning rate (1), the linear weights of the
 //! five schedule features (5), the schedule network's hidden layer Ws (5 x 8), bs (8) and its
 //! output weights vs (8): 240 values. Matrices are row-major with one row per *input* unit, so
 //! `W[i][j]` (at `i * outputs + j`) is the weight from input `i` to output `j`.
+
+use crate::optim::layers::{Layers, array, rows};
 
 /// Per-parameter features: g, p, three momenta, sqrt(v), each momentum over sqrt(v), g over
 /// sqrt(v); each divided by its RMS over the tensor.
@@ -48,42 +50,38 @@ pub const VS: usize = BS + SCHEDULE_HIDDEN;
 /// Dimension of theta: 240.
 pub const THETA_DIM: usize = VS + SCHEDULE_HIDDEN;
 
-/// theta unpacked into fixed-size arrays, so the kernel indexes without bounds checks.
-#[derive(Clone, Debug, PartialEq)]
-pub(super) struct Net {
-    pub w1: [[f32; HIDDEN]; FEATURES],
-    pub b1: [f32; HIDDEN],
-    pub w2: [[f32; HIDDEN]; HIDDEN],
-    pub b2: [f32; HIDDEN],
-    pub w3: [[f32; OUTPUTS]; HIDDEN],
-    pub b3: [f32; OUTPUTS],
+/// The per-parameter network's layers in theta.
+pub(super) type PerParameter<'a> = Layers<'a, FEATURES, HIDDEN, OUTPUTS>;
+
+const _: () = assert!(PerParameter::LEN == LOG_LR);
+
+/// theta seen as fixed-size arrays, so the kernel indexes without bounds checks: a view of the
+/// flat vector, which it does not copy.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub(super) struct Net<'a> {
+    /// The per-parameter network.
+    pub layers: PerParameter<'a>,
     pub log_lr: f32,
-    pub skip: [f32; SCHEDULE_FEATURES],
-    pub ws: [[f32; SCHEDULE_HIDDEN]; SCHEDULE_FEATURES],
-    pub bs: [f32; SCHEDULE_HIDDEN],
-    pub vs: [f32; SCHEDULE_HIDDEN],
+    pub skip: &'a [f32; SCHEDULE_FEATURES],
+    pub ws: &'a [[f32; SCHEDULE_HIDDEN]; SCHEDULE_FEATURES],
+    pub bs: &'a [f32; SCHEDULE_HIDDEN],
+    pub vs: &'a [f32; SCHEDULE_HIDDEN],
 }
 
-impl Net {
-    /// Unpacks a theta of dimension `THETA_DIM`.
-    pub fn from_theta(theta: &[f32]) -> Self {
+impl<'a> Net<'a> {
+    /// The weights of a theta of dimension `THETA_DIM`.
+    ///
+    /// # Panics
+    /// If `theta` does not have `THETA_DIM` values.
+    pub fn of(theta: &'a [f32]) -> Self {
         assert_eq!(theta.len(), THETA_DIM, "rel-lopt theta must have {THETA_DIM} values");
         Self {
-            w1: rows(&theta[W1..B1]),
-            b1: theta[B1..W2].try_into().expect("b1"),
-            w2: rows(&theta[W2..B2]),
-            b2: theta[B2..W3].try_into().expect("b2"),
-            w3: rows(&theta[W3..B3]),
-            b3: theta[B3..LOG_LR].try_into().expect("b3"),
+            layers: PerParameter::of(theta),
             log_lr: theta[LOG_LR],
-            skip: theta[SKIP..WS].try_into().expect("skip"),
+            skip: array(&theta[SKIP..WS]),
             ws: rows(&theta[WS..BS]),
-            bs: theta[BS..VS].try_into().expect("bs"),
-            vs: theta[VS..].try_into().expect("vs"),
+            bs: array(&theta[BS..VS]),
+            vs: array(&theta[VS..]),
         }
     }
-}
-
-fn rows<const N: usize, const R: usize>(flat: &[f32]) -> [[f32; N]; R] {
-    std::array::from_fn(|r| flat[r * N..(r + 1) * N].try_into().expect("row"))
 }

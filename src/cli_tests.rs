@@ -550,3 +550,60 @@ fn bad_config_fields_exit_2_naming_the_field() {
     assert!(!dir.join("run").exists(), "a rejected config must not create the run directory");
     std::fs::remove_dir_all(&dir).unwrap();
 }
+
+#[test]
+fn bench_reports_json_lines_that_chart_draws_and_rejects_bad_input_with_exit_2() {
+    let dir = scratch("bench");
+    let config = dir.join("bench.toml");
+    std::fs::write(&config, CONFIG).unwrap();
+    let mut results = String::new();
+    for particles in ["2", "4"] {
+        let output = run(pesto()
+            .args(["bench", "--json", "--threads", "1", "--steps", "1", "--truncation", "2"])
+            .args(["--particles", particles, "--config"])
+            .arg(&config));
+        results.push_str(&String::from_utf8(output.stdout).unwrap());
+    }
+    let jsonl = dir.join("particles.jsonl");
+    std::fs::write(&jsonl, &results).unwrap();
+    let png = dir.join("particles.png");
+    run(pesto()
+        .args(["bench", "--axis", "particles", "--chart"])
+        .arg(&jsonl)
+        .arg("--out")
+        .arg(&png));
+    assert_eq!(&std::fs::read(&png).unwrap()[1..4], b"PNG");
+
+    let odd = pesto()
+        .args(["bench", "--steps", "1", "--particles", "7", "--config"])
+        .arg(&config)
+        .output()
+        .unwrap();
+    assert_eq!(odd.status.code(), Some(2));
+    assert_eq!(
+        String::from_utf8_lossy(&odd.stderr).trim_end(),
+        format!(
+            "error: config {} as overridden on the command line: [estimator] `particles` must be \
+             even and at least 2, got 7",
+            config.display()
+        )
+    );
+    std::fs::write(&jsonl, "{\"threads\": 1}\n").unwrap();
+    let bad = pesto()
+        .args(["bench", "--axis", "params", "--chart"])
+        .arg(&jsonl)
+        .arg("--out")
+        .arg(&png)
+        .output()
+        .unwrap();
+    assert_eq!(bad.status.code(), Some(2));
+    assert_eq!(
+        String::from_utf8_lossy(&bad.stderr).trim_end(),
+        format!(
+            "error: {} line 1: not a `pesto bench --json` report: missing field `optimizer` at \
+             line 1 column 14",
+            jsonl.display()
+        )
+    );
+    std::fs::remove_dir_all(&dir).unwrap();
+}

@@ -168,6 +168,8 @@ pub fn peak_rss_mib() -> Option<f64> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::metatrain::{LoptTraining, TaskSource};
+    use crate::unrolled::UnrolledSystem;
 
     /// Celo's phase-1 workload with nominal-lopt.
     fn celo_config() -> MetaTrainConfig {
@@ -207,7 +209,7 @@ mod tests {
 
     #[test]
     fn the_benchmark_gives_the_same_theta_on_one_and_two_threads() {
-        for config in [benchmark_config(), sampled_config()] {
+        for config in [benchmark_config(), sampled_config(), celo_config()] {
             let kind = config.optimizer.kind;
             let one = theta_after_three_steps(config.clone(), 1);
             assert_eq!(one, theta_after_three_steps(config, 2), "{kind}");
@@ -217,7 +219,7 @@ mod tests {
     }
 
     #[test]
-    fn the_celo_workload_has_the_shapes_of_issue_16() {
+    fn the_celo_workload_has_the_shapes_of_celos_phase_1() {
         let config = celo_config();
         assert_eq!(config.optimizer.kind, crate::optim::LearnedKind::NominalLopt);
         assert_eq!((config.estimator.particles, config.estimator.truncation), (64, 50));
@@ -229,6 +231,23 @@ mod tests {
         let spec = TaskSpec::parse(config.tasks.task.as_deref().unwrap(), 0).unwrap();
         assert_eq!(spec.config["batch"], "64");
         assert_eq!(registry::build(&spec).unwrap().layout().len(), 2410);
+    }
+
+    #[test]
+    fn a_truncation_of_the_celo_workload_allocates_nothing() {
+        let config = celo_config();
+        let kind = config.optimizer.kind;
+        let source = TaskSource::from_config(&config.tasks).unwrap();
+        let system = LoptTraining::new(source, kind, kind.init_theta(0))
+            .with_sampling(config.tasks.sampling());
+        let theta = system.initial_theta();
+        let mut run = system.init_state(1, 0);
+        assert!(!run.scales.is_empty() && run.horizon >= 100);
+        system.unroll(&mut run, &theta, 2);
+        let before = pesto_tasks::alloc_count::allocations();
+        let loss = system.unroll(&mut run, &theta, 50);
+        assert_eq!(pesto_tasks::alloc_count::allocations(), before);
+        assert!(loss.is_finite() && run.step == 52);
     }
 
     /// A bench report with these axis values and throughput.

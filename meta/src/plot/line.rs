@@ -77,6 +77,7 @@ impl LineChart {
         let lines: Vec<Vec<(f64, f64)>> = self.series.iter().map(|s| self.drawable(s)).collect();
         let (x, y) =
             bounds(lines.iter().flatten()).ok_or_else(|| fail(&"no finite points to draw"))?;
+        let y = if self.log_y { at_least_a_decade(y) } else { y };
         let root = BitMapBackend::new(path, (width, height)).into_drawing_area();
         root.fill(&WHITE).map_err(|e| fail(&e))?;
         let (log_x, log_y) = (self.log_x, self.log_y);
@@ -118,6 +119,13 @@ impl LineChart {
     }
 }
 
+/// A log10 range widened about its centre to span at least one decade, so that small
+/// differences do not fill the whole axis.
+fn at_least_a_decade((lo, hi): (f64, f64)) -> (f64, f64) {
+    let centre = 0.5 * (lo + hi);
+    (lo.min(centre - 0.5), hi.max(centre + 0.5))
+}
+
 /// The x and y ranges covering `points`, widened where they would be empty.
 fn bounds<'a>(points: impl Iterator<Item = &'a (f64, f64)>) -> Option<((f64, f64), (f64, f64))> {
     let widen = |(lo, hi): (f64, f64)| {
@@ -156,6 +164,12 @@ mod tests {
             format!("cannot write chart `{}`: no finite points to draw", path.display())
         );
         std::fs::remove_dir_all(&dir).unwrap();
+    }
+
+    #[test]
+    fn a_log_range_spans_at_least_a_decade() {
+        assert_eq!(at_least_a_decade((3.0, 3.25)), (2.625, 3.625));
+        assert_eq!(at_least_a_decade((1.0, 4.0)), (1.0, 4.0));
     }
 
     #[test]

@@ -313,6 +313,13 @@ fn assert_fails_with(output: &Output, expected: &str) {
     assert!(!stderr.contains("panicked"), "{stderr}");
 }
 
+/// Asserts `output` is a usage error (exit code 2) whose whole message is `error: {expected}`.
+fn assert_usage_error(output: &Output, expected: &str) {
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert_eq!(output.status.code(), Some(2), "{stderr}");
+    assert_eq!(stderr.trim_end(), format!("error: {expected}"));
+}
+
 #[test]
 fn a_full_disk_is_a_clear_error_that_keeps_the_last_checkpoint_and_log() {
     let dir = scratch("full");
@@ -546,13 +553,12 @@ fn bad_config_fields_exit_2_naming_the_field() {
         .arg(dir.join("run"))
         .output()
         .unwrap();
-    assert_eq!(output.status.code(), Some(2));
-    assert_eq!(
-        String::from_utf8_lossy(&output.stderr).trim_end(),
-        format!(
-            "error: config {}: [estimator] `sigma` must be positive and finite, got 0",
+    assert_usage_error(
+        &output,
+        &format!(
+            "config {}: [estimator] `sigma` must be positive and finite, got 0",
             config.display()
-        )
+        ),
     );
     assert!(!dir.join("run").exists(), "a rejected config must not create the run directory");
     std::fs::remove_dir_all(&dir).unwrap();
@@ -610,5 +616,46 @@ fn a_run_records_its_effective_config_and_every_session() {
     assert_eq!(bad.status.code(), Some(2));
     let stderr = String::from_utf8_lossy(&bad.stderr);
     assert!(stderr.contains("[estimator] `sigma` must be positive and finite, got -1"), "{stderr}");
+    std::fs::remove_dir_all(&dir).unwrap();
+}
+
+#[test]
+fn bench_reports_json_lines_that_chart_draws_and_rejects_bad_input_with_exit_2() {
+    let dir = scratch("bench");
+    let config = dir.join("bench.toml");
+    std::fs::write(&config, CONFIG).unwrap();
+    let mut results = String::new();
+    for particles in ["2", "4"] {
+        let output = run(pesto()
+            .args(["bench", "--json", "--threads", "1", "--steps", "1", "--truncation", "2"])
+            .args(["--particles", particles, "--config"])
+            .arg(&config));
+        results.push_str(&String::from_utf8(output.stdout).unwrap());
+    }
+    let jsonl = dir.join("particles.jsonl");
+    std::fs::write(&jsonl, &results).unwrap();
+    let png = dir.join("particles.png");
+    let chart = |axis: &str| {
+        let mut command = pesto();
+        command.args(["bench", "--axis", axis, "--chart"]).arg(&jsonl).arg("--out").arg(&png);
+        command
+    };
+    run(&mut chart("particles"));
+    assert_eq!(&std::fs::read(&png).unwrap()[1..4], b"PNG");
+
+    let odd = pesto()
+        .args(["bench", "--steps", "1", "--particles", "7", "--config"])
+        .arg(&config)
+        .output()
+        .unwrap();
+    let overridden = format!("{} as overridden on the command line", config.display());
+    assert_usage_error(
+        &odd,
+        &format!("config {overridden}: [estimator] `particles` must be even and at least 2, got 7"),
+    );
+    std::fs::write(&jsonl, "{\"threads\": 1}\n").unwrap();
+    let bad = chart("params").output().unwrap();
+    let why = "not a `pesto bench --json` report: missing field `optimizer` at line 1 column 14";
+    assert_usage_error(&bad, &format!("{} line 1: {why}", jsonl.display()));
     std::fs::remove_dir_all(&dir).unwrap();
 }

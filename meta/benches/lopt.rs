@@ -1,7 +1,9 @@
 //! Time of one learned-optimizer update over the reference student's 2,410 parameters
-//! (docs/benchmark.md: weights 64x32 and 32x10 with their biases).
+//! (docs/benchmark.md: weights 64x32 and 32x10 with their biases), and the core's sgemm rate
+//! the updates' GFLOP/s are measured against.
 
 use criterion::{Criterion, Throughput, criterion_group, criterion_main};
+use nalgebra::DMatrix;
 use pesto_meta::LearnedOptimizer;
 use pesto_meta::optim::{LearnedAdam, MlpLopt, RelLopt};
 use pesto_tasks::ParamLayout;
@@ -64,5 +66,29 @@ fn gemm_second_layer(c: &mut Criterion) {
     group.finish();
 }
 
-criterion_group!(benches, updates, gemm_second_layer);
+/// Side of the square products that measure the core's sgemm rate.
+const SGEMM_SIDE: usize = 512;
+
+/// The machine's single-core sgemm rate, the yardstick of the update kernels' GFLOP/s
+/// (docs/benchmark.md): a 512 x 512 x 512 product through nalgebra (matrixmultiply's sgemm,
+/// whose widest kernels are AVX2) and through pesto's own `gemm` (AVX-512 where the CPU has it).
+/// The throughput is in flops (2 n^3), so criterion's "elem/s" reads as flop/s.
+fn sgemm_rate(c: &mut Criterion) {
+    let n = SGEMM_SIDE;
+    let a = DMatrix::<f32>::from_fn(n, n, |i, j| ((i * n + j) as f32 * 0.37).sin());
+    let b = DMatrix::<f32>::from_fn(n, n, |i, j| ((i * n + j) as f32 * 0.11).cos());
+    let mut out = DMatrix::<f32>::zeros(n, n);
+    let mut group = c.benchmark_group("lopt");
+    group.throughput(Throughput::Elements(2 * (n * n * n) as u64));
+    group.bench_function("sgemm-512/matrixmultiply", |bench| {
+        bench.iter(|| out.gemm(1.0, black_box(&a), black_box(&b), 0.0))
+    });
+    let (a, b) = (Mat::new(a.as_slice(), n, n), Mat::new(b.as_slice(), n, n));
+    group.bench_function("sgemm-512/pesto-gemm", |bench| {
+        bench.iter(|| gemm(1.0, black_box(a), black_box(b), 0.0, out.as_mut_slice()))
+    });
+    group.finish();
+}
+
+criterion_group!(benches, updates, gemm_second_layer, sgemm_rate);
 criterion_main!(benches);

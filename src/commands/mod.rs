@@ -29,7 +29,8 @@ enum Command {
     MetaTrain(meta_train::MetaTrainArgs),
     /// Evaluate a learned optimizer against tuned Adam and SGD-momentum on a suite.
     Eval(eval::EvalArgs),
-    /// Time the reference meta-training workload (docs/benchmark.md).
+    /// Time a meta-training workload (the reference one of docs/benchmark.md by default), or chart
+    /// recorded timings.
     Bench(bench::BenchArgs),
     /// Reproduce an experiment of the paper.
     #[command(subcommand)]

@@ -1,4 +1,4 @@
-//! Line charts: several named series over a shared x axis, optionally with a log y axis.
+//! Line charts: several named series over a shared x axis, optionally with log axes.
 
 use super::{FONT, PALETTE, PlotError, register_fonts, short_number};
 use plotters::prelude::*;
@@ -22,6 +22,8 @@ pub struct LineChart {
     pub x_label: String,
     /// Label of the y axis.
     pub y_label: String,
+    /// Draw x on a log10 scale (non-positive values are left out).
+    pub log_x: bool,
     /// Draw y on a log10 scale (non-positive values are left out).
     pub log_y: bool,
     /// The lines.
@@ -45,19 +47,25 @@ impl LineChart {
         self
     }
 
+    /// Sets the log-x option.
+    pub fn log_x(mut self, log_x: bool) -> Self {
+        self.log_x = log_x;
+        self
+    }
+
     /// Sets the log-y option.
     pub fn log_y(mut self, log_y: bool) -> Self {
         self.log_y = log_y;
         self
     }
 
-    /// The drawable points of a series: finite, and with y mapped to log10 y on a log axis.
+    /// The drawable points of a series: finite, and mapped to log10 on a log axis.
     fn drawable(&self, series: &Series) -> Vec<(f64, f64)> {
-        let y = |v: f64| if self.log_y { v.log10() } else { v };
+        let map = |log: bool, v: f64| if log { v.log10() } else { v };
         series
             .points
             .iter()
-            .map(|&(x, v)| (x, y(v)))
+            .map(|&(x, y)| (map(self.log_x, x), map(self.log_y, y)))
             .filter(|(x, y)| x.is_finite() && y.is_finite())
             .collect()
     }
@@ -69,9 +77,11 @@ impl LineChart {
         let lines: Vec<Vec<(f64, f64)>> = self.series.iter().map(|s| self.drawable(s)).collect();
         let (x, y) =
             bounds(lines.iter().flatten()).ok_or_else(|| fail(&"no finite points to draw"))?;
+        let y = if self.log_y { at_least_a_decade(y) } else { y };
         let root = BitMapBackend::new(path, (width, height)).into_drawing_area();
         root.fill(&WHITE).map_err(|e| fail(&e))?;
-        let log_y = self.log_y;
+        let (log_x, log_y) = (self.log_x, self.log_y);
+        let tick = |log: bool, v: f64| short_number(if log { 10f64.powf(v) } else { v });
         let mut chart = ChartBuilder::on(&root)
             .caption(&self.title, (FONT, 22))
             .margin(12)
@@ -84,8 +94,8 @@ impl LineChart {
             .x_desc(&self.x_label)
             .y_desc(&self.y_label)
             .label_style((FONT, 14))
-            .x_label_formatter(&|v| short_number(*v))
-            .y_label_formatter(&|v| short_number(if log_y { 10f64.powf(*v) } else { *v }))
+            .x_label_formatter(&|v| tick(log_x, *v))
+            .y_label_formatter(&|v| tick(log_y, *v))
             .draw()
             .map_err(|e| fail(&e))?;
         for (i, (series, points)) in self.series.iter().zip(lines).enumerate() {
@@ -107,6 +117,13 @@ impl LineChart {
             .map_err(|e| fail(&e))?;
         root.present().map_err(|e| fail(&e))
     }
+}
+
+/// A log10 range widened about its centre to span at least one decade, so that small
+/// differences do not fill the whole axis.
+fn at_least_a_decade((lo, hi): (f64, f64)) -> (f64, f64) {
+    let centre = 0.5 * (lo + hi);
+    (lo.min(centre - 0.5), hi.max(centre + 0.5))
 }
 
 /// The x and y ranges covering `points`, widened where they would be empty.
@@ -147,5 +164,20 @@ mod tests {
             format!("cannot write chart `{}`: no finite points to draw", path.display())
         );
         std::fs::remove_dir_all(&dir).unwrap();
+    }
+
+    #[test]
+    fn a_log_range_spans_at_least_a_decade() {
+        assert_eq!(at_least_a_decade((3.0, 3.25)), (2.625, 3.625));
+        assert_eq!(at_least_a_decade((1.0, 4.0)), (1.0, 4.0));
+    }
+
+    #[test]
+    fn log_axes_map_both_coordinates_and_drop_non_positive_points() {
+        let chart = LineChart::new("t", "x", "y").log_x(true).log_y(true);
+        let series = Series { name: "s".into(), points: vec![(100.0, 1000.0), (0.0, 1.0)] };
+        assert_eq!(chart.drawable(&series), vec![(2.0, 3.0)]);
+        let linear_x = LineChart::new("t", "x", "y").log_y(true);
+        assert_eq!(linear_x.drawable(&series), vec![(100.0, 3.0), (0.0, 0.0)]);
     }
 }

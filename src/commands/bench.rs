@@ -4,6 +4,7 @@
 use super::UsageError;
 use anyhow::Context;
 use clap::Args;
+use pesto_meta::metatrain::provenance;
 use pesto_meta::metatrain::{
     BenchReport, MetaTrainConfig, SweepAxis, WARMUP_STEPS, bench, scaling_chart,
 };
@@ -78,12 +79,19 @@ pub fn run(args: BenchArgs) -> anyhow::Result<()> {
         config.validate(Path::new(&format!("{name} as overridden on the command line")))?;
     }
     let kind = config.optimizer.kind;
+    let load = provenance::load_average();
     let report = bench(config, args.steps)?;
     if args.json {
         println!("{}", serde_json::to_string(&report)?);
     } else {
         let (n, k) = (report.particles, report.truncation);
         println!("workload {name} with {kind}, {} threads", report.threads);
+        let load = load.map_or("not reported".to_string(), |l| format!("{l:.2}"));
+        println!(
+            "  machine             {}, kernel {}, load average {load} (1 min, at start)",
+            provenance::cpu_model(),
+            provenance::kernel_name()
+        );
         println!("  inner steps/s       {:.0}", report.inner_steps_per_sec);
         println!("  outer steps/s       {:.2}", report.outer_steps_per_sec);
         let per_step = report.inner_steps_per_outer_step;

@@ -142,6 +142,7 @@ fn session(start_step: u64, until: u64) -> Session {
         command: std::env::args().collect(),
         version: env!("CARGO_PKG_VERSION").to_string(),
         git_commit: env!("PESTO_GIT_COMMIT").to_string(),
+        cpu: provenance::cpu_model(),
         kernel: provenance::kernel_name(),
         threads: rayon::current_num_threads(),
         processes: 1,

@@ -22,6 +22,8 @@ pub struct Session {
     pub version: String,
     /// The git commit pesto was built from (`+dirty` with local changes; `unknown`).
     pub git_commit: String,
+    /// The CPU model.
+    pub cpu: String,
     /// The learned-optimizer kernel in use (`avx512`, `avx2` or `portable`).
     pub kernel: String,
     /// Worker threads.
@@ -67,6 +69,20 @@ pub fn host_name() -> String {
         .unwrap_or_else(|| "unknown".to_string())
 }
 
+/// The CPU's model name (`model name` of /proc/cpuinfo), or `unknown`.
+pub fn cpu_model() -> String {
+    let info = std::fs::read_to_string("/proc/cpuinfo").unwrap_or_default();
+    info.lines()
+        .find_map(|line| line.strip_prefix("model name")?.split_once(':').map(|(_, m)| m.trim()))
+        .map_or_else(|| "unknown".to_string(), str::to_string)
+}
+
+/// The load average over the last minute (/proc/loadavg), if the OS reports it.
+pub fn load_average() -> Option<f64> {
+    let text = std::fs::read_to_string("/proc/loadavg").ok()?;
+    text.split_whitespace().next()?.parse().ok()
+}
+
 /// The learned-optimizer kernel this CPU runs, in lower case.
 pub fn kernel_name() -> String {
     format!("{:?}", pesto_tasks::simd::Simd::detect().isa()).to_lowercase()
@@ -85,6 +101,7 @@ mod tests {
             command: vec!["pesto".into(), "meta-train".into()],
             version: "0.1.0".into(),
             git_commit: "unknown".into(),
+            cpu: cpu_model(),
             kernel: kernel_name(),
             threads: 2,
             processes: 1,

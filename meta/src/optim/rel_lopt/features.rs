@@ -101,11 +101,13 @@ pub(super) fn tile_features<const L: usize>(
     for (row, m) in x[2..5].iter_mut().zip(moments) {
         row[..n].copy_from_slice(m);
     }
+    // Over all L lanes, so the square roots and divisions vectorise: a lane past the end has
+    // v = 0, so its features stay 0 whatever its (finite) inverse.
+    x[5][..n].copy_from_slice(v);
     let mut inv = [0.0f32; L];
-    for l in 0..n {
-        let root = v[l].sqrt();
-        x[5][l] = root;
-        inv[l] = 1.0 / (root + EPS);
+    for l in 0..L {
+        x[5][l] = x[5][l].sqrt();
+        inv[l] = 1.0 / (x[5][l] + EPS);
     }
     for k in 0..MOMENTUM_DECAYS.len() {
         for l in 0..L {

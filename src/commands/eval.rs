@@ -18,7 +18,7 @@ pub struct EvalArgs {
     /// Suite to evaluate on: `heldout`, `ood`, `long`, `train`, or the path of a suite file.
     #[arg(long, default_value = "heldout")]
     suite: String,
-    /// Output directory for results.json, curves.csv, summary.png and plots/.
+    /// Output directory for results.json, curves.csv, summary.png, overview.png and plots/.
     #[arg(long, default_value = "runs/eval")]
     out: PathBuf,
     /// Initialisation seeds per task.
@@ -61,7 +61,7 @@ pub fn run(args: EvalArgs) -> anyhow::Result<()> {
     write_outputs(&report, &args.out)?;
     print!("{}", table(&report));
     println!(
-        "{:.1} s; wrote results.json, curves.csv, summary.png and plots/ to {}",
+        "{:.1} s; wrote results.json, curves.csv, summary.png, overview.png and plots/ to {}",
         started.elapsed().as_secs_f64(),
         args.out.display()
     );

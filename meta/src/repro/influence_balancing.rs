@@ -9,7 +9,7 @@ use crate::estimators::{
     AnyMethod, EstimatorConfig, EstimatorKind, GradientConfig, GradientKind, MethodKind,
 };
 use crate::outer::{OuterConfig, OuterOptimizer};
-use crate::plot::LineChart;
+use crate::plot::{Figure, LineChart, Marker, PALETTE, Series, Style};
 use crate::systems::InfluenceBalancing;
 use crate::trainer::{Evaluation, TrainState, Trainer};
 use crate::unrolled::UnrolledSystem;
@@ -195,15 +195,48 @@ pub fn write_outputs(
     let json_path = dir.join("summary.json");
     let json = serde_json::to_string_pretty(&summary).expect("the summary serialises");
     std::fs::write(&json_path, json).map_err(|e| ReproError::io(&json_path, e))?;
-    let chart = runs.iter().fold(
-        LineChart::new("Influence balancing", "iteration", "evaluation loss (500-step unroll)")
-            .log_y(true),
-        |chart, run| {
-            let points = run.curve.iter().map(|p| (p.iteration as f64, p.loss)).collect();
-            chart.with_series(&run.label, points)
-        },
-    );
-    Ok(chart.write_png(&dir.join("influence_balancing.png"), 1100, 750)?)
+    draw_figure(&dir.join("influence_balancing.png"), runs, optimum)
+}
+
+/// The theta panel's y axis stops at these values; methods that diverge leave it there.
+const THETA_WINDOW: (f64, f64) = (-1.0, 4.0);
+
+/// Each method's evaluation loss (log scale) and theta with theta* marked, side by side. Every
+/// method has its own colour and marker; TBPTT K=1 is dashed over the translucent, wider
+/// truncated ES K=1 it coincides with.
+fn draw_figure(file: &Path, runs: &[MethodRun], optimum: f64) -> Result<(), ReproError> {
+    let style = |i: usize, run: &MethodRun| {
+        let kind = run.method.kind;
+        let base = Style {
+            marker: Some(Marker::ALL[i % Marker::ALL.len()]),
+            ..Style::solid(PALETTE[i % PALETTE.len()])
+        };
+        match (kind, run.method.truncation) {
+            (MethodKind::Gradient(GradientKind::Tbptt), 1) => Style { dashed: true, ..base },
+            (MethodKind::Es(EstimatorKind::Tes), 1) => Style { width: 5, opacity: 0.45, ..base },
+            _ => base,
+        }
+    };
+    let (lo, hi) = THETA_WINDOW;
+    let cut = runs.iter().flat_map(|r| &r.curve).any(|p| !(lo..=hi).contains(&f64::from(p.theta)));
+    let theta_title = match cut {
+        true => format!("theta (axis cut at {lo} and {hi})"),
+        false => "theta".to_string(),
+    };
+    let mut loss =
+        LineChart::new("evaluation loss", "outer step", "loss of a 500-step unroll").log_y(true);
+    let mut theta = LineChart::new(&theta_title, "outer step", "theta")
+        .y_window(lo, hi)
+        .with_reference(optimum, "theta* = -1/6");
+    for (i, run) in runs.iter().enumerate() {
+        let points = |f: fn(&CurvePoint) -> f64| {
+            run.curve.iter().map(|p| (p.iteration as f64, f(p))).collect()
+        };
+        loss = loss.with(Series::new(&run.label, points(|p| p.loss), style(i, run)));
+        theta = theta.with(Series::new(&run.label, points(|p| f64::from(p.theta)), style(i, run)));
+    }
+    let figure = Figure::new("Influence balancing", 2).with_panel(loss).with_panel(theta);
+    Ok(figure.write_png(file, 1500, 650)?)
 }
 
 #[cfg(test)]

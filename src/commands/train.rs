@@ -5,7 +5,7 @@ use anyhow::Context;
 use clap::{Args, ValueEnum};
 use indicatif::{ProgressBar, ProgressStyle};
 use pesto_meta::optim::{Adam, Optimizer, SavedOptimizer, Schedule, Sgd};
-use pesto_meta::plot::LineChart;
+use pesto_meta::plot::{LineChart, PALETTE, Series, Style, moving_average};
 use pesto_meta::{Curve, InnerObserver, train_task};
 use pesto_tasks::{TaskSpec, registry};
 use serde::Serialize;
@@ -167,13 +167,17 @@ fn write_outputs(dir: &std::path::Path, curve: &Curve, summary: &Summary) -> any
     let json = dir.join("summary.json");
     std::fs::write(&json, serde_json::to_string_pretty(summary)? + "\n")
         .with_context(|| format!("writing {}", json.display()))?;
-    let train = curve.train.iter().enumerate().map(|(s, &l)| (s as f64, f64::from(l))).collect();
+    let train: Vec<(f64, f64)> =
+        curve.train.iter().enumerate().map(|(s, &l)| (s as f64, f64::from(l))).collect();
+    let smoothed = moving_average(&train, (train.len() / 40).max(1));
     let heldout = curve.heldout.iter().map(|&(s, l)| (s as f64, f64::from(l))).collect();
+    let faint = Style { width: 1, opacity: 0.35, ..Style::solid(PALETTE[0]) };
     LineChart::new(&format!("{} with {}", summary.task, summary.optimizer), "step", "loss")
         .log_y(true)
-        .with_series("train (minibatch)", train)
-        .with_series("held-out", heldout)
-        .write_png(&dir.join("curve.png"), 960, 600)?;
+        .with(Series::new("train (minibatch)", train, faint))
+        .with(Series::new("train (moving average)", smoothed, Style::solid(PALETTE[0])))
+        .with(Series::new("held-out", heldout, Style::solid(PALETTE[1])))
+        .write_png(&dir.join("curve.png"), 1100, 600)?;
     Ok(())
 }
 

@@ -1,11 +1,13 @@
 //! Observers of the outer training loop: each sees one record per outer step. A TensorBoard
-//! writer, a CSV log and a progress bar are three observers of one loop.
+//! writer, a CSV log, a progress bar and the curves figure are four observers of one loop.
 
 mod csv;
+mod curves;
 mod progress;
 mod tensorboard;
 
 pub use csv::CsvLog;
+pub use curves::CurvesPlot;
 pub use progress::ProgressBar;
 pub use tensorboard::TensorBoard;
 

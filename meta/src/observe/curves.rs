@@ -2,7 +2,7 @@
 //! average, the held-out meta-loss, the meta-gradient norm), redrawn at each checkpoint and at
 //! the end of the run.
 
-use super::{CsvLog, Observer, OuterRecord};
+use super::{CsvLog, Observer, OuterRecord, run_name};
 use crate::plot::{Figure, LineChart, Marker, PALETTE, Series, Style, moving_average};
 use std::io;
 use std::path::{Path, PathBuf};
@@ -49,8 +49,7 @@ impl CurvesPlot {
             Err(err) if err.kind() == io::ErrorKind::NotFound => Vec::new(),
             Err(err) => return Err(err),
         };
-        let name = run_dir.canonicalize().unwrap_or_else(|_| run_dir.to_path_buf());
-        let name = name.file_name().map_or("run".into(), |n| n.to_string_lossy().into_owned());
+        let name = run_name(run_dir);
         let points: Vec<Point> =
             records.iter().filter(|r| r.step <= start_step).map(Point::from).collect();
         let drawn = points.len();

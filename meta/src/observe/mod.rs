@@ -19,6 +19,14 @@ fn named(path: &Path, error: io::Error) -> io::Error {
     io::Error::new(error.kind(), format!("{}: {error}", path.display()))
 }
 
+/// The name of the run in `dir`: the directory's own name, resolved so that `.` is named too,
+/// or `run` where it has none.
+pub fn run_name(dir: &Path) -> String {
+    let dir = dir.canonicalize().or_else(|_| std::path::absolute(dir));
+    let name = dir.ok().and_then(|d| d.file_name().map(|n| n.to_string_lossy().into_owned()));
+    name.unwrap_or_else(|| "run".into())
+}
+
 /// What the outer loop reports after each outer step.
 #[derive(Clone, Debug, Default, PartialEq)]
 pub struct OuterRecord {

@@ -142,7 +142,7 @@ pub fn run(
         .with_max_skipped_updates(u64::MAX);
     let label = method.label();
     let resumable = InfluenceBalancingSettings { outer_steps: 0, ..settings.clone() };
-    let key = serde_json::json!({ "method": method, "settings": resumable }).to_string();
+    let key = serde_json::json!({ "method": method, "settings": resumable });
     let records = runner::train(&mut trainer, settings.outer_steps, &label, &key, storage, stop)?;
     let theta = trainer.system().initial_theta();
     let first =

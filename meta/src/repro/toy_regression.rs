@@ -102,14 +102,8 @@ pub fn run(
         .with_evaluation(Evaluation { every: log_every, evaluate })
         .with_max_skipped_updates(u64::MAX);
     let key = serde_json::json!({ "estimator": kind, "settings": resumable(settings) });
-    let records = runner::train(
-        &mut trainer,
-        settings.outer_steps,
-        kind.name(),
-        &key.to_string(),
-        storage,
-        stop,
-    )?;
+    let records =
+        runner::train(&mut trainer, settings.outer_steps, kind.name(), &key, storage, stop)?;
     let system = trainer.system();
     let point = |step, theta: &[f32]| TrajectoryPoint {
         step,

@@ -1,5 +1,6 @@
 //! `pesto eval`: a learned optimizer against tuned Adam and SGD-momentum on a suite.
 
+use super::whole;
 use anyhow::Context;
 use clap::Args;
 use indicatif::{ProgressBar, ProgressStyle};
@@ -13,7 +14,7 @@ use std::time::Instant;
 #[derive(Debug, Args)]
 pub struct EvalArgs {
     /// The learned optimizer: an optimizer file or a meta-training run directory.
-    #[arg(long, default_value = "checkpoints/pretrained")]
+    #[arg(long = "lopt", alias = "checkpoint", default_value = "checkpoints/pretrained")]
     checkpoint: PathBuf,
     /// Suite to evaluate on: `heldout`, `ood`, `long`, `train`, or the path of a suite file.
     #[arg(long, default_value = "heldout")]
@@ -22,7 +23,7 @@ pub struct EvalArgs {
     #[arg(long, default_value = "runs/eval")]
     out: PathBuf,
     /// Initialisation seeds per task.
-    #[arg(long, default_value_t = 3, value_parser = clap::value_parser!(u64).range(1..=100))]
+    #[arg(long, default_value_t = 3, allow_negative_numbers = true, value_parser = whole(1, 100))]
     seeds: u64,
     /// Worker threads (default: one per core).
     #[arg(long)]
@@ -66,4 +67,23 @@ pub fn run(args: EvalArgs) -> anyhow::Result<()> {
         args.out.display()
     );
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use crate::commands::Cli;
+    use clap::Parser;
+
+    #[test]
+    fn the_optimizer_file_option_is_lopt_as_in_train_and_seeds_name_their_range() {
+        for option in ["--lopt", "--checkpoint"] {
+            assert!(Cli::try_parse_from(["pesto", "eval", option, "run/optimizer.bin"]).is_ok());
+        }
+        let err = Cli::try_parse_from(["pesto", "eval", "--seeds", "-1"]).unwrap_err();
+        assert_eq!(err.exit_code(), 2);
+        assert_eq!(
+            err.to_string().lines().next().unwrap(),
+            "error: invalid value '-1' for '--seeds <SEEDS>': expected a whole number from 1 to 100"
+        );
+    }
 }

@@ -1,6 +1,7 @@
 //! `pesto train`: trains one task with a hand-designed or learned optimizer and writes its loss
 //! curve.
 
+use super::whole;
 use anyhow::Context;
 use clap::{Args, ValueEnum};
 use indicatif::{ProgressBar, ProgressStyle};
@@ -23,6 +24,7 @@ pub struct TrainArgs {
     task: String,
     /// Seed of the task's data and of the initialisation.
     #[arg(long, default_value_t = 0)]
+    #[arg(allow_negative_numbers = true, value_parser = whole(0, u64::MAX))]
     seed: u64,
     /// The optimizer.
     #[arg(long, value_enum, default_value_t = OptimizerKind::Adam)]
@@ -31,16 +33,16 @@ pub struct TrainArgs {
     #[arg(long, conflicts_with_all = ["optimizer", "lr", "schedule"])]
     lopt: Option<PathBuf>,
     /// Learning rate (the initial one under a cosine schedule).
-    #[arg(long, default_value_t = 3e-3, value_parser = positive)]
+    #[arg(long, default_value_t = 3e-3, value_parser = positive, allow_negative_numbers = true)]
     lr: f32,
     /// Learning-rate schedule.
     #[arg(long, value_enum, default_value_t = ScheduleKind::Constant)]
     schedule: ScheduleKind,
     /// Number of inner steps [default: the task's horizon].
-    #[arg(long, value_parser = clap::value_parser!(u64).range(1..))]
+    #[arg(long, allow_negative_numbers = true, value_parser = whole(1, u64::MAX))]
     steps: Option<u64>,
     /// Steps between held-out evaluations [default: steps / 100].
-    #[arg(long, value_parser = clap::value_parser!(u64).range(1..))]
+    #[arg(long, allow_negative_numbers = true, value_parser = whole(1, u64::MAX))]
     eval_every: Option<u64>,
     /// Output directory.
     #[arg(long, default_value = "runs/train")]
@@ -207,8 +209,25 @@ mod tests {
              batch, steps"
         );
         assert_eq!(exit_code(&err), 2);
-        let lr = Cli::try_parse_from(["pesto", "train", "--task", "quadratic", "--lr", "-1"]);
-        assert_eq!(lr.unwrap_err().exit_code(), 2);
+        let parse = |option: &str, value: &str| {
+            let args = ["pesto", "train", "--task", "quadratic", option, value];
+            let err = Cli::try_parse_from(args).unwrap_err();
+            assert_eq!(err.exit_code(), 2);
+            err.to_string()
+        };
+        assert_eq!(
+            parse("--lr", "-1"),
+            "error: invalid value '-1' for '--lr <LR>': `-1` is not a positive number\n\n\
+             For more information, try '--help'.\n"
+        );
+        assert!(
+            parse("--steps", "-5").starts_with(
+                "error: invalid value '-5' for '--steps <STEPS>': expected a whole number of at \
+                 least 1\n"
+            ),
+            "{}",
+            parse("--steps", "-5")
+        );
     }
 
     #[test]

@@ -9,7 +9,8 @@ use std::path::Path;
 
 use super::axis::{Axis, log_ticks};
 use super::legend::{self, Entry, Glyph};
-use super::style::Style;
+use super::line::clip;
+use super::style::{Marker, Style};
 use super::{FONT, PlotError};
 
 /// Values of a positive function on a regular grid over `x` times `y`.
@@ -69,24 +70,29 @@ pub struct Labels<'a> {
     pub value: &'a str,
 }
 
-/// Styles of the paths, in colours chosen to stand out on the viridis map.
-const PATH_STYLES: [Style; 11] = [
-    path_style(255, 255, 255),
-    path_style(228, 26, 28),
-    path_style(255, 127, 0),
-    path_style(247, 129, 191),
-    path_style(0, 0, 0),
-    path_style(166, 86, 40),
-    path_style(55, 126, 184),
-    path_style(152, 78, 163),
-    path_style(255, 255, 51),
-    path_style(0, 255, 255),
-    path_style(128, 128, 128),
+/// Colours of the paths, chosen to stand out on the viridis map.
+const PATH_COLOURS: [RGBColor; 11] = [
+    RGBColor(255, 255, 255),
+    RGBColor(228, 26, 28),
+    RGBColor(255, 127, 0),
+    RGBColor(247, 129, 191),
+    RGBColor(0, 0, 0),
+    RGBColor(166, 86, 40),
+    RGBColor(55, 126, 184),
+    RGBColor(152, 78, 163),
+    RGBColor(255, 255, 51),
+    RGBColor(0, 255, 255),
+    RGBColor(128, 128, 128),
 ];
 
-/// A solid 3-pixel path in the colour (r, g, b).
-const fn path_style(r: u8, g: u8, b: u8) -> Style {
-    Style { colour: RGBColor(r, g, b), width: 3, dashed: false, marker: None, opacity: 1.0 }
+/// The styles of `n` paths: their colours, an end marker each, and widths from 6 pixels for the
+/// first down to 2 for the last.
+fn path_styles(n: usize) -> impl Iterator<Item = Style> {
+    (0..n).map(move |i| Style {
+        width: (2 + 4 * (n - 1 - i) / (n - 1).max(1)) as u32,
+        marker: Some(Marker::ALL[i % Marker::ALL.len()]),
+        ..Style::solid(PATH_COLOURS[i % PATH_COLOURS.len()])
+    })
 }
 
 /// Viridis, sampled at five points and interpolated linearly; `u` in [0, 1].
@@ -128,8 +134,8 @@ pub fn draw(
     draw_colour_bar(&bar, lo..hi, &colour, labels.value).map_err(|e| error(&e))?;
     let entries: Vec<Entry> = paths
         .iter()
-        .zip(PATH_STYLES.iter().cycle())
-        .map(|(path, &style)| Entry { name: path.label.clone(), glyph: Glyph::Line(style) })
+        .zip(path_styles(paths.len()))
+        .map(|(path, style)| Entry { name: path.label.clone(), glyph: Glyph::Line(style) })
         .collect();
     legend::draw(&legend_area, &entries, 58, RGBColor(190, 190, 190)).map_err(|e| error(&e))?;
     root.present().map_err(|e| error(&e))
@@ -178,10 +184,17 @@ fn draw_map<'b>(
         .x_label_formatter(&|v| x.label(*v))
         .y_label_formatter(&|v| y.label(*v))
         .draw()?;
-    for (path, style) in paths.iter().zip(PATH_STYLES.iter().cycle()) {
-        chart.draw_series(LineSeries::new(path.points.iter().copied(), style.stroke()))?;
-        if let Some(&end) = path.points.last() {
-            chart.draw_series([Circle::new(end, 7, style.colour.filled())])?;
+    // Earlier paths are drawn wider, so a path lying on an earlier one leaves it showing at its
+    // sides; each path ends in its own marker shape.
+    for (i, (path, style)) in paths.iter().zip(path_styles(paths.len())).enumerate() {
+        for run in clip(&path.points, &surface.x, &surface.y) {
+            chart.draw_series(LineSeries::new(run, style.stroke()))?;
+        }
+        let end =
+            path.points.last().filter(|p| surface.x.contains(&p.0) && surface.y.contains(&p.1));
+        if let (Some(&end), Some(marker)) = (end, style.marker) {
+            let size = 7 + (paths.len() - i) as i32 / 3;
+            marker.draw(chart.plotting_area(), end, style.rgba(), size)?;
         }
     }
     Ok(())

@@ -73,7 +73,7 @@ pub fn draw<DB: DrawingBackend>(
                     area.draw(&PathElement::new(piece, style.stroke()))?;
                 }
                 if let Some(marker) = style.marker {
-                    marker.draw(area, (x + SAMPLE / 2 - 3, y), style.rgba())?;
+                    marker.draw(area, (x + SAMPLE / 2 - 3, y), style.rgba(), 4)?;
                 }
             }
             Glyph::Patch(colour) => {

@@ -8,6 +8,7 @@ use super::{FONT, PALETTE, PlotError, register_fonts};
 use plotters::coord::Shift;
 use plotters::prelude::*;
 use plotters::style::text_anchor::{HPos, Pos, VPos};
+use std::ops::Range;
 use std::path::Path;
 
 /// One named line, with an optional band around it.
@@ -221,7 +222,7 @@ impl LineChart {
         let order = (0..self.series.len()).filter(|&i| !self.series[i].style.dashed);
         for i in order.chain((0..self.series.len()).filter(|&i| self.series[i].style.dashed)) {
             let style = self.series[i].style;
-            for run in clip(&drawn[i], lo, hi) {
+            for run in clip(&drawn[i], &x.range, &y.range) {
                 if style.dashed {
                     chart.draw_series(DashedLineSeries::new(run, 9, 6, style.stroke()))?;
                 } else {
@@ -238,7 +239,7 @@ impl LineChart {
                 let phase = i * every / count;
                 let marked = points.iter().skip(phase).step_by(every);
                 for &p in marked.filter(|p| (lo..=hi).contains(&p.1)) {
-                    marker.draw(chart.plotting_area(), p, s.style.rgba())?;
+                    marker.draw(chart.plotting_area(), p, s.style.rgba(), 4)?;
                 }
             }
         }
@@ -273,10 +274,11 @@ fn pad(lo: f64, hi: f64) -> (f64, f64) {
     (lo - pad, hi + pad)
 }
 
-/// The pieces of the polyline `points` that lie between `lo` and `hi` in y, cut where it
-/// crosses them.
-fn clip(points: &[(f64, f64)], lo: f64, hi: f64) -> Vec<Vec<(f64, f64)>> {
-    let inside = |p: (f64, f64)| (lo..=hi).contains(&p.1);
+/// The pieces of the polyline `points` inside the rectangle `x` times `y`, cut where it
+/// crosses the edges (Liang-Barsky clipping of each segment).
+pub fn clip(points: &[(f64, f64)], x: &Range<f64>, y: &Range<f64>) -> Vec<Vec<(f64, f64)>> {
+    let inside =
+        |p: (f64, f64)| (x.start..=x.end).contains(&p.0) && (y.start..=y.end).contains(&p.1);
     let mut runs: Vec<Vec<(f64, f64)>> = Vec::new();
     let mut open = false;
     if let Some(&first) = points.first().filter(|&&p| inside(p)) {
@@ -285,13 +287,22 @@ fn clip(points: &[(f64, f64)], lo: f64, hi: f64) -> Vec<Vec<(f64, f64)>> {
     }
     for pair in points.windows(2) {
         let (p, q) = (pair[0], pair[1]);
-        let at = |t: f64| (p.0 + t * (q.0 - p.0), p.1 + t * (q.1 - p.1));
-        let (t0, t1) = if p.1 == q.1 {
-            if inside(p) { (0.0, 1.0) } else { continue }
-        } else {
-            let (a, b) = ((lo - p.1) / (q.1 - p.1), (hi - p.1) / (q.1 - p.1));
-            (a.min(b).max(0.0), a.max(b).min(1.0))
-        };
+        let (dx, dy) = (q.0 - p.0, q.1 - p.1);
+        let at = |t: f64| (p.0 + t * dx, p.1 + t * dy);
+        let edges =
+            [(-dx, p.0 - x.start), (dx, x.end - p.0), (-dy, p.1 - y.start), (dy, y.end - p.1)];
+        let (mut t0, mut t1) = (0.0f64, 1.0f64);
+        for (along, room) in edges {
+            if along == 0.0 {
+                if room < 0.0 {
+                    (t0, t1) = (1.0, 0.0);
+                }
+            } else if along < 0.0 {
+                t0 = t0.max(room / along);
+            } else {
+                t1 = t1.min(room / along);
+            }
+        }
         if t0 > t1 {
             open = false;
             continue;
@@ -410,7 +421,8 @@ mod tests {
             .y_window(-1.0, 4.0);
         let (_, y) = chart.axes().unwrap();
         assert!(y.range.start >= -1.0 && y.range.start < -1.0 / 6.0 && y.range.end == 4.0);
-        let runs = clip(&[(0.0, 0.5), (1.0, 3.0), (2.0, 5.0), (3.0, 2.0), (4.0, 10.0)], -1.0, 4.0);
+        let points = [(0.0, 0.5), (1.0, 3.0), (2.0, 5.0), (3.0, 2.0), (4.0, 10.0)];
+        let runs = clip(&points, &(0.0..4.0), &(-1.0..4.0));
         assert_eq!(
             runs,
             vec![

@@ -24,21 +24,26 @@ impl Marker {
     pub const ALL: [Marker; 5] =
         [Marker::Circle, Marker::Triangle, Marker::Square, Marker::Cross, Marker::Ring];
 
-    /// Draws the marker centred at `at` (in `area`'s coordinates) in `colour`.
+    /// Draws the marker centred at `at` (in `area`'s coordinates) in `colour`, `size` pixels
+    /// from its centre to its edge.
     pub fn draw<DB: DrawingBackend, CT: CoordTranslate>(
         self,
         area: &DrawingArea<DB, CT>,
         at: CT::From,
         colour: RGBAColor,
+        size: i32,
     ) -> Result<(), DrawingAreaErrorKind<DB::ErrorType>> {
         let (fill, line) = (colour.filled(), colour.stroke_width(2));
         let anchor = EmptyElement::at(at);
+        let radius = size.unsigned_abs();
         match self {
-            Marker::Circle => area.draw(&(anchor + Circle::new((0, 0), 4, fill))),
-            Marker::Triangle => area.draw(&(anchor + TriangleMarker::new((0, 0), 5, fill))),
-            Marker::Square => area.draw(&(anchor + Rectangle::new([(-4, -4), (4, 4)], fill))),
-            Marker::Cross => area.draw(&(anchor + Cross::new((0, 0), 4, line))),
-            Marker::Ring => area.draw(&(anchor + Circle::new((0, 0), 4, line))),
+            Marker::Circle => area.draw(&(anchor + Circle::new((0, 0), radius, fill))),
+            Marker::Triangle => area.draw(&(anchor + TriangleMarker::new((0, 0), size + 1, fill))),
+            Marker::Square => {
+                area.draw(&(anchor + Rectangle::new([(-size, -size), (size, size)], fill)))
+            }
+            Marker::Cross => area.draw(&(anchor + Cross::new((0, 0), radius, line))),
+            Marker::Ring => area.draw(&(anchor + Circle::new((0, 0), radius, line))),
         }
     }
 }

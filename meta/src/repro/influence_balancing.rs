@@ -218,10 +218,15 @@ fn draw_figure(file: &Path, runs: &[MethodRun], optimum: f64) -> Result<(), Repr
         }
     };
     let (lo, hi) = THETA_WINDOW;
-    let cut = runs.iter().flat_map(|r| &r.curve).any(|p| !(lo..=hi).contains(&f64::from(p.theta)));
-    let theta_title = match cut {
-        true => format!("theta (axis cut at {lo} and {hi})"),
-        false => "theta".to_string(),
+    let thetas = || runs.iter().flat_map(|r| &r.curve).map(|p| f64::from(p.theta));
+    let cut: Vec<String> = [(thetas().any(|t| t < lo), lo), (thetas().any(|t| t > hi), hi)]
+        .into_iter()
+        .filter(|&(cut, _)| cut)
+        .map(|(_, at)| at.to_string())
+        .collect();
+    let theta_title = match cut.is_empty() {
+        true => "theta".to_string(),
+        false => format!("theta (axis cut at {})", cut.join(" and ")),
     };
     let mut loss =
         LineChart::new("evaluation loss", "outer step", "loss of a 500-step unroll").log_y(true);

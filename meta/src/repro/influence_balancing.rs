@@ -3,8 +3,8 @@
 //! fresh 500-step unroll. Short-horizon methods see the wrong sign and diverge; PES, RTRL, UORO
 //! and ARTBP reach theta* = -1/6.
 
-use super::ReproError;
 use super::runner::{self, Storage};
+use super::{ReproError, summary_json, write_file};
 use crate::estimators::{
     AnyMethod, EstimatorConfig, EstimatorKind, GradientConfig, GradientKind, MethodKind,
 };
@@ -180,21 +180,17 @@ pub fn write_outputs(
     settings: &InfluenceBalancingSettings,
     runs: &[MethodRun],
 ) -> Result<(), ReproError> {
-    std::fs::create_dir_all(dir).map_err(|e| ReproError::io(dir, e))?;
     let mut csv = String::from("iteration,method,theta,evaluation_loss\n");
     for run in runs {
         for p in &run.curve {
             let _ = writeln!(csv, "{},{},{},{}", p.iteration, run.label, p.theta, p.loss);
         }
     }
-    let csv_path = dir.join("curves.csv");
-    std::fs::write(&csv_path, csv).map_err(|e| ReproError::io(&csv_path, e))?;
+    write_file(dir, "curves.csv", csv)?;
     let optimum = InfluenceBalancing::default().optimum();
     let total_seconds = runs.iter().map(|r| r.seconds).sum();
     let summary = Summary { settings, optimum, runs, total_seconds };
-    let json_path = dir.join("summary.json");
-    let json = serde_json::to_string_pretty(&summary).expect("the summary serialises");
-    std::fs::write(&json_path, json).map_err(|e| ReproError::io(&json_path, e))?;
+    write_file(dir, "summary.json", summary_json(&summary))?;
     draw_figure(&dir.join("influence_balancing.png"), runs, optimum)
 }
 

@@ -2,7 +2,7 @@
 //! through a meter that counts plain forward steps (F) and differentiated steps (F + B, the
 //! Jacobians of one step), while the estimator reports the floats its buffers hold.
 
-use super::ReproError;
+use super::{ReproError, summary_json, write_file};
 use crate::differentiable::{DifferentiableSystem, StepJacobians};
 use crate::estimators::{AnyMethod, Estimator, EstimatorConfig, GradientConfig, MethodKind};
 use crate::systems::ToyRegression;
@@ -222,7 +222,7 @@ struct Summary<'a> {
 
 /// The settings and rows as pretty JSON, as `summary.json` holds them.
 pub fn to_json(settings: &TableSettings, rows: &[CostRow]) -> String {
-    serde_json::to_string_pretty(&Summary { settings, rows }).expect("the summary serialises")
+    summary_json(&Summary { settings, rows })
 }
 
 /// Writes `table.txt` (`to_text`) and `summary.json` (`to_json`) into `dir`.
@@ -231,11 +231,8 @@ pub fn write_outputs(
     settings: &TableSettings,
     rows: &[CostRow],
 ) -> Result<(), ReproError> {
-    std::fs::create_dir_all(dir).map_err(|e| ReproError::io(dir, e))?;
-    let text = dir.join("table.txt");
-    std::fs::write(&text, to_text(settings, rows)).map_err(|e| ReproError::io(&text, e))?;
-    let json = dir.join("summary.json");
-    std::fs::write(&json, to_json(settings, rows)).map_err(|e| ReproError::io(&json, e))
+    write_file(dir, "table.txt", to_text(settings, rows))?;
+    write_file(dir, "summary.json", to_json(settings, rows))
 }
 
 #[cfg(test)]

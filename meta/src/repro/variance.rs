@@ -2,7 +2,7 @@
 //! estimator's estimates over one whole inner problem (N T inner steps for every estimator),
 //! which for ES, PES and NRES is an unbiased estimate of the smoothed meta-gradient.
 
-use super::ReproError;
+use super::{ReproError, summary_json, write_file};
 use crate::estimators::{
     AnyEstimator, Estimator, EstimatorConfig, EstimatorError, EstimatorKind, MethodKind,
 };
@@ -199,9 +199,7 @@ pub fn write_outputs(
     settings: &VarianceSettings,
     rows: &[VarianceRow],
 ) -> Result<(), ReproError> {
-    std::fs::create_dir_all(dir).map_err(|e| ReproError::io(dir, e))?;
-    let csv = dir.join("variance.csv");
-    std::fs::write(&csv, to_csv(rows)).map_err(|e| ReproError::io(&csv, e))?;
+    write_file(dir, "variance.csv", to_csv(rows))?;
     let summary = Summary {
         settings,
         rows: rows
@@ -217,9 +215,7 @@ pub fn write_outputs(
             })
             .collect(),
     };
-    let json = dir.join("summary.json");
-    let text = serde_json::to_string_pretty(&summary).expect("the summary serialises");
-    std::fs::write(&json, text).map_err(|e| ReproError::io(&json, e))?;
+    write_file(dir, "summary.json", summary_json(&summary))?;
     Ok(chart(settings, rows).write_png(&dir.join("variance.png"), 1100, 600)?)
 }
 

@@ -60,7 +60,10 @@ impl TensorBoard {
     /// cannot hold it) under the tag `config`, and as hparams (one per scalar field, named by
     /// its dotted path; arrays as their JSON text).
     pub fn with_config(mut self, config: &impl Serialize) -> io::Result<Self> {
-        let values = serde_json::to_value(config).map_err(io::Error::other)?;
+        // Through JSON text, so that an f32 field keeps its shortest decimal form (0.01, not
+        // 0.009999999776482582).
+        let json = serde_json::to_string(config).map_err(io::Error::other)?;
+        let values: serde_json::Value = serde_json::from_str(&json).map_err(io::Error::other)?;
         let text = toml::to_string(config)
             .or_else(|_| serde_json::to_string_pretty(&values))
             .map_err(io::Error::other)?;
@@ -282,12 +285,20 @@ print(json.dumps(out))
         let root = std::env::temp_dir().join(format!("pesto-tb-config-{}", std::process::id()));
         let _ = std::fs::remove_dir_all(&root);
         let run = root.join("quick");
-        let config = serde_json::json!({
-            "seed": 3,
-            "stagger": true,
-            "horizon": [100, 2000],
-            "estimator": { "kind": "pes", "sigma": 0.01 },
-        });
+        #[derive(Serialize)]
+        struct Estimator {
+            kind: &'static str,
+            sigma: f32,
+        }
+        #[derive(Serialize)]
+        struct Config {
+            seed: u64,
+            stagger: bool,
+            horizon: [u64; 2],
+            estimator: Estimator,
+        }
+        let estimator = Estimator { kind: "pes", sigma: 0.01 };
+        let config = Config { seed: 3, stagger: true, horizon: [100, 2000], estimator };
         let mut tb = TensorBoard::for_run(&run).unwrap().with_config(&config).unwrap();
         tb.observe(&OuterRecord { step: 1, meta_loss: 0.5, ..Default::default() }).unwrap();
         tb.finish().unwrap();

@@ -14,7 +14,8 @@ use std::time::Instant;
 #[derive(Debug, Args)]
 pub struct EvalArgs {
     /// The learned optimizer: an optimizer file or a meta-training run directory.
-    #[arg(long = "lopt", alias = "checkpoint", default_value = "checkpoints/pretrained")]
+    #[arg(long = "lopt", value_name = "LOPT", alias = "checkpoint")]
+    #[arg(default_value = "checkpoints/pretrained")]
     checkpoint: PathBuf,
     /// Suite to evaluate on: `heldout`, `ood`, `long`, `train`, or the path of a suite file.
     #[arg(long, default_value = "heldout")]

@@ -18,8 +18,6 @@ pub struct Tick {
 /// One axis of a chart: its drawn range, labelled ticks and unlabelled grid lines.
 #[derive(Clone, Debug, PartialEq)]
 pub struct Axis {
-    /// Whether drawing coordinates are log10 of the values.
-    pub log: bool,
     /// The drawn range in drawing coordinates.
     pub range: Range<f64>,
     /// Labelled ticks, in increasing order.
@@ -65,7 +63,6 @@ impl Axis {
             }
         };
         Self {
-            log: false,
             range: lo..hi,
             ticks: ticks
                 .iter()
@@ -96,7 +93,7 @@ impl Axis {
         } else {
             decades.map(f64::from).filter(|t| (a..=b).contains(t)).collect()
         };
-        Self { log: true, range: a..b, ticks, minor }
+        Self { range: a..b, ticks, minor }
     }
 
     /// The label of the tick at `at` (drawing coordinates), or an empty string between ticks.
@@ -108,11 +105,6 @@ impl Axis {
     /// The tick positions, for plotters' key points.
     pub fn positions(&self) -> Vec<f64> {
         self.ticks.iter().map(|t| t.at).collect()
-    }
-
-    /// Drawing coordinate of the value `v` (log10 on a log axis).
-    pub fn to_drawing(&self, v: f64) -> f64 {
-        if self.log { v.log10() } else { v }
     }
 }
 

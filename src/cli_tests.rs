@@ -580,9 +580,7 @@ fn a_run_records_its_effective_config_and_every_session() {
     let start = ["meta-train", "--steps", "4", "--set", "estimator.sigma=0.02", "--config"];
     let output = run(pesto().args(start).arg(&config).arg("--out").arg(&out));
     let stdout = String::from_utf8_lossy(&output.stdout);
-    assert!(
-        stdout.contains(&format!("evaluate it with: pesto eval --checkpoint {}", out.display()))
-    );
+    assert!(stdout.contains(&format!("evaluate it with: pesto eval --lopt {}", out.display())));
     let saved = std::fs::read_to_string(out.join("config.toml")).unwrap();
     let effective = shown.replace("outer_steps = 6000", "outer_steps = 4");
     let reread = |text: &str| toml::from_str::<toml::Table>(text).unwrap();

@@ -1,5 +1,6 @@
 //! `pesto eval`: a learned optimizer against tuned Adam and SGD-momentum on a suite.
 
+use super::whole;
 use anyhow::Context;
 use clap::Args;
 use indicatif::{ProgressBar, ProgressStyle};
@@ -13,16 +14,17 @@ use std::time::Instant;
 #[derive(Debug, Args)]
 pub struct EvalArgs {
     /// The learned optimizer: an optimizer file or a meta-training run directory.
-    #[arg(long, default_value = "checkpoints/pretrained")]
+    #[arg(long = "lopt", value_name = "LOPT", alias = "checkpoint")]
+    #[arg(default_value = "checkpoints/pretrained")]
     checkpoint: PathBuf,
     /// Suite to evaluate on: `heldout`, `ood`, `long`, `train`, or the path of a suite file.
     #[arg(long, default_value = "heldout")]
     suite: String,
-    /// Output directory for results.json, curves.csv, summary.png and plots/.
+    /// Output directory for results.json, curves.csv, summary.png, overview.png and plots/.
     #[arg(long, default_value = "runs/eval")]
     out: PathBuf,
     /// Initialisation seeds per task.
-    #[arg(long, default_value_t = 3, value_parser = clap::value_parser!(u64).range(1..=100))]
+    #[arg(long, default_value_t = 3, allow_negative_numbers = true, value_parser = whole(1, 100))]
     seeds: u64,
     /// Worker threads (default: one per core).
     #[arg(long)]
@@ -61,9 +63,28 @@ pub fn run(args: EvalArgs) -> anyhow::Result<()> {
     write_outputs(&report, &args.out)?;
     print!("{}", table(&report));
     println!(
-        "{:.1} s; wrote results.json, curves.csv, summary.png and plots/ to {}",
+        "{:.1} s; wrote results.json, curves.csv, summary.png, overview.png and plots/ to {}",
         started.elapsed().as_secs_f64(),
         args.out.display()
     );
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use crate::commands::Cli;
+    use clap::Parser;
+
+    #[test]
+    fn the_optimizer_file_option_is_lopt_as_in_train_and_seeds_name_their_range() {
+        for option in ["--lopt", "--checkpoint"] {
+            assert!(Cli::try_parse_from(["pesto", "eval", option, "run/optimizer.bin"]).is_ok());
+        }
+        let err = Cli::try_parse_from(["pesto", "eval", "--seeds", "-1"]).unwrap_err();
+        assert_eq!(err.exit_code(), 2);
+        assert_eq!(
+            err.to_string().lines().next().unwrap(),
+            "error: invalid value '-1' for '--seeds <SEEDS>': expected a whole number from 1 to 100"
+        );
+    }
 }

@@ -5,7 +5,7 @@ use anyhow::Context;
 use clap::Args;
 use pesto_meta::metatrain::provenance::{self, Session};
 use pesto_meta::metatrain::{MetaTrainConfig, MetaTrainer, RunError, checkpoint_dir};
-use pesto_meta::observe::{CsvLog, Observers, ProgressBar, TensorBoard};
+use pesto_meta::observe::{CsvLog, CurvesPlot, Observers, ProgressBar, TensorBoard};
 use pesto_meta::optim::SAVED_OPTIMIZER_FILE;
 use std::io::Write;
 use std::path::{Path, PathBuf};
@@ -95,7 +95,8 @@ pub fn run(args: MetaTrainArgs) -> anyhow::Result<()> {
     let mut observers = Observers::default();
     observers.push(ProgressBar::new(start, until, Duration::from_secs(args.progress_every)));
     observers.push(CsvLog::open(&dir.join("log.csv"), start)?);
-    observers.push(TensorBoard::open(&dir.join("tensorboard"))?);
+    observers.push(CurvesPlot::open(&dir, start)?);
+    observers.push(TensorBoard::for_run(&dir)?.with_config(trainer.config())?);
     provenance::append(&dir, session(start, until))
         .with_context(|| format!("recording the session in {}", dir.display()))?;
     trainer.run(until, &mut observers, &crate::signals::STOP)?;
@@ -130,7 +131,7 @@ pub fn run(args: MetaTrainArgs) -> anyhow::Result<()> {
         }
     }
     let _ = writeln!(out, "learned optimizer: {}", dir.join(SAVED_OPTIMIZER_FILE).display());
-    let _ = writeln!(out, "evaluate it with: pesto eval --checkpoint {}", dir.display());
+    let _ = writeln!(out, "evaluate it with: pesto eval --lopt {}", dir.display());
     let _ = writeln!(out, "resume with: pesto meta-train --resume {}", dir.display());
     Ok(())
 }

@@ -85,6 +85,16 @@ pub fn set_threads(threads: Option<usize>) -> anyhow::Result<()> {
     Ok(())
 }
 
+/// A clap value parser of whole numbers from `min` to `max` that takes a negative number as a
+/// number (with `allow_negative_numbers`), so that its error names the valid range.
+pub fn whole(min: u64, max: u64) -> impl Fn(&str) -> Result<u64, String> + Clone + Send + Sync {
+    move |text| match text.parse::<i128>() {
+        Ok(v) if (i128::from(min)..=i128::from(max)).contains(&v) => Ok(v as u64),
+        _ if max == u64::MAX => Err(format!("expected a whole number of at least {min}")),
+        _ => Err(format!("expected a whole number from {min} to {max}")),
+    }
+}
+
 /// Exit code for an error: 2 for bad user input (as clap uses for bad arguments), 1 otherwise.
 pub fn exit_code(err: &anyhow::Error) -> u8 {
     let user_input = |cause: &(dyn std::error::Error + 'static)| {

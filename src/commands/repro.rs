@@ -1,5 +1,6 @@
 //! `pesto repro`: the paper's experiments and estimator diagnostics.
 
+use super::whole;
 use anyhow::Context;
 use clap::{Args, Subcommand};
 use pesto_meta::estimators::MethodKind;
@@ -9,7 +10,7 @@ use pesto_meta::repro::runner::Storage;
 use pesto_meta::repro::table::{self, TableSettings};
 use pesto_meta::repro::toy_regression::{self, ToyRegressionSettings};
 use pesto_meta::repro::variance::{self, VarianceSettings};
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 
 /// Reproduce an experiment of the paper.
 #[derive(Debug, Subcommand)]
@@ -27,37 +28,51 @@ pub enum Repro {
 /// Options of `pesto repro table`.
 #[derive(Debug, Args)]
 pub struct TableArgs {
+    /// Output directory for table.txt and summary.json.
+    #[arg(long, default_value = "runs/table")]
+    out: PathBuf,
+    /// Print the table as JSON (what summary.json holds) instead of text.
+    #[arg(long)]
+    json: bool,
     /// Outer steps measured per estimator.
     #[arg(long, default_value_t = TableSettings::default().outer_steps)]
-    #[arg(value_parser = clap::value_parser!(u64).range(1..))]
+    #[arg(allow_negative_numbers = true, value_parser = whole(1, u64::MAX))]
     steps: u64,
+    #[command(flatten)]
+    seed: SeedArg,
 }
 
-/// Where an experiment's methods keep their runs: `OUT/runs/METHOD/` holds each method's
-/// `log.csv`, checkpoints and (with `--tensorboard`) TensorBoard events.
+/// The seed option every experiment takes.
+#[derive(Debug, Args)]
+pub struct SeedArg {
+    /// Seed of the experiment's random draws.
+    #[arg(long, default_value_t = 0)]
+    #[arg(allow_negative_numbers = true, value_parser = whole(0, u64::MAX))]
+    seed: u64,
+}
+
+/// How an experiment's methods keep their runs: `OUT/runs/METHOD/` holds each method's
+/// `log.csv` and checkpoints, `OUT/tensorboard/METHOD/` its TensorBoard events.
 #[derive(Debug, Args)]
 pub struct StorageArgs {
-    /// Output directory.
-    #[arg(long)]
-    out: PathBuf,
     /// Continue the methods' runs in `--out` from their newest checkpoints (after a stop, or to
     /// reach a larger `--steps`).
     #[arg(long)]
     resume: bool,
     /// Outer steps between two checkpoints of a method.
     #[arg(long, default_value_t = 1000)]
-    #[arg(value_parser = clap::value_parser!(u64).range(1..))]
+    #[arg(allow_negative_numbers = true, value_parser = whole(1, u64::MAX))]
     checkpoint_every: u64,
-    /// Also write TensorBoard events for each method.
+    /// Also write TensorBoard events for each method (`tensorboard --logdir OUT/tensorboard`).
     #[arg(long)]
     tensorboard: bool,
 }
 
 impl StorageArgs {
-    /// The storage these options describe.
-    fn storage(&self) -> Storage {
+    /// The storage these options describe, in `out`.
+    fn storage(&self, out: &Path) -> Storage {
         Storage {
-            dir: self.out.clone(),
+            dir: out.to_path_buf(),
             resume: self.resume,
             checkpoint_every: self.checkpoint_every,
             tensorboard: self.tensorboard,
@@ -68,12 +83,18 @@ impl StorageArgs {
 /// Options of `pesto repro influence-balancing`.
 #[derive(Debug, Args)]
 pub struct InfluenceBalancingArgs {
+    /// Output directory for curves.csv, summary.json, influence_balancing.png and the methods'
+    /// runs.
+    #[arg(long, default_value = "runs/influence-balancing")]
+    out: PathBuf,
     #[command(flatten)]
     storage: StorageArgs,
     /// Outer steps per method.
     #[arg(long, default_value_t = InfluenceBalancingSettings::default().outer_steps)]
-    #[arg(value_parser = clap::value_parser!(u64).range(1..))]
+    #[arg(allow_negative_numbers = true, value_parser = whole(1, u64::MAX))]
     steps: u64,
+    #[command(flatten)]
+    seed: SeedArg,
 }
 
 /// Options of `pesto repro toy-regression`.
@@ -81,12 +102,18 @@ pub struct InfluenceBalancingArgs {
 pub struct ToyRegressionArgs {
     #[arg(long, default_value = "all", help = estimator_help())]
     estimator: String,
+    /// Output directory for trajectory.csv, summary.json, toy_regression.png and the
+    /// estimators' runs.
+    #[arg(long, default_value = "runs/toy-regression")]
+    out: PathBuf,
     #[command(flatten)]
     storage: StorageArgs,
     /// Outer steps per estimator.
     #[arg(long, default_value_t = ToyRegressionSettings::default().outer_steps)]
-    #[arg(value_parser = clap::value_parser!(u64).range(1..))]
+    #[arg(allow_negative_numbers = true, value_parser = whole(1, u64::MAX))]
     steps: u64,
+    #[command(flatten)]
+    seed: SeedArg,
 }
 
 /// The help of `--estimator`: every estimator's name, or `all`.
@@ -98,20 +125,23 @@ fn estimator_help() -> String {
 /// Options of `pesto repro variance`.
 #[derive(Debug, Args)]
 pub struct VarianceArgs {
-    /// Output directory.
-    #[arg(long)]
+    /// Output directory for variance.csv, summary.json and variance.png.
+    #[arg(long, default_value = "runs/variance")]
     out: PathBuf,
     /// Independent samples per estimator.
-    #[arg(long, default_value_t = VarianceSettings::default().reps)]
-    reps: usize,
+    #[arg(long, default_value_t = VarianceSettings::default().reps as u64)]
+    #[arg(allow_negative_numbers = true, value_parser = whole(2, u64::MAX))]
+    reps: u64,
+    #[command(flatten)]
+    seed: SeedArg,
 }
 
 /// Runs a `repro` subcommand. A stop signal ends a training experiment after a checkpoint of
 /// the method it was running, which `--resume` continues.
 pub fn run(command: Repro) -> anyhow::Result<()> {
     let (out, done) = match command {
-        Repro::ToyRegression(args) => (args.storage.out.clone(), toy_regression(args)),
-        Repro::InfluenceBalancing(args) => (args.storage.out.clone(), influence_balancing(args)),
+        Repro::ToyRegression(args) => (args.out.clone(), toy_regression(args)),
+        Repro::InfluenceBalancing(args) => (args.out.clone(), influence_balancing(args)),
         Repro::Variance(args) => return variance(args),
         Repro::Table(args) => return table(args),
     };
@@ -128,16 +158,28 @@ pub fn run(command: Repro) -> anyhow::Result<()> {
 }
 
 fn table(args: TableArgs) -> anyhow::Result<()> {
-    let settings = TableSettings { outer_steps: args.steps, ..Default::default() };
+    let mut settings = TableSettings { outer_steps: args.steps, ..Default::default() };
+    settings.estimator.seed = args.seed.seed;
     let rows = table::measure(&settings)?;
-    print!("{}", table::to_text(&settings, &rows));
+    table::write_outputs(&args.out, &settings, &rows)?;
+    if args.json {
+        println!("{}", table::to_json(&settings, &rows));
+        eprintln!("wrote table.txt and summary.json to {}", args.out.display());
+    } else {
+        print!("{}", table::to_text(&settings, &rows));
+        println!("wrote table.txt and summary.json to {}", args.out.display());
+    }
     Ok(())
 }
 
 fn influence_balancing(args: InfluenceBalancingArgs) -> anyhow::Result<()> {
     crate::signals::install().context("installing the stop-signal handlers")?;
-    let settings = InfluenceBalancingSettings { outer_steps: args.steps, ..Default::default() };
-    let (storage, stop) = (args.storage.storage(), &crate::signals::STOP);
+    let settings = InfluenceBalancingSettings {
+        outer_steps: args.steps,
+        seed: args.seed.seed,
+        ..Default::default()
+    };
+    let (storage, stop) = (args.storage.storage(&args.out), &crate::signals::STOP);
     println!("{:<12} {:>10} {:>14} {:>9}", "method", "theta", "eval loss", "seconds");
     let mut runs = Vec::new();
     for method in &settings.methods {
@@ -159,8 +201,9 @@ fn toy_regression(args: ToyRegressionArgs) -> anyhow::Result<()> {
         name => vec![name.parse::<MethodKind>().context("--estimator (or `all`)")?],
     };
     crate::signals::install().context("installing the stop-signal handlers")?;
-    let settings = ToyRegressionSettings { outer_steps: args.steps, ..Default::default() };
-    let (storage, stop) = (args.storage.storage(), &crate::signals::STOP);
+    let mut settings = ToyRegressionSettings { outer_steps: args.steps, ..Default::default() };
+    settings.estimator.seed = args.seed.seed;
+    let (storage, stop) = (args.storage.storage(&args.out), &crate::signals::STOP);
     let mut runs = Vec::new();
     println!(
         "{:<12} {:>9} {:>9} {:>15} {:>9}",
@@ -184,7 +227,8 @@ fn toy_regression(args: ToyRegressionArgs) -> anyhow::Result<()> {
 }
 
 fn variance(args: VarianceArgs) -> anyhow::Result<()> {
-    let settings = VarianceSettings { reps: args.reps, ..Default::default() };
+    let mut settings = VarianceSettings { reps: args.reps as usize, ..Default::default() };
+    settings.estimator.seed = args.seed.seed;
     let rows = variance::toy_regression_variance(&settings)?;
     let [t0, t1] = settings.theta;
     println!(
@@ -206,11 +250,63 @@ fn variance(args: VarianceArgs) -> anyhow::Result<()> {
             m.total_variance()
         );
     }
-    std::fs::create_dir_all(&args.out)
-        .with_context(|| format!("creating `{}`", args.out.display()))?;
-    let path = args.out.join("variance.csv");
-    std::fs::write(&path, variance::to_csv(&rows))
-        .with_context(|| format!("writing `{}`", path.display()))?;
-    println!("wrote {}", path.display());
+    variance::write_outputs(&args.out, &settings, &rows)?;
+    println!("wrote variance.csv, summary.json and variance.png to {}", args.out.display());
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use crate::commands::{Cli, run};
+    use clap::Parser;
+    use std::path::Path;
+
+    fn json(path: &Path) -> serde_json::Value {
+        serde_json::from_str(&std::fs::read_to_string(path).unwrap()).unwrap()
+    }
+
+    #[test]
+    fn every_experiment_takes_a_seed_and_writes_a_summary() {
+        let out = std::env::temp_dir().join(format!("pesto-repro-cli-{}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&out);
+        let dir = |name: &str| out.join(name).to_str().unwrap().to_string();
+        let pesto = |args: &[&str]| run(Cli::parse_from([&["pesto", "repro"], args].concat()));
+        pesto(&["table", "--steps", "2", "--seed", "3", "--json", "--out", &dir("table")]).unwrap();
+        assert_eq!(json(&out.join("table/summary.json"))["settings"]["estimator"]["seed"], 3);
+        assert!(out.join("table/table.txt").exists());
+        pesto(&["variance", "--reps", "2", "--seed", "4", "--out", &dir("variance")]).unwrap();
+        assert_eq!(json(&out.join("variance/summary.json"))["settings"]["estimator"]["seed"], 4);
+        for file in ["variance.csv", "variance.png"] {
+            assert!(out.join("variance").join(file).exists(), "{file}");
+        }
+        let ib = dir("ib");
+        pesto(&["influence-balancing", "--steps", "3", "--seed", "5", "--out", &ib]).unwrap();
+        assert_eq!(json(&out.join("ib/summary.json"))["settings"]["seed"], 5);
+        let toy = dir("toy");
+        let args = ["toy-regression", "--estimator", "pes", "--steps", "3", "--seed", "6"];
+        pesto(&[&args[..], &["--out", &toy]].concat()).unwrap();
+        assert_eq!(json(&out.join("toy/summary.json"))["settings"]["estimator"]["seed"], 6);
+        std::fs::remove_dir_all(&out).unwrap();
+    }
+
+    #[test]
+    fn negative_and_out_of_range_numbers_name_the_option_and_the_range() {
+        let message = |args: &[&str]| {
+            let err = Cli::try_parse_from([&["pesto", "repro"], args].concat()).unwrap_err();
+            assert_eq!(err.exit_code(), 2);
+            err.to_string().lines().next().unwrap().to_string()
+        };
+        assert_eq!(
+            message(&["variance", "--reps", "1"]),
+            "error: invalid value '1' for '--reps <REPS>': expected a whole number of at least 2"
+        );
+        assert_eq!(
+            message(&["influence-balancing", "--steps", "-3"]),
+            "error: invalid value '-3' for '--steps <STEPS>': expected a whole number of at least 1"
+        );
+        assert_eq!(
+            message(&["toy-regression", "--seed", "-1"]),
+            "error: invalid value '-1' for '--seed <SEED>': expected a whole number of at least 0"
+        );
+    }
 }

@@ -1,11 +1,12 @@
 //! `pesto train`: trains one task with a hand-designed or learned optimizer and writes its loss
 //! curve.
 
+use super::whole;
 use anyhow::Context;
 use clap::{Args, ValueEnum};
 use indicatif::{ProgressBar, ProgressStyle};
 use pesto_meta::optim::{Adam, Optimizer, SavedOptimizer, Schedule, Sgd};
-use pesto_meta::plot::LineChart;
+use pesto_meta::plot::{LineChart, PALETTE, Series, Style, moving_average};
 use pesto_meta::{Curve, InnerObserver, train_task};
 use pesto_tasks::{TaskSpec, registry};
 use serde::Serialize;
@@ -23,6 +24,7 @@ pub struct TrainArgs {
     task: String,
     /// Seed of the task's data and of the initialisation.
     #[arg(long, default_value_t = 0)]
+    #[arg(allow_negative_numbers = true, value_parser = whole(0, u64::MAX))]
     seed: u64,
     /// The optimizer.
     #[arg(long, value_enum, default_value_t = OptimizerKind::Adam)]
@@ -31,16 +33,16 @@ pub struct TrainArgs {
     #[arg(long, conflicts_with_all = ["optimizer", "lr", "schedule"])]
     lopt: Option<PathBuf>,
     /// Learning rate (the initial one under a cosine schedule).
-    #[arg(long, default_value_t = 3e-3, value_parser = positive)]
+    #[arg(long, default_value_t = 3e-3, value_parser = positive, allow_negative_numbers = true)]
     lr: f32,
     /// Learning-rate schedule.
     #[arg(long, value_enum, default_value_t = ScheduleKind::Constant)]
     schedule: ScheduleKind,
     /// Number of inner steps [default: the task's horizon].
-    #[arg(long, value_parser = clap::value_parser!(u64).range(1..))]
+    #[arg(long, allow_negative_numbers = true, value_parser = whole(1, u64::MAX))]
     steps: Option<u64>,
     /// Steps between held-out evaluations [default: steps / 100].
-    #[arg(long, value_parser = clap::value_parser!(u64).range(1..))]
+    #[arg(long, allow_negative_numbers = true, value_parser = whole(1, u64::MAX))]
     eval_every: Option<u64>,
     /// Output directory.
     #[arg(long, default_value = "runs/train")]
@@ -167,13 +169,17 @@ fn write_outputs(dir: &std::path::Path, curve: &Curve, summary: &Summary) -> any
     let json = dir.join("summary.json");
     std::fs::write(&json, serde_json::to_string_pretty(summary)? + "\n")
         .with_context(|| format!("writing {}", json.display()))?;
-    let train = curve.train.iter().enumerate().map(|(s, &l)| (s as f64, f64::from(l))).collect();
+    let train: Vec<(f64, f64)> =
+        curve.train.iter().enumerate().map(|(s, &l)| (s as f64, f64::from(l))).collect();
+    let smoothed = moving_average(&train, (train.len() / 40).max(1));
     let heldout = curve.heldout.iter().map(|&(s, l)| (s as f64, f64::from(l))).collect();
+    let faint = Style { width: 1, opacity: 0.35, ..Style::solid(PALETTE[0]) };
     LineChart::new(&format!("{} with {}", summary.task, summary.optimizer), "step", "loss")
         .log_y(true)
-        .with_series("train (minibatch)", train)
-        .with_series("held-out", heldout)
-        .write_png(&dir.join("curve.png"), 960, 600)?;
+        .with(Series::new("train (minibatch)", train, faint))
+        .with(Series::new("train (moving average)", smoothed, Style::solid(PALETTE[0])))
+        .with(Series::new("held-out", heldout, Style::solid(PALETTE[1])))
+        .write_png(&dir.join("curve.png"), 1100, 600)?;
     Ok(())
 }
 
@@ -203,8 +209,25 @@ mod tests {
              batch, steps"
         );
         assert_eq!(exit_code(&err), 2);
-        let lr = Cli::try_parse_from(["pesto", "train", "--task", "quadratic", "--lr", "-1"]);
-        assert_eq!(lr.unwrap_err().exit_code(), 2);
+        let parse = |option: &str, value: &str| {
+            let args = ["pesto", "train", "--task", "quadratic", option, value];
+            let err = Cli::try_parse_from(args).unwrap_err();
+            assert_eq!(err.exit_code(), 2);
+            err.to_string()
+        };
+        assert_eq!(
+            parse("--lr", "-1"),
+            "error: invalid value '-1' for '--lr <LR>': `-1` is not a positive number\n\n\
+             For more information, try '--help'.\n"
+        );
+        assert!(
+            parse("--steps", "-5").starts_with(
+                "error: invalid value '-5' for '--steps <STEPS>': expected a whole number of at \
+                 least 1\n"
+            ),
+            "{}",
+            parse("--steps", "-5")
+        );
     }
 
     #[test]

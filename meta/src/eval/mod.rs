@@ -339,6 +339,7 @@ mod tests {
         assert_eq!(csv.lines().count(), 1 + 2 * 3 * 2 * 40);
         assert!(dir.join("plots/00-quadratic.png").exists());
         assert_eq!(&std::fs::read(dir.join("summary.png")).unwrap()[1..4], b"PNG");
+        assert_eq!(&std::fs::read(dir.join("overview.png")).unwrap()[1..4], b"PNG");
         let json: serde_json::Value =
             serde_json::from_str(&std::fs::read_to_string(dir.join("results.json")).unwrap())
                 .unwrap();
@@ -347,7 +348,12 @@ mod tests {
         let table = table(&report);
         assert!(table.contains("learned beats best adam on"));
         assert!(table.contains("learned / best adam over 2 tasks: training loss geomean "));
-        assert!(table.lines().next().unwrap().ends_with("train ratio test ratio adam steps/T"));
+        assert!(table.lines().nth(1).unwrap().ends_with("ratio   ratio steps/T"));
+        assert!(table.lines().all(|l| l.chars().count() <= output::TABLE_WIDTH), "{table}");
+        for (i, r) in report.tasks.iter().enumerate() {
+            assert!(table.contains(&format!("\n{i:02}  quadratic  ")), "{table}");
+            assert!(table.contains(&format!("\n{i:02}  {}\n", r.task)), "{table}");
+        }
         std::fs::remove_dir_all(&dir).unwrap();
     }
 

@@ -1,11 +1,13 @@
 //! Observers of the outer training loop: each sees one record per outer step. A TensorBoard
-//! writer, a CSV log and a progress bar are three observers of one loop.
+//! writer, a CSV log, a progress bar and the curves figure are four observers of one loop.
 
 mod csv;
+mod curves;
 mod progress;
 mod tensorboard;
 
 pub use csv::CsvLog;
+pub use curves::CurvesPlot;
 pub use progress::ProgressBar;
 pub use tensorboard::TensorBoard;
 
@@ -15,6 +17,14 @@ use std::path::Path;
 /// `error` with `path` in front of its message, so a failed write names its file.
 fn named(path: &Path, error: io::Error) -> io::Error {
     io::Error::new(error.kind(), format!("{}: {error}", path.display()))
+}
+
+/// The name of the run in `dir`: the directory's own name, resolved so that `.` is named too,
+/// or `run` where it has none.
+pub fn run_name(dir: &Path) -> String {
+    let dir = dir.canonicalize().or_else(|_| std::path::absolute(dir));
+    let name = dir.ok().and_then(|d| d.file_name().map(|n| n.to_string_lossy().into_owned()));
+    name.unwrap_or_else(|| "run".into())
 }
 
 /// What the outer loop reports after each outer step.

@@ -1,7 +1,10 @@
 //! Grouped bar charts of positive values on a log y axis, each bar drawn from a baseline (such as
 //! a ratio of 1) so that bars above and below it read at a glance.
 
+use super::axis::Axis;
+use super::legend::{self, Entry, Glyph};
 use super::{FONT, PALETTE, PlotError, register_fonts, short_number};
+use plotters::coord::Shift;
 use plotters::prelude::*;
 use plotters::style::text_anchor::{HPos, Pos, VPos};
 use std::path::Path;
@@ -50,7 +53,7 @@ impl BarChart {
     }
 
     /// The log10 range covering the baseline and every finite positive value, padded by 12% of
-    /// the span below and 20% above (room for the legend).
+    /// the span (at least a quarter decade) below and above.
     fn log_range(&self) -> (f64, f64) {
         let base = self.baseline.log10();
         let (lo, hi) = self
@@ -61,10 +64,10 @@ impl BarChart {
             .filter(|l| l.is_finite())
             .fold((base, base), |(lo, hi), l| (lo.min(l), hi.max(l)));
         let span = (hi - lo).max(0.25);
-        (lo - 0.12 * span, hi + 0.2 * span)
+        (lo - 0.12 * span, hi + 0.12 * span)
     }
 
-    /// Writes the chart as a `width x height` PNG.
+    /// Writes the chart as a `width x height` PNG, its legend beside the bars.
     pub fn write_png(&self, path: &Path, width: u32, height: u32) -> Result<(), PlotError> {
         register_fonts();
         let fail = |e: &dyn std::fmt::Display| PlotError::new(path, e);
@@ -76,50 +79,51 @@ impl BarChart {
         }
         let root = BitMapBackend::new(path, (width, height)).into_drawing_area();
         root.fill(&WHITE).map_err(|e| fail(&e))?;
+        let entries: Vec<Entry> = (self.series.iter().enumerate())
+            .map(|(j, s)| Entry { name: s.name.clone(), glyph: Glyph::Patch(colour(j)) })
+            .collect();
+        let (bars, side) = root.split_horizontally(width - legend::width(&root, &entries));
+        self.draw(&bars).map_err(|e| fail(&e))?;
+        legend::draw(&side, &entries, 50, WHITE).map_err(|e| fail(&e))?;
+        root.present().map_err(|e| fail(&e))
+    }
+
+    /// Draws the bars, their values, the axes and the category names into `area`.
+    fn draw<DB: DrawingBackend>(
+        &self,
+        area: &DrawingArea<DB, Shift>,
+    ) -> Result<(), DrawingAreaErrorKind<DB::ErrorType>> {
         let n = self.categories.len() as f64;
         let (lo, hi) = self.log_range();
-        let mut chart = ChartBuilder::on(&root)
+        let axis = Axis::log(10f64.powf(lo), 10f64.powf(hi));
+        let (lo, hi) = (axis.range.start, axis.range.end);
+        let mut chart = ChartBuilder::on(area)
             .caption(&self.title, (FONT, 22))
             .margin(12)
             .x_label_area_size(36)
             .y_label_area_size(70)
-            .build_cartesian_2d(0.0..n, lo..hi)
-            .map_err(|e| fail(&e))?;
+            .build_cartesian_2d(0.0..n, axis.clone())?;
         chart
             .configure_mesh()
-            .disable_mesh()
+            .disable_x_mesh()
             .x_labels(0)
-            .y_labels(0)
             .y_desc(&self.y_label)
+            .label_style((FONT, 14))
             .axis_desc_style((FONT, 14))
-            .draw()
-            .map_err(|e| fail(&e))?;
-        let tick_style =
-            TextStyle::from((FONT, 14).into_font()).pos(Pos::new(HPos::Right, VPos::Center));
-        for tick in log_ticks(lo, hi) {
-            let grid = PathElement::new([(0.0, tick), (n, tick)], RGBColor(220, 220, 220));
-            chart.draw_series([grid]).map_err(|e| fail(&e))?;
-            let (px, py) = chart.backend_coord(&(0.0, tick));
-            let label = Text::new(short_number(10f64.powf(tick)), (px - 8, py), &tick_style);
-            root.draw(&PathElement::new([(px - 5, py), (px, py)], BLACK))
-                .and_then(|()| root.draw(&label))
-                .map_err(|e| fail(&e))?;
-        }
-
+            .bold_line_style(RGBColor(220, 220, 220))
+            .y_label_formatter(&|v| axis.label(*v))
+            .draw()?;
         let base = self.baseline.log10();
         let width = 0.8 / self.series.len() as f64;
         let value_style = TextStyle::from((FONT, 12).into_font());
         for (j, series) in self.series.iter().enumerate() {
-            let colour = PALETTE[j % PALETTE.len()];
             let bars =
                 series.values.iter().enumerate().filter(|(_, v)| !v.is_nan()).map(|(i, &v)| {
                     let x = i as f64 + 0.1 + j as f64 * width;
                     let top = v.log10().clamp(lo, hi);
-                    Rectangle::new([(x, base), (x + width, top)], colour.filled())
+                    Rectangle::new([(x, base), (x + width, top)], colour(j).filled())
                 });
-            chart.draw_series(bars).map_err(|e| fail(&e))?.label(&series.name).legend(
-                move |(x, y)| Rectangle::new([(x, y - 6), (x + 14, y + 6)], colour.filled()),
-            );
+            chart.draw_series(bars)?;
             for (i, &v) in series.values.iter().enumerate() {
                 let x = i as f64 + 0.1 + (j as f64 + 0.5) * width;
                 let end = if v.is_nan() { base } else { v.log10().clamp(lo, hi) };
@@ -130,55 +134,23 @@ impl BarChart {
                 let anchor = Pos::new(HPos::Center, if above { VPos::Bottom } else { VPos::Top });
                 let offset = if above { -3 } else { 3 };
                 let style = value_style.pos(anchor).color(if clipped { &WHITE } else { &BLACK });
-                root.draw(&Text::new(short_number(v), (px, py + offset), style))
-                    .map_err(|e| fail(&e))?;
+                area.draw(&Text::new(short_number(v), (px, py + offset), style))?;
             }
         }
-        chart
-            .draw_series([PathElement::new([(0.0, base), (n, base)], BLACK.stroke_width(2))])
-            .map_err(|e| fail(&e))?;
+        chart.draw_series([PathElement::new([(0.0, base), (n, base)], BLACK.stroke_width(2))])?;
         let label_style =
             TextStyle::from((FONT, 15).into_font()).pos(Pos::new(HPos::Center, VPos::Top));
         for (i, name) in self.categories.iter().enumerate() {
             let (px, py) = chart.backend_coord(&(i as f64 + 0.5, lo));
-            root.draw(&Text::new(name.as_str(), (px, py + 8), label_style.clone()))
-                .map_err(|e| fail(&e))?;
+            area.draw(&Text::new(name.as_str(), (px, py + 8), label_style.clone()))?;
         }
-        chart
-            .configure_series_labels()
-            .position(SeriesLabelPosition::UpperRight)
-            .label_font((FONT, 14))
-            .background_style(WHITE.mix(0.8))
-            .border_style(BLACK)
-            .draw()
-            .map_err(|e| fail(&e))?;
-        root.present().map_err(|e| fail(&e))
+        Ok(())
     }
 }
 
-/// Tick positions (log10) between `lo` and `hi` (log10) at round values: the finest of a few
-/// sets of mantissas per decade that gives at most ten ticks.
-fn log_ticks(lo: f64, hi: f64) -> Vec<f64> {
-    const LEVELS: [&[f64]; 5] = [
-        &[1.0, 1.1, 1.2, 1.3, 1.4, 1.5, 1.6, 1.7, 1.8, 1.9, 2.0, 2.5, 3.0, 4.0, 5.0, 6.0, 8.0],
-        &[1.0, 1.2, 1.5, 2.0, 2.5, 3.0, 4.0, 5.0, 6.0, 8.0],
-        &[1.0, 1.5, 2.0, 3.0, 5.0, 7.0],
-        &[1.0, 2.0, 5.0],
-        &[1.0],
-    ];
-    let decades = lo.floor() as i32..=hi.ceil() as i32;
-    let ticks = |mantissas: &[f64]| -> Vec<f64> {
-        decades
-            .clone()
-            .flat_map(|d| mantissas.iter().map(move |m| (m * 10f64.powi(d)).log10()))
-            .filter(|t| (lo..=hi).contains(t))
-            .collect()
-    };
-    let fitting = LEVELS.iter().map(|m| ticks(m)).find(|t| t.len() <= 10);
-    fitting.unwrap_or_else(|| {
-        let every = (decades.clone().count() / 10).max(1);
-        decades.step_by(every).map(f64::from).filter(|t| (lo..=hi).contains(t)).collect()
-    })
+/// The colour of the `j`-th series.
+fn colour(j: usize) -> RGBColor {
+    PALETTE[j % PALETTE.len()]
 }
 
 #[cfg(test)]
@@ -194,15 +166,10 @@ mod tests {
         let chart = BarChart::new("ratios", "ratio", 1.0, categories.clone())
             .with_series("train", vec![0.5, 2.0, f64::INFINITY])
             .with_series("test", vec![1.2, f64::NAN, 0.0]);
-        let ticks: Vec<String> =
-            log_ticks(-0.35, 0.35).iter().map(|t| short_number(10f64.powf(*t))).collect();
-        assert_eq!(ticks, ["0.5", "0.6", "0.8", "1", "1.2", "1.5", "2"]);
-        assert_eq!(log_ticks(-3.5, 2.5).len(), 6, "one per decade: 1e-3 to 100");
-        assert_eq!(log_ticks(-40.0, 40.0).len(), 11, "every eighth decade");
         let (lo, hi) = chart.log_range();
         let log2 = 2f64.log10();
         assert!((lo + 1.24 * log2).abs() < 1e-12, "0.5 less 12% of the span: {lo}");
-        assert!((hi - 1.4 * log2).abs() < 1e-12, "2 plus 20% of the span: {hi}");
+        assert!((hi - 1.24 * log2).abs() < 1e-12, "2 plus 12% of the span: {hi}");
         chart.write_png(&path, 640, 400).unwrap();
         let bytes = std::fs::read(&path).unwrap();
         assert_eq!(&bytes[1..4], b"PNG");

@@ -1,11 +1,16 @@
-//! A heat map of a function of two variables on a log colour scale, with paths drawn over it
-//! and a colour bar.
+//! A heat map of a function of two variables on a log colour scale, with paths drawn over it,
+//! a colour bar and a legend beside them.
 
 use plotters::coord::Shift;
 use plotters::prelude::*;
+use plotters::style::text_anchor::{HPos, Pos, VPos};
 use std::ops::Range;
 use std::path::Path;
 
+use super::axis::{Axis, log_ticks};
+use super::legend::{self, Entry, Glyph};
+use super::line::clip;
+use super::style::{Marker, Style};
 use super::{FONT, PlotError};
 
 /// Values of a positive function on a regular grid over `x` times `y`.
@@ -80,6 +85,16 @@ const PATH_COLOURS: [RGBColor; 11] = [
     RGBColor(128, 128, 128),
 ];
 
+/// The styles of `n` paths: their colours, an end marker each, and widths from 6 pixels for the
+/// first down to 2 for the last.
+fn path_styles(n: usize) -> impl Iterator<Item = Style> {
+    (0..n).map(move |i| Style {
+        width: (2 + 4 * (n - 1 - i) / (n - 1).max(1)) as u32,
+        marker: Some(Marker::ALL[i % Marker::ALL.len()]),
+        ..Style::solid(PATH_COLOURS[i % PATH_COLOURS.len()])
+    })
+}
+
 /// Viridis, sampled at five points and interpolated linearly; `u` in [0, 1].
 fn viridis(u: f64) -> RGBColor {
     const STOPS: [(f64, f64, f64); 5] = [
@@ -97,7 +112,8 @@ fn viridis(u: f64) -> RGBColor {
     RGBColor(mix(a.0, b.0), mix(a.1, b.1), mix(a.2, b.2))
 }
 
-/// Writes a PNG of `surface` (log10 colour scale) with `paths` over it, a legend and a colour bar.
+/// Writes a PNG of `surface` (log10 colour scale) with `paths` over it, a colour bar and a legend
+/// beside them.
 pub fn draw(
     file: &Path,
     surface: &Surface,
@@ -106,22 +122,32 @@ pub fn draw(
 ) -> Result<(), PlotError> {
     super::register_fonts();
     let error = |e: &dyn std::fmt::Display| PlotError::new(file, e);
-    let root = BitMapBackend::new(file, (1100, 900)).into_drawing_area();
+    let root = BitMapBackend::new(file, (1100 + LEGEND, 900)).into_drawing_area();
     root.fill(&WHITE).map_err(|e| error(&e))?;
-    let (main, bar) = root.split_horizontally(940);
+    let (main, side) = root.split_horizontally(940);
+    let (bar, legend_area) = side.split_horizontally(160);
     let logs: Vec<f64> = surface.values.iter().map(|v| v.max(f64::MIN_POSITIVE).log10()).collect();
     let lo = logs.iter().copied().fold(f64::INFINITY, f64::min);
     let hi = logs.iter().copied().fold(f64::NEG_INFINITY, f64::max);
     let colour = |l: f64| viridis((l - lo) / (hi - lo).max(f64::EPSILON));
     draw_map(&main, surface, &logs, &colour, paths, labels).map_err(|e| error(&e))?;
     draw_colour_bar(&bar, lo..hi, &colour, labels.value).map_err(|e| error(&e))?;
+    let entries: Vec<Entry> = paths
+        .iter()
+        .zip(path_styles(paths.len()))
+        .map(|(path, style)| Entry { name: path.label.clone(), glyph: Glyph::Line(style) })
+        .collect();
+    legend::draw(&legend_area, &entries, 58, RGBColor(190, 190, 190)).map_err(|e| error(&e))?;
     root.present().map_err(|e| error(&e))
 }
+
+/// Pixels of width of the legend strip.
+const LEGEND: u32 = 190;
 
 type DrawResult<'b> =
     Result<(), DrawingAreaErrorKind<<BitMapBackend<'b> as DrawingBackend>::ErrorType>>;
 
-/// The heat map, the paths and the legend.
+/// The heat map and the paths.
 fn draw_map<'b>(
     area: &DrawingArea<BitMapBackend<'b>, Shift>,
     surface: &Surface,
@@ -130,12 +156,16 @@ fn draw_map<'b>(
     paths: &[Trajectory],
     labels: &Labels<'_>,
 ) -> DrawResult<'b> {
+    let (x, y) = (
+        Axis::linear(surface.x.start, surface.x.end),
+        Axis::linear(surface.y.start, surface.y.end),
+    );
     let mut chart = ChartBuilder::on(area)
         .caption(labels.title, (FONT, 28))
         .margin(15)
         .x_label_area_size(60)
         .y_label_area_size(70)
-        .build_cartesian_2d(surface.x.clone(), surface.y.clone())?;
+        .build_cartesian_2d(x.clone(), y.clone())?;
     let n = surface.resolution;
     let dx = (surface.x.end - surface.x.start) / n as f64;
     let dy = (surface.y.end - surface.y.start) / n as f64;
@@ -151,28 +181,27 @@ fn draw_map<'b>(
         .y_desc(labels.y)
         .label_style((FONT, 20))
         .axis_desc_style((FONT, 22))
+        .x_label_formatter(&|v| x.label(*v))
+        .y_label_formatter(&|v| y.label(*v))
         .draw()?;
-    for (path, &c) in paths.iter().zip(PATH_COLOURS.iter().cycle()) {
-        let style = ShapeStyle { color: c.to_rgba(), filled: false, stroke_width: 3 };
-        chart
-            .draw_series(LineSeries::new(path.points.iter().copied(), style))?
-            .label(&path.label)
-            .legend(move |(x, y)| PathElement::new([(x, y), (x + 20, y)], style));
-        if let Some(&end) = path.points.last() {
-            chart.draw_series([Circle::new(end, 7, c.filled())])?;
+    // Earlier paths are drawn wider, so a path lying on an earlier one leaves it showing at its
+    // sides; each path ends in its own marker shape.
+    for (i, (path, style)) in paths.iter().zip(path_styles(paths.len())).enumerate() {
+        for run in clip(&path.points, &surface.x, &surface.y) {
+            chart.draw_series(LineSeries::new(run, style.stroke()))?;
+        }
+        let end =
+            path.points.last().filter(|p| surface.x.contains(&p.0) && surface.y.contains(&p.1));
+        if let (Some(&end), Some(marker)) = (end, style.marker) {
+            let size = 7 + (paths.len() - i) as i32 / 3;
+            marker.draw(chart.plotting_area(), end, style.rgba(), size)?;
         }
     }
-    chart
-        .configure_series_labels()
-        .position(SeriesLabelPosition::UpperLeft)
-        .label_font((FONT, 20))
-        .background_style(RGBColor(200, 200, 200).mix(0.9))
-        .border_style(BLACK)
-        .draw()
+    Ok(())
 }
 
-/// A vertical colour bar over `range` (log10 values) with ticks at 1, 2 and 5 times the
-/// powers of ten.
+/// A vertical colour bar over `range` (log10 values) with ticks at 1-2-5 values or decades,
+/// headed by `label` and "(log scale)".
 fn draw_colour_bar<'b>(
     area: &DrawingArea<BitMapBackend<'b>, Shift>,
     range: Range<f64>,
@@ -191,19 +220,15 @@ fn draw_colour_bar<'b>(
         Rectangle::new([(0.0, l), (1.0, l + step)], colour(l + 0.5 * step).filled())
     }))?;
     let style = TextStyle::from((FONT, 18).into_font());
+    let centred = style.pos(Pos::new(HPos::Left, VPos::Center));
     let (base_x, base_y) = area.get_base_pixel();
     let local = |(x, y): (i32, i32)| (x - base_x, y - base_y);
-    for power in range.start.floor() as i32..=range.end.ceil() as i32 {
-        for mantissa in [1.0, 2.0, 5.0] {
-            let value = mantissa * 10f64.powi(power);
-            if !range.contains(&value.log10()) {
-                continue;
-            }
-            let (x, y) = local(chart.backend_coord(&(1.0, value.log10())));
-            area.draw(&PathElement::new([(x, y), (x + 6, y)], BLACK))?;
-            area.draw(&Text::new(format!("{value}"), (x + 9, y - 7), style.clone()))?;
-        }
+    for tick in log_ticks(range.start, range.end) {
+        let (x, y) = local(chart.backend_coord(&(1.0, tick.at)));
+        area.draw(&PathElement::new([(x, y), (x + 6, y)], BLACK))?;
+        area.draw(&Text::new(tick.label, (x + 9, y), centred.clone()))?;
     }
     let (x, y) = local(chart.backend_coord(&(0.0, range.end)));
-    area.draw(&Text::new(label.to_string(), (x - 10, y - 35), style))
+    area.draw(&Text::new(label.to_string(), (x - 10, y - 50), style.clone()))?;
+    area.draw(&Text::new("(log scale)", (x - 10, y - 28), style))
 }

@@ -1,11 +1,15 @@
 //! PNG charts drawn with plotters' bitmap backend, with a bundled font so text renders anywhere.
 
+pub mod axis;
 pub mod bar;
 pub mod heatmap;
+pub mod legend;
 pub mod line;
+pub mod style;
 
 pub use bar::{BarChart, BarSeries};
-pub use line::{LineChart, Series};
+pub use line::{Figure, LineChart, Series};
+pub use style::{Marker, Style};
 
 use plotters::style::{FontStyle, RGBColor, register_font};
 use std::path::{Path, PathBuf};
@@ -55,6 +59,19 @@ pub fn short_number(v: f64) -> String {
     rounded.to_string()
 }
 
+/// Means of `points` over windows of `window` consecutive points, one every half window, each at
+/// the x of its window's middle point (all points when `window` is 1 or less).
+pub fn moving_average(points: &[(f64, f64)], window: usize) -> Vec<(f64, f64)> {
+    let window = window.max(1);
+    (0..points.len().saturating_sub(window - 1))
+        .step_by(window.div_ceil(2))
+        .map(|i| {
+            let part = &points[i..i + window];
+            (part[window / 2].0, part.iter().map(|p| p.1).sum::<f64>() / window as f64)
+        })
+        .collect()
+}
+
 /// Registers the bundled DejaVu Sans as `FONT` (once per process).
 pub fn register_fonts() {
     static REGISTER: Once = Once::new();
@@ -68,7 +85,7 @@ pub fn register_fonts() {
 
 #[cfg(test)]
 mod tests {
-    use super::short_number;
+    use super::{moving_average, short_number};
 
     #[test]
     fn short_numbers_keep_three_significant_digits() {
@@ -76,5 +93,13 @@ mod tests {
         for (v, want) in cases {
             assert_eq!(short_number(v), want);
         }
+    }
+
+    #[test]
+    fn moving_averages_step_by_half_a_window() {
+        let points: Vec<(f64, f64)> = (0..7).map(|i| (i as f64, i as f64 * 2.0)).collect();
+        assert_eq!(moving_average(&points, 4), [(2.0, 3.0), (4.0, 7.0)]);
+        assert_eq!(moving_average(&points, 1), points);
+        assert!(moving_average(&points, 9).is_empty());
     }
 }

@@ -3,13 +3,13 @@
 //! fresh 500-step unroll. Short-horizon methods see the wrong sign and diverge; PES, RTRL, UORO
 //! and ARTBP reach theta* = -1/6.
 
-use super::ReproError;
 use super::runner::{self, Storage};
+use super::{ReproError, summary_json, write_file};
 use crate::estimators::{
     AnyMethod, EstimatorConfig, EstimatorKind, GradientConfig, GradientKind, MethodKind,
 };
 use crate::outer::{OuterConfig, OuterOptimizer};
-use crate::plot::LineChart;
+use crate::plot::{Figure, LineChart, Marker, PALETTE, Series, Style};
 use crate::systems::InfluenceBalancing;
 use crate::trainer::{Evaluation, TrainState, Trainer};
 use crate::unrolled::UnrolledSystem;
@@ -142,7 +142,7 @@ pub fn run(
         .with_max_skipped_updates(u64::MAX);
     let label = method.label();
     let resumable = InfluenceBalancingSettings { outer_steps: 0, ..settings.clone() };
-    let key = serde_json::json!({ "method": method, "settings": resumable }).to_string();
+    let key = serde_json::json!({ "method": method, "settings": resumable });
     let records = runner::train(&mut trainer, settings.outer_steps, &label, &key, storage, stop)?;
     let theta = trainer.system().initial_theta();
     let first =
@@ -180,30 +180,64 @@ pub fn write_outputs(
     settings: &InfluenceBalancingSettings,
     runs: &[MethodRun],
 ) -> Result<(), ReproError> {
-    std::fs::create_dir_all(dir).map_err(|e| ReproError::io(dir, e))?;
     let mut csv = String::from("iteration,method,theta,evaluation_loss\n");
     for run in runs {
         for p in &run.curve {
             let _ = writeln!(csv, "{},{},{},{}", p.iteration, run.label, p.theta, p.loss);
         }
     }
-    let csv_path = dir.join("curves.csv");
-    std::fs::write(&csv_path, csv).map_err(|e| ReproError::io(&csv_path, e))?;
+    write_file(dir, "curves.csv", csv)?;
     let optimum = InfluenceBalancing::default().optimum();
     let total_seconds = runs.iter().map(|r| r.seconds).sum();
     let summary = Summary { settings, optimum, runs, total_seconds };
-    let json_path = dir.join("summary.json");
-    let json = serde_json::to_string_pretty(&summary).expect("the summary serialises");
-    std::fs::write(&json_path, json).map_err(|e| ReproError::io(&json_path, e))?;
-    let chart = runs.iter().fold(
-        LineChart::new("Influence balancing", "iteration", "evaluation loss (500-step unroll)")
-            .log_y(true),
-        |chart, run| {
-            let points = run.curve.iter().map(|p| (p.iteration as f64, p.loss)).collect();
-            chart.with_series(&run.label, points)
-        },
-    );
-    Ok(chart.write_png(&dir.join("influence_balancing.png"), 1100, 750)?)
+    write_file(dir, "summary.json", summary_json(&summary))?;
+    draw_figure(&dir.join("influence_balancing.png"), runs, optimum)
+}
+
+/// The theta panel's y axis stops at these values; methods that diverge leave it there.
+const THETA_WINDOW: (f64, f64) = (-1.0, 4.0);
+
+/// Each method's evaluation loss (log scale) and theta with theta* marked, side by side. Every
+/// method has its own colour and marker; TBPTT K=1 is dashed over the translucent, wider
+/// truncated ES K=1 it coincides with.
+fn draw_figure(file: &Path, runs: &[MethodRun], optimum: f64) -> Result<(), ReproError> {
+    let style = |i: usize, run: &MethodRun| {
+        let kind = run.method.kind;
+        let base = Style {
+            marker: Some(Marker::ALL[i % Marker::ALL.len()]),
+            ..Style::solid(PALETTE[i % PALETTE.len()])
+        };
+        match (kind, run.method.truncation) {
+            (MethodKind::Gradient(GradientKind::Tbptt), 1) => Style { dashed: true, ..base },
+            (MethodKind::Es(EstimatorKind::Tes), 1) => Style { width: 5, opacity: 0.45, ..base },
+            _ => base,
+        }
+    };
+    let (lo, hi) = THETA_WINDOW;
+    let thetas = || runs.iter().flat_map(|r| &r.curve).map(|p| f64::from(p.theta));
+    let cut: Vec<String> = [(thetas().any(|t| t < lo), lo), (thetas().any(|t| t > hi), hi)]
+        .into_iter()
+        .filter(|&(cut, _)| cut)
+        .map(|(_, at)| at.to_string())
+        .collect();
+    let theta_title = match cut.is_empty() {
+        true => "theta".to_string(),
+        false => format!("theta (axis cut at {})", cut.join(" and ")),
+    };
+    let mut loss =
+        LineChart::new("evaluation loss", "outer step", "loss of a 500-step unroll").log_y(true);
+    let mut theta = LineChart::new(&theta_title, "outer step", "theta")
+        .y_window(lo, hi)
+        .with_reference(optimum, "theta* = -1/6");
+    for (i, run) in runs.iter().enumerate() {
+        let points = |f: fn(&CurvePoint) -> f64| {
+            run.curve.iter().map(|p| (p.iteration as f64, f(p))).collect()
+        };
+        loss = loss.with(Series::new(&run.label, points(|p| p.loss), style(i, run)));
+        theta = theta.with(Series::new(&run.label, points(|p| f64::from(p.theta)), style(i, run)));
+    }
+    let figure = Figure::new("Influence balancing", 2).with_panel(loss).with_panel(theta);
+    Ok(figure.write_png(file, 1500, 650)?)
 }
 
 #[cfg(test)]

@@ -13,6 +13,7 @@ use crate::metatrain::LockError;
 use crate::outer::OuterError;
 use crate::plot::PlotError;
 use crate::trainer::TrainError;
+use serde::Serialize;
 use std::path::{Path, PathBuf};
 use thiserror::Error;
 
@@ -59,6 +60,22 @@ pub enum ReproError {
         /// The underlying error.
         source: std::io::Error,
     },
+}
+
+/// Writes `contents` to `dir/name`, creating `dir` if needed.
+pub(crate) fn write_file(
+    dir: &Path,
+    name: &str,
+    contents: impl AsRef<[u8]>,
+) -> Result<(), ReproError> {
+    std::fs::create_dir_all(dir).map_err(|e| ReproError::io(dir, e))?;
+    let path = dir.join(name);
+    std::fs::write(&path, contents).map_err(|e| ReproError::io(&path, e))
+}
+
+/// `summary` as pretty JSON, as an experiment's `summary.json` holds it.
+pub(crate) fn summary_json(summary: &impl Serialize) -> String {
+    serde_json::to_string_pretty(summary).expect("the summary serialises")
 }
 
 impl ReproError {

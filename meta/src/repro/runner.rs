@@ -1,6 +1,7 @@
 //! Runs one method of an experiment on the outer loop (`trainer`), in memory or in its own
-//! directory `OUT/runs/LABEL`: `log.csv` with theta on every row, optional TensorBoard events,
-//! and checkpoints that a later run with `resume` continues from, bit for bit.
+//! directory `OUT/runs/NAME`: `log.csv` with theta on every row and checkpoints that a later run
+//! with `resume` continues from, bit for bit; optional TensorBoard events in
+//! `OUT/tensorboard/NAME`.
 
 use super::ReproError;
 use crate::checkpoint::{self, EXPERIMENT};
@@ -17,26 +18,37 @@ use std::sync::atomic::AtomicBool;
 /// Where the methods of an experiment keep their runs, and how.
 #[derive(Clone, Debug)]
 pub struct Storage {
-    /// The experiment's output directory; each method runs in `DIR/runs/LABEL`.
+    /// The experiment's output directory; each method runs in `DIR/runs/NAME`.
     pub dir: PathBuf,
     /// Continue the runs found there (a method without one starts afresh) instead of
     /// refusing to touch them.
     pub resume: bool,
     /// Outer steps between checkpoints (one is also written when a run stops).
     pub checkpoint_every: u64,
-    /// Also write TensorBoard events.
+    /// Also write TensorBoard events (see `tensorboard_dir`).
     pub tensorboard: bool,
 }
 
 impl Storage {
-    /// The directory of the method labelled `label`: its label in lower case with every run of
-    /// other characters than letters and digits turned into one `-` (`TBPTT K=10`: `tbptt-k-10`).
+    /// The directory of the method labelled `label`: `DIR/runs/NAME` (see `method_name`).
     pub fn method_dir(&self, label: &str) -> PathBuf {
-        let lower = label.to_lowercase();
-        let words: Vec<&str> =
-            lower.split(|c: char| !c.is_ascii_alphanumeric()).filter(|w| !w.is_empty()).collect();
-        self.dir.join("runs").join(words.join("-"))
+        self.dir.join("runs").join(method_name(label))
     }
+
+    /// Where the method labelled `label` writes TensorBoard events: `DIR/tensorboard/NAME`, so
+    /// that `tensorboard --logdir DIR/tensorboard` shows every method as a run named NAME.
+    pub fn tensorboard_dir(&self, label: &str) -> PathBuf {
+        self.dir.join("tensorboard").join(method_name(label))
+    }
+}
+
+/// A method's name in paths: its label in lower case with every run of other characters than
+/// letters and digits turned into one `-` (`TBPTT K=10`: `tbptt-k-10`).
+fn method_name(label: &str) -> String {
+    let lower = label.to_lowercase();
+    let words: Vec<&str> =
+        lower.split(|c: char| !c.is_ascii_alphanumeric()).filter(|w| !w.is_empty()).collect();
+    words.join("-")
 }
 
 /// What an experiment checkpoint holds: the method's settings (as JSON, to refuse a checkpoint
@@ -74,14 +86,15 @@ impl<E: Serialize> Checkpointer<E> for MethodCheckpoints<'_> {
 
 /// Trains `trainer` until `steps` outer steps are complete and returns the record of every step
 /// from the first. `settings` names what the method was run with; with `storage`, the method
-/// runs in its own directory (`Storage::method_dir(label)`) and a resumed run continues from
-/// its newest checkpoint of the same `settings`. A raised `stop` ends the run early with a
-/// checkpoint and `ReproError::Interrupted`.
+/// runs in its own directory (`Storage::method_dir(label)`), a resumed run continues from its
+/// newest checkpoint of the same `settings`, and TensorBoard events record `settings` as the
+/// run's config. A raised `stop` ends the run early with a checkpoint and
+/// `ReproError::Interrupted`.
 pub fn train<S, E>(
     trainer: &mut Trainer<S, E>,
     steps: u64,
     label: &str,
-    settings: &str,
+    settings: &serde_json::Value,
     storage: Option<&Storage>,
     stop: &AtomicBool,
 ) -> Result<Vec<OuterRecord>, ReproError>
@@ -103,8 +116,9 @@ where
     if held && !storage.resume {
         return Err(ReproError::Exists { dir });
     }
+    let key = settings.to_string();
     if held {
-        restore(trainer, &checkpoints, settings)?;
+        restore(trainer, &checkpoints, &key)?;
     }
     let start = trainer.state().step;
     let mut records: Vec<OuterRecord> = match start {
@@ -119,10 +133,13 @@ where
     let theta_columns = trainer.state().theta.len();
     observers.push(CsvLog::with_theta(&log, start, theta_columns).map_err(TrainError::from)?);
     if storage.tensorboard {
-        observers.push(TensorBoard::open(&dir.join("tensorboard")).map_err(TrainError::from)?);
+        let events = TensorBoard::open(&storage.tensorboard_dir(label))
+            .and_then(|tb| tb.with_config(settings))
+            .map_err(TrainError::from)?;
+        observers.push(events);
     }
     let every = storage.checkpoint_every;
-    let mut policy = MethodCheckpoints { dir: checkpoints, settings, every };
+    let mut policy = MethodCheckpoints { dir: checkpoints, settings: &key, every };
     trainer.run(steps, &mut (&mut records, observers), stop, &mut policy)?;
     finished(trainer, steps, label, records)
 }
@@ -219,5 +236,21 @@ mod tests {
             Storage { dir: "out".into(), resume: false, checkpoint_every: 1, tensorboard: false };
         assert_eq!(storage.method_dir("TBPTT K=10"), Path::new("out/runs/tbptt-k-10"));
         assert_eq!(storage.method_dir("pes-analytic"), Path::new("out/runs/pes-analytic"));
+        assert_eq!(storage.tensorboard_dir("TBPTT K=10"), Path::new("out/tensorboard/tbptt-k-10"));
+    }
+
+    #[test]
+    fn events_go_to_a_run_named_after_the_method_and_a_resume_without_steps_adds_no_file() {
+        let mut storage = Storage { tensorboard: true, ..storage("events", false) };
+        let _ = std::fs::remove_dir_all(&storage.dir);
+        toy(30, Some(&storage), false).unwrap();
+        storage.resume = true;
+        toy(30, Some(&storage), false).unwrap();
+        let events = std::fs::read_dir(storage.tensorboard_dir("pes")).unwrap();
+        let names: Vec<String> =
+            events.map(|e| e.unwrap().file_name().to_string_lossy().into_owned()).collect();
+        assert_eq!(names.len(), 1, "{names:?}");
+        assert!(names[0].starts_with("events.out.tfevents."), "{names:?}");
+        std::fs::remove_dir_all(&storage.dir).unwrap();
     }
 }

@@ -2,11 +2,13 @@
 //! through a meter that counts plain forward steps (F) and differentiated steps (F + B, the
 //! Jacobians of one step), while the estimator reports the floats its buffers hold.
 
+use super::{ReproError, summary_json, write_file};
 use crate::differentiable::{DifferentiableSystem, StepJacobians};
 use crate::estimators::{AnyMethod, Estimator, EstimatorConfig, GradientConfig, MethodKind};
 use crate::systems::ToyRegression;
 use crate::unrolled::{Unroll, UnrolledSystem};
 use serde::{Deserialize, Serialize};
+use std::path::Path;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Instant;
 
@@ -206,6 +208,28 @@ pub fn to_text(settings: &TableSettings, rows: &[CostRow]) -> String {
     text
 }
 
+/// What `summary.json` holds.
+#[derive(Serialize)]
+struct Summary<'a> {
+    settings: &'a TableSettings,
+    rows: &'a [CostRow],
+}
+
+/// The settings and rows as pretty JSON, as `summary.json` holds them.
+pub fn to_json(settings: &TableSettings, rows: &[CostRow]) -> String {
+    summary_json(&Summary { settings, rows })
+}
+
+/// Writes `table.txt` (`to_text`) and `summary.json` (`to_json`) into `dir`.
+pub fn write_outputs(
+    dir: &Path,
+    settings: &TableSettings,
+    rows: &[CostRow],
+) -> Result<(), ReproError> {
+    write_file(dir, "table.txt", to_text(settings, rows))?;
+    write_file(dir, "summary.json", to_json(settings, rows))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -230,5 +254,16 @@ mod tests {
         assert_eq!(row(grad(GradientKind::Tbptt)).held_floats, 22);
         assert!(rows.iter().all(|r| r.held_floats > 0));
         assert!(to_text(&settings, &rows).contains("pes-analytic"));
+        let dir = std::env::temp_dir().join(format!("pesto-table-{}", std::process::id()));
+        write_outputs(&dir, &settings, &rows).unwrap();
+        let text = std::fs::read_to_string(dir.join("table.txt")).unwrap();
+        assert_eq!(text, to_text(&settings, &rows));
+        let json: serde_json::Value =
+            serde_json::from_str(&std::fs::read_to_string(dir.join("summary.json")).unwrap())
+                .unwrap();
+        assert_eq!(json["settings"]["outer_steps"], 10);
+        assert_eq!(json["rows"].as_array().unwrap().len(), rows.len());
+        assert_eq!(json["rows"][0]["forward_steps"], 400.0);
+        std::fs::remove_dir_all(&dir).unwrap();
     }
 }

@@ -2,8 +2,8 @@
 //! each estimator (ES family and gradient-based) from theta = (-4, -4), and plot the
 //! trajectories over the meta-objective surface.
 
-use super::ReproError;
 use super::runner::{self, Storage};
+use super::{ReproError, summary_json, write_file};
 use crate::estimators::{AnyMethod, EstimatorConfig, GradientConfig, MethodKind};
 use crate::outer::{OuterConfig, OuterOptimizer};
 use crate::plot::heatmap::{self, Labels, Surface, Trajectory};
@@ -102,14 +102,8 @@ pub fn run(
         .with_evaluation(Evaluation { every: log_every, evaluate })
         .with_max_skipped_updates(u64::MAX);
     let key = serde_json::json!({ "estimator": kind, "settings": resumable(settings) });
-    let records = runner::train(
-        &mut trainer,
-        settings.outer_steps,
-        kind.name(),
-        &key.to_string(),
-        storage,
-        stop,
-    )?;
+    let records =
+        runner::train(&mut trainer, settings.outer_steps, kind.name(), &key, storage, stop)?;
     let system = trainer.system();
     let point = |step, theta: &[f32]| TrajectoryPoint {
         step,
@@ -154,7 +148,6 @@ pub fn write_outputs(
     settings: &ToyRegressionSettings,
     runs: &[EstimatorRun],
 ) -> Result<(), ReproError> {
-    std::fs::create_dir_all(dir).map_err(|e| ReproError::io(dir, e))?;
     let mut csv = String::from("step,estimator,theta0,theta1,meta_objective\n");
     for run in runs {
         for p in &run.trajectory {
@@ -162,13 +155,9 @@ pub fn write_outputs(
             let _ = writeln!(csv, "{},{},{t0},{t1},{}", p.step, run.estimator, p.meta_objective);
         }
     }
-    let csv_path = dir.join("trajectory.csv");
-    std::fs::write(&csv_path, csv).map_err(|e| ReproError::io(&csv_path, e))?;
+    write_file(dir, "trajectory.csv", csv)?;
     let total_seconds = runs.iter().map(|r| r.seconds).sum();
-    let summary = Summary { settings, runs, total_seconds };
-    let json_path = dir.join("summary.json");
-    let json = serde_json::to_string_pretty(&summary).expect("the summary serialises");
-    std::fs::write(&json_path, json).map_err(|e| ReproError::io(&json_path, e))?;
+    write_file(dir, "summary.json", summary_json(&Summary { settings, runs, total_seconds }))?;
     draw_figure(&dir.join("toy_regression.png"), runs)
 }
 

@@ -2,10 +2,15 @@
 //! estimator's estimates over one whole inner problem (N T inner steps for every estimator),
 //! which for ES, PES and NRES is an unbiased estimate of the smoothed meta-gradient.
 
-use crate::estimators::{AnyEstimator, Estimator, EstimatorConfig, EstimatorError, EstimatorKind};
+use super::{ReproError, summary_json, write_file};
+use crate::estimators::{
+    AnyEstimator, Estimator, EstimatorConfig, EstimatorError, EstimatorKind, MethodKind,
+};
+use crate::plot::BarChart;
 use crate::unrolled::UnrolledSystem;
 use pesto_tasks::rng;
 use serde::{Deserialize, Serialize};
+use std::path::Path;
 
 /// Sample mean and variance per coordinate of repeated estimates.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
@@ -165,4 +170,106 @@ pub fn to_csv(rows: &[VarianceRow]) -> String {
         );
     }
     csv
+}
+
+/// What `summary.json` holds for one estimator.
+#[derive(Serialize)]
+struct SummaryRow<'a> {
+    estimator: EstimatorKind,
+    inner_steps: u64,
+    samples: usize,
+    mean: &'a [f64],
+    std_error: Vec<f64>,
+    variance: &'a [f64],
+    total_variance: f64,
+}
+
+/// What `summary.json` holds.
+#[derive(Serialize)]
+struct Summary<'a> {
+    settings: &'a VarianceSettings,
+    rows: Vec<SummaryRow<'a>>,
+}
+
+/// Writes `variance.csv` (`to_csv`), `summary.json` (the settings and each estimator's mean,
+/// standard error and variance per coordinate and total variance) and `variance.png` (the
+/// variances as bars on a log axis) into `dir`.
+pub fn write_outputs(
+    dir: &Path,
+    settings: &VarianceSettings,
+    rows: &[VarianceRow],
+) -> Result<(), ReproError> {
+    write_file(dir, "variance.csv", to_csv(rows))?;
+    let summary = Summary {
+        settings,
+        rows: rows
+            .iter()
+            .map(|r| SummaryRow {
+                estimator: r.estimator,
+                inner_steps: r.inner_steps,
+                samples: r.moments.samples,
+                mean: &r.moments.mean,
+                std_error: r.moments.std_error(),
+                variance: &r.moments.variance,
+                total_variance: r.moments.total_variance(),
+            })
+            .collect(),
+    };
+    write_file(dir, "summary.json", summary_json(&summary))?;
+    Ok(chart(settings, rows).write_png(&dir.join("variance.png"), 1100, 600)?)
+}
+
+/// Bars of each estimator's variance per coordinate and in total, rising from the power of ten
+/// below the smallest of them.
+fn chart(settings: &VarianceSettings, rows: &[VarianceRow]) -> BarChart {
+    let per = |f: fn(&Moments) -> f64| rows.iter().map(|r| f(&r.moments)).collect::<Vec<f64>>();
+    let (theta0, theta1, total) =
+        (per(|m| m.variance[0]), per(|m| m.variance[1]), per(Moments::total_variance));
+    let smallest = theta0.iter().chain(&theta1).copied().filter(|v| *v > 0.0).fold(1.0, f64::min);
+    let [t0, t1] = settings.theta;
+    let e = &settings.estimator;
+    let title = format!(
+        "variance at equal compute: theta = ({t0}, {t1}), N = {}, K = {}, {} samples",
+        e.particles, e.truncation, settings.reps
+    );
+    let names = rows.iter().map(|r| match MethodKind::from(r.estimator).unbiased() {
+        true => r.estimator.to_string(),
+        false => format!("{} (biased)", r.estimator),
+    });
+    BarChart::new(
+        &title,
+        "variance of the gradient summed over one inner problem (log scale)",
+        10f64.powf(smallest.log10().floor()),
+        names.collect(),
+    )
+    .with_series("theta0", theta0)
+    .with_series("theta1", theta1)
+    .with_series("total", total)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn writes_the_table_the_summary_and_the_chart() {
+        let dir = std::env::temp_dir().join(format!("pesto-variance-{}", std::process::id()));
+        let settings = VarianceSettings { reps: 3, ..Default::default() };
+        let rows = toy_regression_variance(&settings).unwrap();
+        write_outputs(&dir, &settings, &rows).unwrap();
+        let csv = std::fs::read_to_string(dir.join("variance.csv")).unwrap();
+        assert_eq!(csv, to_csv(&rows));
+        let json: serde_json::Value =
+            serde_json::from_str(&std::fs::read_to_string(dir.join("summary.json")).unwrap())
+                .unwrap();
+        assert_eq!(json["settings"]["reps"], 3);
+        let summary_rows = json["rows"].as_array().unwrap();
+        assert_eq!(summary_rows.len(), EstimatorKind::ALL.len());
+        assert_eq!(summary_rows[1]["estimator"], "tes");
+        assert_eq!(summary_rows[1]["samples"], 3);
+        assert_eq!(summary_rows[1]["variance"].as_array().unwrap().len(), 2);
+        assert_eq!(summary_rows[1]["total_variance"], rows[1].moments.total_variance());
+        assert_eq!(&std::fs::read(dir.join("variance.png")).unwrap()[1..4], b"PNG");
+        std::fs::remove_dir_all(&dir).unwrap();
+    }
 }

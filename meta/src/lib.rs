@@ -5,6 +5,7 @@ pub mod checkpoint;
 pub mod differentiable;
 pub mod durable;
 pub mod estimators;
+#[cfg(feature = "plot")]
 pub mod eval;
 pub mod inner;
 pub mod inspect;
@@ -12,7 +13,9 @@ pub mod metatrain;
 pub mod observe;
 pub mod optim;
 pub mod outer;
+#[cfg(feature = "plot")]
 pub mod plot;
+#[cfg(all(feature = "plot", feature = "tensorboard"))]
 pub mod repro;
 pub mod systems;
 pub mod trainer;

@@ -2,11 +2,15 @@
 //! writer, a CSV log and a progress bar are three observers of one loop.
 
 mod csv;
+#[cfg(feature = "progress")]
 mod progress;
+#[cfg(feature = "tensorboard")]
 mod tensorboard;
 
 pub use csv::CsvLog;
+#[cfg(feature = "progress")]
 pub use progress::ProgressBar;
+#[cfg(feature = "tensorboard")]
 pub use tensorboard::TensorBoard;
 
 use std::io;

@@ -612,3 +612,20 @@ fn a_run_records_its_effective_config_and_every_session() {
     assert!(stderr.contains("[estimator] `sigma` must be positive and finite, got -1"), "{stderr}");
     std::fs::remove_dir_all(&dir).unwrap();
 }
+
+#[test]
+fn the_shipped_optimizer_is_found_from_any_working_directory() {
+    let dir = scratch("shipped");
+    let summary = |out: &str| -> serde_json::Value {
+        let text = std::fs::read_to_string(dir.join(out).join("summary.json")).unwrap();
+        serde_json::from_str(&text).unwrap()
+    };
+    let task = ["train", "--task", "quadratic:dim=8", "--steps", "20"];
+    run(pesto().current_dir(&dir).args(task).args(["--lopt", "--out", "built-in"]));
+    let shipped = Path::new(env!("CARGO_MANIFEST_DIR")).join("checkpoints/pretrained");
+    run(pesto().current_dir(&dir).args(task).arg("--lopt").arg(shipped).args(["--out", "file"]));
+    let (built_in, file) = (summary("built-in"), summary("file"));
+    assert_eq!(built_in["optimizer"], file["optimizer"]);
+    assert_eq!(built_in["final_heldout"], file["final_heldout"]);
+    std::fs::remove_dir_all(&dir).unwrap();
+}

@@ -10,6 +10,8 @@ mod tasks;
 mod train;
 
 use clap::{Parser, Subcommand};
+use pesto_meta::optim::{PRETRAINED_PATH, SavedOptimizer};
+use std::path::Path;
 
 /// Meta-train learned optimizers with Persistent Evolution Strategies.
 #[derive(Debug, Parser)]
@@ -82,6 +84,18 @@ pub fn set_threads(threads: Option<usize>) -> anyhow::Result<()> {
         None => {}
     }
     Ok(())
+}
+
+/// The learned optimizer at `path`; without one, the shipped optimizer: the file at
+/// `PRETRAINED_PATH` when it exists under the working directory, else the copy built into pesto.
+pub fn learned_optimizer(path: Option<&Path>) -> anyhow::Result<SavedOptimizer> {
+    match path {
+        Some(path) => Ok(SavedOptimizer::load(path)?),
+        None if Path::new(PRETRAINED_PATH).exists() => {
+            Ok(SavedOptimizer::load(Path::new(PRETRAINED_PATH))?)
+        }
+        None => Ok(SavedOptimizer::pretrained()),
+    }
 }
 
 /// Exit code for an error: 2 for bad user input (as clap uses for bad arguments), 1 otherwise.

@@ -7,6 +7,8 @@ pub mod durable;
 pub mod estimators;
 #[cfg(feature = "plot")]
 pub mod eval;
+#[cfg(feature = "export")]
+pub mod export;
 pub mod inner;
 pub mod inspect;
 pub mod metatrain;

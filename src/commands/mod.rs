@@ -3,6 +3,7 @@
 mod bench;
 mod config;
 mod eval;
+mod export;
 mod inspect;
 mod meta_train;
 mod repro;
@@ -38,6 +39,8 @@ enum Command {
     Repro(repro::Repro),
     /// Show what an optimizer file, a run checkpoint or a run directory holds.
     Inspect(inspect::InspectArgs),
+    /// Write a learned optimizer's theta as named tensors (safetensors or JSON).
+    Export(export::ExportArgs),
     /// Show the effective meta-training config with every field's meaning.
     #[command(subcommand)]
     Config(config::Config),
@@ -54,6 +57,7 @@ pub fn run(cli: Cli) -> anyhow::Result<()> {
         Command::Repro(command) => repro::run(command),
         Command::Config(command) => config::run(command),
         Command::Inspect(args) => inspect::run(args),
+        Command::Export(args) => export::run(args),
     }
 }
 

@@ -129,7 +129,7 @@ mod test_support;
 mod with_theta;
 
 pub use adam::{Adam, AdamBetas, adam_update};
-pub use learned::{LearnedError, LearnedKind};
+pub use learned::{LearnedError, LearnedKind, ThetaTensor};
 pub use learned_adam::LearnedAdam;
 pub use mlp_lopt::MlpLopt;
 pub use rel_lopt::RelLopt;

@@ -6,8 +6,7 @@ use pesto_meta::trainer::{NoCheckpoints, TrainState, Trainer};
 use pesto_meta::{OptState, Unroll, UnrolledSystem, observe::Observers, outer::OuterConfig};
 use pesto_tasks::{Normaliser, ParamLayout, Task, TaskSpec};
 
-/// f(p) = sum_i i (p_i - 1)^2 / 2 over 16 parameters p_1..p_16.
-struct Valley(TaskSpec, ParamLayout);
+struct Valley(TaskSpec, ParamLayout); // f(p) = sum_i i (p_i - 1)^2 / 2 over p_1..p_16
 #[rustfmt::skip]
 impl Task for Valley {
     fn spec(&self) -> &TaskSpec { &self.0 }
@@ -22,8 +21,7 @@ impl Task for Valley {
     fn horizon(&self) -> u64 { 100 }
     fn boxed_clone(&self) -> Box<dyn Task> { Box::new(Valley(self.0.clone(), self.1.clone())) }
 }
-/// Runs of a task trained by a learned optimizer; a state is the parameters and the optimizer's.
-struct LoptOn(Box<dyn LearnedOptimizer>, Box<dyn Task>);
+struct LoptOn(Box<dyn LearnedOptimizer>, Box<dyn Task>); // a task's runs by a learned optimizer
 #[rustfmt::skip]
 impl UnrolledSystem for LoptOn {
     type State = (Vec<f32>, OptState);
@@ -46,18 +44,16 @@ impl UnrolledSystem for LoptOn {
     fn horizon(&self, _: &Self::State) -> Option<u64> { Some(self.1.horizon()) }
     fn position(&self, state: &Self::State) -> u64 { state.1.step }
 }
-
 fn main() -> Result<(), Box<dyn std::error::Error>> {
     let valley = Box::new(Valley(TaskSpec::parse("valley", 0)?, ParamLayout::single("p", 16)));
     let system = LoptOn(LearnedKind::NominalLopt.optimizer(), valley);
-    let f = |s: &LoptOn, theta: &[f32]| s.unroll(&mut s.init_state(9, 0), theta, 100).loss;
     let pes = EstimatorConfig { particles: 8, sigma: 0.01, truncation: 10, stagger: true, seed: 3 };
     let outer = OuterConfig { clip_value: Some(3.0), ..Default::default() };
     let state = TrainState::new(system.initial_theta(), Pes::new(pes, &system)?, &outer)?;
-    let before = f(&system, &state.theta) / 100.0;
     let mut trainer = Trainer::new(system, outer, state);
     trainer.run(200, &mut Observers::default(), &Default::default(), &mut NoCheckpoints)?;
-    let after = f(trainer.system(), &trainer.state().theta) / 100.0;
-    println!("mean normalised loss of an unseen run: {before:.4} before, {after:.4} after PES");
+    let f = |s: &LoptOn, th: &[f32]| s.unroll(&mut s.init_state(9, 0), th, 100).loss / 1e2;
+    let (s, theta) = (trainer.system(), &trainer.state().theta);
+    println!("mean loss: {:.4} before PES, {:.4} after", f(s, &s.initial_theta()), f(s, theta));
     Ok(())
 }

@@ -657,3 +657,86 @@ fn bench_reports_json_lines_that_chart_draws_and_rejects_bad_input_with_exit_2()
     assert_usage_error(&bad, &format!("{} line 1: {why}", jsonl.display()));
     std::fs::remove_dir_all(&dir).unwrap();
 }
+
+#[test]
+fn the_shipped_optimizer_is_found_from_any_working_directory() {
+    let dir = scratch("shipped");
+    let summary = |out: &str| -> serde_json::Value {
+        let text = std::fs::read_to_string(dir.join(out).join("summary.json")).unwrap();
+        serde_json::from_str(&text).unwrap()
+    };
+    let task = ["train", "--task", "quadratic:dim=8", "--steps", "20"];
+    run(pesto().current_dir(&dir).args(task).args(["--lopt", "--out", "built-in"]));
+    let shipped = Path::new(env!("CARGO_MANIFEST_DIR")).join("checkpoints/pretrained");
+    run(pesto().current_dir(&dir).args(task).arg("--lopt").arg(shipped).args(["--out", "file"]));
+    let (built_in, file) = (summary("built-in"), summary("file"));
+    assert_eq!(built_in["optimizer"], file["optimizer"]);
+    assert_eq!(built_in["final_heldout"], file["final_heldout"]);
+    std::fs::remove_dir_all(&dir).unwrap();
+}
+
+/// The Python interpreter with the README's test packages: `PESTO_PYTHON`, else `.venv`.
+fn python() -> PathBuf {
+    std::env::var_os("PESTO_PYTHON")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| Path::new(env!("CARGO_MANIFEST_DIR")).join(".venv/bin/python"))
+}
+
+/// Prints a safetensors file's metadata, each tensor's shape and f32 bit patterns, and the
+/// CRC-32 of a second file, as JSON.
+const READ_SAFETENSORS: &str = "
+import json, sys, zlib
+from safetensors import safe_open
+with safe_open(sys.argv[1], 'np') as f:
+    tensors = {k: [list(f.get_tensor(k).shape), f.get_tensor(k).view('<u4').ravel().tolist()]
+               for k in f.keys()}
+    crc = '%08x' % zlib.crc32(open(sys.argv[2], 'rb').read())
+    print(json.dumps({'metadata': f.metadata(), 'tensors': tensors, 'crc': crc}))
+";
+
+#[test]
+fn export_writes_named_tensors_that_python_reads_back_bit_for_bit() {
+    let dir = scratch("export");
+    let saved = SavedOptimizer::pretrained();
+    saved.save(&dir.join("run/optimizer.bin")).unwrap();
+    std::fs::write(dir.join("run/config.toml"), "seed = 1\n").unwrap();
+    let out = dir.join("run.safetensors");
+    run(pesto()
+        .arg("export")
+        .arg(dir.join("run"))
+        .args(["--format", "safetensors", "--out"])
+        .arg(&out));
+    let output = Command::new(python())
+        .args(["-c", READ_SAFETENSORS])
+        .arg(&out)
+        .arg(dir.join("run/config.toml"))
+        .output()
+        .expect("run Python: install safetensors as the README's test command does");
+    assert!(output.status.success(), "{}", String::from_utf8_lossy(&output.stderr));
+    let read: serde_json::Value = serde_json::from_slice(&output.stdout).unwrap();
+    for tensor in saved.kind.tensors() {
+        let bits: Vec<u32> = tensor.values(&saved.theta).iter().map(|v| v.to_bits()).collect();
+        assert_eq!(read["tensors"][tensor.name], serde_json::json!([tensor.shape, bits]));
+    }
+    let metadata = &read["metadata"];
+    assert_eq!(
+        (&metadata["kind"], &metadata["outer_steps"]),
+        (&"nominal-lopt".into(), &"8000".into())
+    );
+    assert_eq!(metadata["config_crc32"], read["crc"]);
+
+    let bad = pesto()
+        .arg("export")
+        .arg(dir.join("missing"))
+        .args(["--format", "json", "--out"])
+        .arg(dir.join("x.json"))
+        .output()
+        .unwrap();
+    assert_eq!(bad.status.code(), Some(2));
+    let stderr = String::from_utf8_lossy(&bad.stderr);
+    assert!(
+        stderr.contains(&format!("{}: No such file", dir.join("missing").display())),
+        "{stderr}"
+    );
+    std::fs::remove_dir_all(&dir).unwrap();
+}

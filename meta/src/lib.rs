@@ -5,14 +5,19 @@ pub mod checkpoint;
 pub mod differentiable;
 pub mod durable;
 pub mod estimators;
+#[cfg(feature = "plot")]
 pub mod eval;
+#[cfg(feature = "export")]
+pub mod export;
 pub mod inner;
 pub mod inspect;
 pub mod metatrain;
 pub mod observe;
 pub mod optim;
 pub mod outer;
+#[cfg(feature = "plot")]
 pub mod plot;
+#[cfg(all(feature = "plot", feature = "tensorboard"))]
 pub mod repro;
 pub mod systems;
 pub mod trainer;

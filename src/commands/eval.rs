@@ -5,7 +5,6 @@ use anyhow::Context;
 use clap::Args;
 use indicatif::{ProgressBar, ProgressStyle};
 use pesto_meta::eval::{EvalSettings, evaluate, table, write_outputs};
-use pesto_meta::optim::SavedOptimizer;
 use pesto_tasks::suite::Suite;
 use std::path::{Path, PathBuf};
 use std::time::Instant;
@@ -13,10 +12,11 @@ use std::time::Instant;
 /// Arguments of `pesto eval`.
 #[derive(Debug, Args)]
 pub struct EvalArgs {
-    /// The learned optimizer: an optimizer file or a meta-training run directory.
+    /// The learned optimizer: an optimizer file or a meta-training run directory [default:
+    /// checkpoints/pretrained/optimizer.bin if it exists here, else the shipped optimizer built
+    /// into pesto].
     #[arg(long = "lopt", value_name = "LOPT", alias = "checkpoint")]
-    #[arg(default_value = "checkpoints/pretrained")]
-    checkpoint: PathBuf,
+    checkpoint: Option<PathBuf>,
     /// Suite to evaluate on: `heldout`, `ood`, `long`, `train`, or the path of a suite file.
     #[arg(long, default_value = "heldout")]
     suite: String,
@@ -34,7 +34,7 @@ pub struct EvalArgs {
 /// Runs `pesto eval`.
 pub fn run(args: EvalArgs) -> anyhow::Result<()> {
     super::set_threads(args.threads)?;
-    let saved = SavedOptimizer::load(&args.checkpoint)?;
+    let saved = super::learned_optimizer(args.checkpoint.as_deref())?;
     let suite = if args.suite.ends_with(".toml") {
         Suite::from_file(Path::new(&args.suite))?
     } else {

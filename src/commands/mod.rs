@@ -3,6 +3,7 @@
 mod bench;
 mod config;
 mod eval;
+mod export;
 mod inspect;
 mod meta_train;
 mod repro;
@@ -10,6 +11,8 @@ mod tasks;
 mod train;
 
 use clap::{Parser, Subcommand};
+use pesto_meta::optim::{PRETRAINED_PATH, SavedOptimizer};
+use std::path::Path;
 
 /// Meta-train learned optimizers with Persistent Evolution Strategies.
 #[derive(Debug, Parser)]
@@ -37,6 +40,8 @@ enum Command {
     Repro(repro::Repro),
     /// Show what an optimizer file, a run checkpoint or a run directory holds.
     Inspect(inspect::InspectArgs),
+    /// Write a learned optimizer's theta as named tensors (safetensors or JSON).
+    Export(export::ExportArgs),
     /// Show the effective meta-training config with every field's meaning.
     #[command(subcommand)]
     Config(config::Config),
@@ -53,6 +58,7 @@ pub fn run(cli: Cli) -> anyhow::Result<()> {
         Command::Repro(command) => repro::run(command),
         Command::Config(command) => config::run(command),
         Command::Inspect(args) => inspect::run(args),
+        Command::Export(args) => export::run(args),
     }
 }
 
@@ -92,6 +98,18 @@ pub fn whole(min: u64, max: u64) -> impl Fn(&str) -> Result<u64, String> + Clone
         Ok(v) if (i128::from(min)..=i128::from(max)).contains(&v) => Ok(v as u64),
         _ if max == u64::MAX => Err(format!("expected a whole number of at least {min}")),
         _ => Err(format!("expected a whole number from {min} to {max}")),
+    }
+}
+
+/// The learned optimizer at `path`; without one, the shipped optimizer: the file at
+/// `PRETRAINED_PATH` when it exists under the working directory, else the copy built into pesto.
+pub fn learned_optimizer(path: Option<&Path>) -> anyhow::Result<SavedOptimizer> {
+    match path {
+        Some(path) => Ok(SavedOptimizer::load(path)?),
+        None if Path::new(PRETRAINED_PATH).exists() => {
+            Ok(SavedOptimizer::load(Path::new(PRETRAINED_PATH))?)
+        }
+        None => Ok(SavedOptimizer::pretrained()),
     }
 }
 

@@ -5,7 +5,7 @@ use super::whole;
 use anyhow::Context;
 use clap::{Args, ValueEnum};
 use indicatif::{ProgressBar, ProgressStyle};
-use pesto_meta::optim::{Adam, Optimizer, SavedOptimizer, Schedule, Sgd};
+use pesto_meta::optim::{Adam, Optimizer, Schedule, Sgd};
 use pesto_meta::plot::{LineChart, PALETTE, Series, Style, moving_average};
 use pesto_meta::{Curve, InnerObserver, train_task};
 use pesto_tasks::{TaskSpec, registry};
@@ -29,9 +29,11 @@ pub struct TrainArgs {
     /// The optimizer.
     #[arg(long, value_enum, default_value_t = OptimizerKind::Adam)]
     optimizer: OptimizerKind,
-    /// A learned optimizer instead: an optimizer file or a meta-training run directory.
-    #[arg(long, conflicts_with_all = ["optimizer", "lr", "schedule"])]
-    lopt: Option<PathBuf>,
+    /// A learned optimizer instead: an optimizer file or a meta-training run directory; alone,
+    /// the shipped optimizer (checkpoints/pretrained/optimizer.bin if it exists here, else the
+    /// copy built into pesto).
+    #[arg(long, num_args = 0..=1, value_name = "PATH", conflicts_with_all = ["optimizer", "lr", "schedule"])]
+    lopt: Option<Option<PathBuf>>,
     /// Learning rate (the initial one under a cosine schedule).
     #[arg(long, default_value_t = 3e-3, value_parser = positive, allow_negative_numbers = true)]
     lr: f32,
@@ -110,7 +112,7 @@ pub fn run(args: TrainArgs) -> anyhow::Result<()> {
         ScheduleKind::Cosine => Schedule::Cosine { lr: args.lr, horizon: steps, floor: 0.0 },
     };
     let optimizer: Box<dyn Optimizer> = match (&args.lopt, args.optimizer) {
-        (Some(path), _) => Box::new(SavedOptimizer::load(path)?.build()),
+        (Some(path), _) => Box::new(super::learned_optimizer(path.as_deref())?.build()),
         (None, OptimizerKind::Sgd) => Box::new(Sgd::new(lr)),
         (None, OptimizerKind::Momentum) => Box::new(Sgd::with_momentum(lr, 0.9)),
         (None, OptimizerKind::Adam) => Box::new(Adam::new(lr)),

@@ -2,13 +2,19 @@
 //! writer, a CSV log, a progress bar and the curves figure are four observers of one loop.
 
 mod csv;
+#[cfg(feature = "plot")]
 mod curves;
+#[cfg(feature = "progress")]
 mod progress;
+#[cfg(feature = "tensorboard")]
 mod tensorboard;
 
 pub use csv::CsvLog;
+#[cfg(feature = "plot")]
 pub use curves::CurvesPlot;
+#[cfg(feature = "progress")]
 pub use progress::ProgressBar;
+#[cfg(feature = "tensorboard")]
 pub use tensorboard::TensorBoard;
 
 use std::io;

@@ -1,6 +1,8 @@
 //! Views of a flat theta as fixed-size arrays, which the learned optimizers' networks are read
 //! through without copying.
 
+use super::ThetaTensor;
+
 /// Three dense layers `IN -> H -> H -> OUT` at the front of a theta, in the order W1, b1, W2,
 /// b2, W3, b3, each matrix row-major with one row per input unit (`W[i][j]` is the weight from
 /// input `i` to output `j`).
@@ -17,6 +19,16 @@ pub(super) struct Layers<'a, const IN: usize, const H: usize, const OUT: usize> 
 impl<'a, const IN: usize, const H: usize, const OUT: usize> Layers<'a, IN, H, OUT> {
     /// Number of values the layers take, so the offset of whatever theta holds after them.
     pub const LEN: usize = IN * H + H + H * H + H + H * OUT + OUT;
+
+    /// The layers as named tensors: w1 (IN x H), b1, w2 (H x H), b2, w3 (H x OUT), b3.
+    pub const TENSORS: [ThetaTensor; 6] = [
+        ThetaTensor { name: "w1", shape: &[IN, H], offset: 0 },
+        ThetaTensor { name: "b1", shape: &[H], offset: IN * H },
+        ThetaTensor { name: "w2", shape: &[H, H], offset: IN * H + H },
+        ThetaTensor { name: "b2", shape: &[H], offset: IN * H + H + H * H },
+        ThetaTensor { name: "w3", shape: &[H, OUT], offset: IN * H + 2 * H + H * H },
+        ThetaTensor { name: "b3", shape: &[OUT], offset: IN * H + 2 * H + H * H + H * OUT },
+    ];
 
     /// The layers at the front of `theta`.
     ///

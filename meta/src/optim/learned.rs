@@ -26,11 +26,40 @@ pub enum LearnedError {
     },
 }
 
+/// One named tensor of a learned optimizer's theta: the values at `offset`, row-major in `shape`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
+pub struct ThetaTensor {
+    /// Its name, as in docs/optimizers.md.
+    pub name: &'static str,
+    /// Its shape; a matrix has one row per input unit.
+    pub shape: &'static [usize],
+    /// Offset of its first value in theta.
+    pub offset: usize,
+}
+
+impl ThetaTensor {
+    /// Number of values: the product of the shape.
+    pub const fn size(&self) -> usize {
+        let (mut size, mut i) = (1, 0);
+        while i < self.shape.len() {
+            size *= self.shape[i];
+            i += 1;
+        }
+        size
+    }
+
+    /// Its values in `theta`.
+    pub fn values<'a>(&self, theta: &'a [f32]) -> &'a [f32] {
+        &theta[self.offset..self.offset + self.size()]
+    }
+}
+
 /// Declares the registry from one table: each row is a kind's variant, name, theta dimension,
-/// initial theta (from `seed`) and optimizer.
+/// initial theta (from `seed`), optimizer, theta's named tensors and what its inputs are.
 macro_rules! learned_kinds {
     ($($(#[doc = $doc:literal])* $kind:ident = $name:literal, dim: $dim:expr,
-        init: |$seed:ident| $init:expr, optimizer: $optimizer:expr;)*) => {
+        init: |$seed:ident| $init:expr, optimizer: $optimizer:expr,
+        tensors: $tensors:expr, features: $features:expr;)*) => {
         /// A family of learned optimizers, named as on the command line and in configs.
         #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
         pub enum LearnedKind {
@@ -60,6 +89,16 @@ macro_rules! learned_kinds {
             pub fn optimizer(self) -> Box<dyn LearnedOptimizer> {
                 match self { $(LearnedKind::$kind => Box::new($optimizer),)* }
             }
+
+            /// theta as named tensors, in order; they tile theta exactly.
+            pub fn tensors(self) -> &'static [ThetaTensor] {
+                match self { $(LearnedKind::$kind => &$tensors,)* }
+            }
+
+            /// What the inputs of the kind's network are, in the order of its weights' rows.
+            pub fn feature_definition(self) -> &'static str {
+                match self { $(LearnedKind::$kind => $features,)* }
+            }
         }
     };
 }
@@ -67,16 +106,20 @@ macro_rules! learned_kinds {
 learned_kinds! {
     /// The per-parameter MLP (docs/optimizers.md), `mlp-lopt`.
     MlpLopt = "mlp-lopt", dim: mlp_lopt::THETA_DIM,
-        init: |seed| MlpLopt::init_theta(seed), optimizer: MlpLopt::default();
+        init: |seed| MlpLopt::init_theta(seed), optimizer: MlpLopt::default(),
+        tensors: mlp_lopt::TENSORS, features: mlp_lopt::FEATURE_DEFINITION;
     /// Adam with learned hyperparameters, `learned-adam`.
     LearnedAdam = "learned-adam", dim: learned_adam::THETA_DIM,
-        init: |_seed| LearnedAdam::init_theta(), optimizer: LearnedAdam;
+        init: |_seed| LearnedAdam::init_theta(), optimizer: LearnedAdam,
+        tensors: learned_adam::TENSORS, features: learned_adam::FEATURE_DEFINITION;
     /// The scale-free, horizon-aware per-parameter MLP with a learned schedule, `rel-lopt`.
     RelLopt = "rel-lopt", dim: rel_lopt::THETA_DIM,
-        init: |seed| RelLopt::init_theta(seed, false), optimizer: RelLopt::new(false);
+        init: |seed| RelLopt::init_theta(seed, false), optimizer: RelLopt::new(false),
+        tensors: rel_lopt::TENSORS, features: rel_lopt::FEATURE_DEFINITION;
     /// rel-lopt with Adam's direction as a nominal term, `nominal-lopt`.
     NominalLopt = "nominal-lopt", dim: rel_lopt::THETA_DIM,
-        init: |seed| RelLopt::init_theta(seed, true), optimizer: RelLopt::new(true);
+        init: |seed| RelLopt::init_theta(seed, true), optimizer: RelLopt::new(true),
+        tensors: rel_lopt::TENSORS, features: rel_lopt::FEATURE_DEFINITION;
 }
 
 impl LearnedKind {
@@ -117,6 +160,26 @@ mod tests {
     use super::*;
     use crate::optim::Optimizer;
     use pesto_tasks::ParamLayout;
+
+    #[test]
+    fn every_kinds_tensors_tile_theta_exactly() {
+        for kind in LearnedKind::ALL {
+            let mut next = 0;
+            for tensor in kind.tensors() {
+                assert_eq!(tensor.offset, next, "{kind} {}", tensor.name);
+                next += tensor.size();
+            }
+            assert_eq!(next, kind.theta_dim(), "{kind}");
+            let names: std::collections::HashSet<_> =
+                kind.tensors().iter().map(|t| t.name).collect();
+            assert_eq!(names.len(), kind.tensors().len(), "{kind}: duplicate names");
+        }
+        let theta: Vec<f32> = (0..rel_lopt::THETA_DIM).map(|i| i as f32).collect();
+        let net = rel_lopt::TENSORS;
+        assert_eq!(net[6].values(&theta), [rel_lopt::LOG_LR as f32]);
+        assert_eq!(net[10].values(&theta).first(), Some(&(rel_lopt::VS as f32)));
+        assert_eq!(mlp_lopt::TENSORS[4].offset, mlp_lopt::W3);
+    }
 
     #[test]
     fn every_kind_builds_steps_and_stays_finite() {

@@ -2,11 +2,23 @@
 //!
 //! theta = [ln lr, logit beta1, logit beta2, ln eps], so every theta in R^4 is a valid Adam.
 
-use super::{AdamBetas, LearnedOptimizer, OptState, adam_update};
+use super::{AdamBetas, LearnedOptimizer, OptState, ThetaTensor, adam_update};
 use pesto_tasks::ParamLayout;
 
 /// Dimension of learned-adam's theta.
 pub const THETA_DIM: usize = 4;
+
+/// theta as named tensors, one value each.
+pub const TENSORS: [ThetaTensor; THETA_DIM] = [
+    ThetaTensor { name: "ln_lr", shape: &[1], offset: 0 },
+    ThetaTensor { name: "logit_beta1", shape: &[1], offset: 1 },
+    ThetaTensor { name: "logit_beta2", shape: &[1], offset: 2 },
+    ThetaTensor { name: "ln_eps", shape: &[1], offset: 3 },
+];
+
+/// What theta's values are: Adam's hyperparameters.
+pub const FEATURE_DEFINITION: &str = "Adam with lr = exp(ln_lr), beta_k = sigmoid(logit_beta_k), \
+    eps = exp(ln_eps) and a constant learning rate; no network inputs";
 
 /// Adam with theta = [ln lr, logit beta1, logit beta2, ln eps]; a constant learning rate.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]

@@ -129,11 +129,11 @@ mod test_support;
 mod with_theta;
 
 pub use adam::{Adam, AdamBetas, adam_update};
-pub use learned::{LearnedError, LearnedKind};
+pub use learned::{LearnedError, LearnedKind, ThetaTensor};
 pub use learned_adam::LearnedAdam;
 pub use mlp_lopt::MlpLopt;
 pub use rel_lopt::RelLopt;
-pub use saved::{FILE_NAME as SAVED_OPTIMIZER_FILE, SavedOptimizer};
+pub use saved::{FILE_NAME as SAVED_OPTIMIZER_FILE, PRETRAINED_PATH, SavedOptimizer};
 pub use schedule::Schedule;
 pub use sgd::Sgd;
 pub use with_theta::WithTheta;

@@ -8,6 +8,12 @@ use std::path::{Path, PathBuf};
 /// The file name a run directory keeps its current learned optimizer under.
 pub const FILE_NAME: &str = "optimizer.bin";
 
+/// Where the shipped optimizer lives in the repository, relative to its root.
+pub const PRETRAINED_PATH: &str = "checkpoints/pretrained/optimizer.bin";
+
+/// The shipped optimizer's file, built into the library.
+const PRETRAINED: &[u8] = include_bytes!("../../../checkpoints/pretrained/optimizer.bin");
+
 /// A learned optimizer's kind and meta-parameters, with the outer step they come from.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct SavedOptimizer {
@@ -28,19 +34,29 @@ impl SavedOptimizer {
     /// Reads an optimizer file, or the current optimizer of a run directory.
     pub fn load(path: &Path) -> Result<Self, CheckpointError> {
         let file: PathBuf = if path.is_dir() { path.join(FILE_NAME) } else { path.to_path_buf() };
-        let saved: Self = checkpoint::load(OPTIMIZER, &file)?;
-        let expected = saved.kind.theta_dim();
-        if saved.theta.len() != expected {
-            let reason = format!(
-                "{} theta has {} values, expected {expected}",
-                saved.kind,
-                saved.theta.len()
-            );
+        checkpoint::load::<Self>(OPTIMIZER, &file)?.checked(file)
+    }
+
+    /// The shipped optimizer (`PRETRAINED_PATH`), built into the library, so it is there in any
+    /// working directory.
+    pub fn pretrained() -> Self {
+        let name = PathBuf::from(PRETRAINED_PATH);
+        checkpoint::decode(OPTIMIZER, PRETRAINED, &name)
+            .and_then(|saved: Self| saved.checked(name))
+            .expect("the built-in optimizer file is valid")
+    }
+
+    /// `self` if theta has its kind's dimension and is finite, else an error naming `file`.
+    fn checked(self, file: PathBuf) -> Result<Self, CheckpointError> {
+        let expected = self.kind.theta_dim();
+        if self.theta.len() != expected {
+            let reason =
+                format!("{} theta has {} values, expected {expected}", self.kind, self.theta.len());
             return Err(CheckpointError::Invalid { path: file, reason });
         }
-        checkpoint::check_finite("theta", &saved.theta)
+        checkpoint::check_finite("theta", &self.theta)
             .map_err(|reason| CheckpointError::Invalid { path: file, reason })?;
-        Ok(saved)
+        Ok(self)
     }
 
     /// The optimizer itself, with its theta.
@@ -62,6 +78,14 @@ mod tests {
         assert_eq!(SavedOptimizer::load(&dir).unwrap(), saved);
         assert_eq!(SavedOptimizer::load(&dir.join(FILE_NAME)).unwrap(), saved);
         std::fs::remove_dir_all(&dir).unwrap();
+    }
+
+    #[test]
+    fn the_built_in_optimizer_is_the_shipped_file() {
+        let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("..");
+        let shipped = SavedOptimizer::load(&root.join(PRETRAINED_PATH)).unwrap();
+        assert_eq!(SavedOptimizer::pretrained(), shipped);
+        assert_eq!(shipped.kind, LearnedKind::NominalLopt);
     }
 
     #[test]

@@ -23,8 +23,8 @@ mod theta;
 pub use features::{RMS_EPS, time_features};
 pub use kernel::{EXP_SCALE, STEP_SCALE};
 pub use theta::{
-    B1, B2, B3, DECAYS, HIDDEN, INPUTS, OUTPUTS, TENSOR_FEATURES, THETA_DIM, TIME_FEATURES,
-    TIMESCALES, W1, W2, W3,
+    B1, B2, B3, DECAYS, FEATURE_DEFINITION, HIDDEN, INPUTS, OUTPUTS, TENSOR_FEATURES, TENSORS,
+    THETA_DIM, TIME_FEATURES, TIMESCALES, W1, W2, W3,
 };
 
 use super::{LearnedOptimizer, OptState};

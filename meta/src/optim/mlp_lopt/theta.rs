@@ -6,6 +6,7 @@
 //! layer are, in order: g, p, the six momenta in the order of `DECAYS`, then the eleven time
 //! features in the order of `TIMESCALES`.
 
+use crate::optim::ThetaTensor;
 use crate::optim::layers::Layers;
 
 /// Width of both hidden layers.
@@ -44,6 +45,16 @@ pub const THETA_DIM: usize = B3 + OUTPUTS;
 pub(super) type Net<'a> = Layers<'a, INPUTS, HIDDEN, OUTPUTS>;
 
 const _: () = assert!(Net::LEN == THETA_DIM);
+
+/// theta as named tensors, in order.
+pub const TENSORS: [ThetaTensor; 6] = Net::TENSORS;
+
+/// The network's inputs, in the order of w1's rows (docs/optimizers.md).
+pub const FEATURE_DEFINITION: &str = "per-parameter inputs (rows of w1): g, p, six momenta \
+    m <- d m + (1 - d) g with d in 0.1, 0.5, 0.9, 0.99, 0.999, 0.9999, each of these eight \
+    divided by sqrt(1e-5 + mean over the tensor of its square), then tanh(t/tau - 1) for tau in \
+    1, 3, 10, 30, 100, 300, 1e3, 3e3, 1e4, 3e4, 1e5; outputs (columns of w3): (d, m), \
+    p <- p - 0.001 d exp(0.001 m)";
 
 /// mlp-lopt's network in `theta`.
 ///

@@ -6,6 +6,7 @@
 //! output weights vs (8): 240 values. Matrices are row-major with one row per *input* unit, so
 //! `W[i][j]` (at `i * outputs + j`) is the weight from input `i` to output `j`.
 
+use crate::optim::ThetaTensor;
 use crate::optim::layers::{Layers, array, rows};
 
 /// Per-parameter features: g, p, three momenta, sqrt(v), each momentum over sqrt(v), g over
@@ -54,6 +55,32 @@ pub const THETA_DIM: usize = VS + SCHEDULE_HIDDEN;
 pub(super) type PerParameter<'a> = Layers<'a, FEATURES, HIDDEN, OUTPUTS>;
 
 const _: () = assert!(PerParameter::LEN == LOG_LR);
+
+/// theta as named tensors, in order: the per-parameter network, then the schedule.
+pub const TENSORS: [ThetaTensor; 11] = {
+    let [w1, b1, w2, b2, w3, b3] = PerParameter::TENSORS;
+    [
+        w1,
+        b1,
+        w2,
+        b2,
+        w3,
+        b3,
+        ThetaTensor { name: "log_lr", shape: &[1], offset: LOG_LR },
+        ThetaTensor { name: "skip", shape: &[SCHEDULE_FEATURES], offset: SKIP },
+        ThetaTensor { name: "ws", shape: &[SCHEDULE_FEATURES, SCHEDULE_HIDDEN], offset: WS },
+        ThetaTensor { name: "bs", shape: &[SCHEDULE_HIDDEN], offset: BS },
+        ThetaTensor { name: "vs", shape: &[SCHEDULE_HIDDEN], offset: VS },
+    ]
+};
+
+/// The network's inputs, in the order of w1's rows and ws's rows (docs/optimizers.md).
+pub const FEATURE_DEFINITION: &str = "per-parameter inputs (rows of w1), each divided by its \
+    RMS over the tensor: g, p, m_1, m_2, m_3 (momenta with decays 0.9, 0.99, 0.999), sqrt(v) \
+    (decay 0.999), m_1/sqrt(v), m_2/sqrt(v), m_3/sqrt(v), g/sqrt(v); outputs (columns of w3): \
+    direction d and magnitude a, u = d exp(0.001 a). Schedule inputs z (rows of ws): f = t/T, \
+    ln(1 - f + 0.01), ln(f + 0.01), clamp(ln(L_slow/L_0), -10, 2), clamp(ln(L_fast/L_slow), \
+    -2, 2); lr_t = exp(log_lr + skip . z + vs . relu(ws^T z + bs))";
 
 /// theta seen as fixed-size arrays, so the kernel indexes without bounds checks: a view of the
 /// flat vector, which it does not copy.

@@ -42,7 +42,11 @@ pub fn run(args: BenchArgs) -> anyhow::Result<()> {
         config.optimizer.kind = kind;
     }
     let kind = config.optimizer.kind;
-    let report = bench(config, args.steps)?;
+    let job = crate::cluster::Job::join();
+    let report = job.agree(bench(config, args.steps).map_err(anyhow::Error::from))?;
+    if !pesto_meta::distributed::is_root() {
+        return Ok(());
+    }
     if args.json {
         println!("{}", serde_json::to_string(&report)?);
     } else {
@@ -55,6 +59,13 @@ pub fn run(args: BenchArgs) -> anyhow::Result<()> {
             None => println!("  peak resident       not reported by this OS"),
         }
         println!("  timed {} outer steps after {WARMUP_STEPS} warm-up steps", report.outer_steps);
+        if report.processes > 1 {
+            let ms = 1e3 * report.communication_secs_per_step;
+            println!(
+                "  {} processes, {ms:.3} ms of communication per outer step",
+                report.processes
+            );
+        }
     }
     Ok(())
 }

@@ -2,6 +2,7 @@
 //! meta-training.
 
 use super::{MetaTrainConfig, MetaTrainer, RunError};
+use crate::distributed;
 use serde::Serialize;
 use std::path::Path;
 use std::time::Instant;
@@ -24,6 +25,10 @@ pub struct BenchReport {
     pub first_step_secs: f64,
     /// Peak resident memory of the process in MiB, where the OS reports it.
     pub peak_rss_mib: Option<f64>,
+    /// Processes the particles are spread over (docs/cluster.md).
+    pub processes: usize,
+    /// Seconds per timed outer step this process spent in collectives (0 in one process).
+    pub communication_secs_per_step: f64,
 }
 
 /// Runs `WARMUP_STEPS + steps` outer steps of `config` and measures the last `steps`.
@@ -36,6 +41,7 @@ pub fn bench(config: MetaTrainConfig, steps: u64) -> Result<BenchReport, RunErro
         trainer.step();
     }
     let timed = Instant::now();
+    let communicated = distributed::communication_time();
     let mut inner_steps = 0;
     for _ in 0..steps {
         inner_steps += trainer.step().inner_steps;
@@ -48,6 +54,10 @@ pub fn bench(config: MetaTrainConfig, steps: u64) -> Result<BenchReport, RunErro
         outer_steps_per_sec: steps as f64 / seconds,
         first_step_secs,
         peak_rss_mib: peak_rss_mib(),
+        processes: distributed::size(),
+        communication_secs_per_step: (distributed::communication_time() - communicated)
+            .as_secs_f64()
+            / steps as f64,
     })
 }
 

@@ -61,7 +61,7 @@ impl Job {
                 false => Err(FailedElsewhere(code).into()),
             };
         }
-        eprintln!("error: {err:#}");
+        crate::commands::print_error(&err);
         #[cfg(feature = "mpi")]
         if let Some(job) = &self.mpi {
             job.abort(i32::from(code));

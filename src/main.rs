@@ -14,7 +14,7 @@ fn main() -> ExitCode {
         Ok(()) => ExitCode::SUCCESS,
         Err(err) => {
             if !err.is::<commands::FailedElsewhere>() {
-                eprintln!("error: {err:#}");
+                commands::print_error(&err);
             }
             ExitCode::from(commands::exit_code(&err))
         }

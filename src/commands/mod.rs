@@ -10,6 +10,7 @@ mod tasks;
 mod train;
 
 use clap::{Parser, Subcommand};
+use std::io::Write;
 
 /// Meta-train learned optimizers with Persistent Evolution Strategies.
 #[derive(Debug, Parser)]
@@ -95,6 +96,12 @@ pub fn set_threads(threads: Option<usize>) -> anyhow::Result<()> {
         None => {}
     }
     Ok(())
+}
+
+/// Prints `err` to stderr in one write, so that a launcher merging the output of several
+/// processes keeps its line whole.
+pub fn print_error(err: &anyhow::Error) {
+    let _ = std::io::stderr().write_all(format!("error: {err:#}\n").as_bytes());
 }
 
 /// Exit code for an error: 2 for bad user input (as clap uses for bad arguments), 1 otherwise.

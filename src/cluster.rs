@@ -4,6 +4,8 @@
 
 use crate::commands::FailedElsewhere;
 use pesto_meta::distributed;
+use pesto_meta::observe::{Observer, OuterRecord};
+use std::io;
 use std::sync::atomic::AtomicBool;
 
 /// Raised on every process of a job after the outer step in which any of them was stopped.
@@ -67,5 +69,45 @@ impl Job {
             job.abort(i32::from(code));
         }
         Err(err)
+    }
+}
+
+/// Rank 0's observers in a job of several processes: a failed write ends the job at once, since
+/// the checkpoint the outer loop would write next needs every process, and the others are
+/// already in the next step. In a one-process run they behave as `inner` alone.
+pub struct Watched<'a, O> {
+    /// The observers.
+    pub inner: O,
+    /// The job whose processes a failure ends.
+    pub job: &'a Job,
+}
+
+impl<O> Watched<'_, O> {
+    /// `result`, unless it failed in a job of several processes, which it ends.
+    fn alone(&self, result: io::Result<()>) -> io::Result<()> {
+        match result {
+            Err(err) if distributed::size() > 1 => {
+                let err = anyhow::Error::from(err).context("writing the training log");
+                self.job.settle(Err(err), false).map_err(io::Error::other)
+            }
+            result => result,
+        }
+    }
+}
+
+impl<O: Observer> Observer for Watched<'_, O> {
+    fn observe(&mut self, record: &OuterRecord) -> io::Result<()> {
+        let observed = self.inner.observe(record);
+        self.alone(observed)
+    }
+
+    fn flush(&mut self) -> io::Result<()> {
+        let flushed = self.inner.flush();
+        self.alone(flushed)
+    }
+
+    fn finish(&mut self) -> io::Result<()> {
+        let finished = self.inner.finish();
+        self.alone(finished)
     }
 }

@@ -61,8 +61,9 @@ pub fn run(args: BenchArgs) -> anyhow::Result<()> {
         println!("  timed {} outer steps after {WARMUP_STEPS} warm-up steps", report.outer_steps);
         if report.processes > 1 {
             let ms = 1e3 * report.communication_secs_per_step;
+            let share = 100.0 * report.communication_secs_per_step * report.outer_steps_per_sec;
             println!(
-                "  {} processes, {ms:.3} ms of communication per outer step",
+                "  {} processes, {ms:.3} ms ({share:.1}%) of each outer step in communication",
                 report.processes
             );
         }

@@ -1,7 +1,7 @@
 //! `pesto meta-train`: meta-train a learned optimizer with PES (or another ES estimator).
 
 use super::UsageError;
-use crate::cluster::Job;
+use crate::cluster::{Job, Watched};
 use anyhow::Context;
 use clap::Args;
 use pesto_meta::distributed;
@@ -68,6 +68,7 @@ pub fn run(args: MetaTrainArgs) -> anyhow::Result<()> {
         eprintln!("{}", summary(trainer.config(), start, until));
         job.settle(observe(&mut observers, &dir, start, until, args.progress_every), false)?;
     }
+    let mut observers = Watched { inner: observers, job: &job };
     let trained = trainer.run(until, &mut observers, job.stop_flag());
     let agreed = matches!(trained, Err(RunError::Diverged { .. }));
     job.settle(trained.map_err(anyhow::Error::from), agreed)?;

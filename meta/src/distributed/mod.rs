@@ -102,18 +102,23 @@ fn timed<T>(group: &RefCell<Group>, collective: impl FnOnce(&dyn Collective) -> 
     out
 }
 
-/// The step's exchange: every process's `mine` (`bytes_per_pair` bytes for each pair it owns
-/// out of `pairs`) in pair order, on every process, with this process's stop flag, raising
-/// the agreed stop if any process was stopped. `None` without a group.
-pub fn exchange(mine: &[u8], pairs: usize, bytes_per_pair: usize) -> Option<Vec<u8>> {
+/// The step's exchange: every process's `mine()` (`bytes_per_pair` bytes for each pair it
+/// owns out of `pairs`) in pair order, on every process, with this process's stop flag, raising
+/// the agreed stop if any process was stopped. `None` without a group (`mine` is not called).
+pub fn exchange(
+    mine: impl FnOnce() -> Vec<u8>,
+    pairs: usize,
+    bytes_per_pair: usize,
+) -> Option<Vec<u8>> {
     let group = group()?;
+    let mine = mine();
     let (size, stop) = {
         let g = group.borrow();
         (g.collective.size(), g.local_stop.load(Ordering::SeqCst))
     };
     let mut sent = Vec::with_capacity(mine.len() + 1);
     sent.push(u8::from(stop));
-    sent.extend_from_slice(mine);
+    sent.extend_from_slice(&mine);
     let counts: Vec<usize> =
         (0..size).map(|r| 1 + block(pairs, r, size).len() * bytes_per_pair).collect();
     let all = timed(&group, |c| c.all_gather(&sent, &counts));
@@ -131,10 +136,12 @@ pub fn exchange(mine: &[u8], pairs: usize, bytes_per_pair: usize) -> Option<Vec<
     Some(facts)
 }
 
-/// Every process's `mine`, in rank order, on rank 0 (nothing elsewhere); `None` without a group.
-pub fn gather(mine: &[u8]) -> Option<Vec<Vec<u8>>> {
+/// Every process's `mine()`, in rank order, on rank 0 (nothing elsewhere); `None` without a
+/// group (`mine` is not called).
+pub fn gather(mine: impl FnOnce() -> Vec<u8>) -> Option<Vec<Vec<u8>>> {
     let group = group()?;
-    Some(timed(&group, |c| c.gather(mine)))
+    let mine = mine();
+    Some(timed(&group, |c| c.gather(&mine)))
 }
 
 /// Agrees on how the processes fared: each gives its exit code (0: fine); every process gets
@@ -314,8 +321,8 @@ mod tests {
     fn a_run_without_a_group_owns_every_pair_and_exchanges_nothing() {
         assert_eq!((rank(), size(), is_root()), (0, 1, true));
         assert_eq!(owned_pairs(7), 0..7);
-        assert_eq!(exchange(&[1, 2], 7, 2), None);
-        assert_eq!(gather(&[1]), None);
+        assert_eq!(exchange(|| unreachable!(), 7, 2), None);
+        assert_eq!(gather(|| unreachable!()), None);
         assert_eq!(agree(2), None);
     }
 }

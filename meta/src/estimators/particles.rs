@@ -193,8 +193,8 @@ impl<S: UnrolledSystem> Particles<S> {
         let owned = distributed::owned_pairs(pairs);
         let mine = &mut self.members[2 * owned.start..2 * owned.end];
         mine.par_iter_mut().for_each(|particle| particle.unroll(system, theta, k));
-        let facts: Vec<u8> = mine.iter().flat_map(|p| p.fact(system.is_done(&p.state))).collect();
-        if let Some(all) = distributed::exchange(&facts, pairs, 2 * FACT_BYTES) {
+        let facts = || mine.iter().flat_map(|p| p.fact(system.is_done(&p.state))).collect();
+        if let Some(all) = distributed::exchange(facts, pairs, 2 * FACT_BYTES) {
             for (particle, fact) in self.members.iter_mut().zip(all.chunks_exact(FACT_BYTES)) {
                 particle.record(fact);
             }
@@ -208,9 +208,11 @@ impl<S: UnrolledSystem> Particles<S> {
         let pairs = self.config.pairs();
         let owned = distributed::owned_pairs(pairs);
         let mine = &self.members[2 * owned.start..2 * owned.end];
-        let encoded = bincode::serde::encode_to_vec(mine, bincode::config::standard())
-            .expect("particles encode");
-        let Some(blocks) = distributed::gather(&encoded) else { return };
+        let encoded = || {
+            bincode::serde::encode_to_vec(mine, bincode::config::standard())
+                .expect("particles encode")
+        };
+        let Some(blocks) = distributed::gather(encoded) else { return };
         let size = blocks.len();
         for (rank, block) in blocks.iter().enumerate().skip(1) {
             let (particles, _): (Vec<Particle<S::State>>, _) =

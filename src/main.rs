@@ -1,5 +1,6 @@
 //! The `pesto` command line: parses arguments, calls the libraries, prints results.
 
+mod cluster;
 mod commands;
 mod signals;
 
@@ -12,7 +13,9 @@ fn main() -> ExitCode {
     match commands::run(cli) {
         Ok(()) => ExitCode::SUCCESS,
         Err(err) => {
-            eprintln!("error: {err:#}");
+            if !err.is::<commands::FailedElsewhere>() {
+                commands::print_error(&err);
+            }
             ExitCode::from(commands::exit_code(&err))
         }
     }

@@ -3,6 +3,7 @@
 
 pub mod checkpoint;
 pub mod differentiable;
+pub mod distributed;
 pub mod durable;
 pub mod estimators;
 #[cfg(feature = "plot")]

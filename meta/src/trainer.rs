@@ -235,15 +235,17 @@ impl<S: UnrolledSystem, E: Estimator<S>> Trainer<S, E> {
         Ok(())
     }
 
-    /// Flushes `observer` (unless it already failed with `observed`), then saves a checkpoint,
-    /// then reports the observer's error if any.
+    /// Flushes `observer` (unless it already failed with `observed`), gathers the particle
+    /// states other processes hold, then saves a checkpoint, then reports the observer's error
+    /// if any.
     fn checkpoint(
-        &self,
+        &mut self,
         observer: &mut dyn Observer,
         observed: std::io::Result<()>,
         checkpoints: &mut dyn Checkpointer<E>,
     ) -> Result<(), TrainError> {
         let logged = observed.and_then(|()| observer.flush());
+        self.state.estimator.gather();
         checkpoints.save(&self.state)?;
         Ok(logged?)
     }

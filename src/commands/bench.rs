@@ -80,7 +80,11 @@ pub fn run(args: BenchArgs) -> anyhow::Result<()> {
     }
     let kind = config.optimizer.kind;
     let load = provenance::load_average();
-    let report = bench(config, args.steps)?;
+    let job = crate::cluster::Job::join();
+    let report = job.agree(bench(config, args.steps).map_err(anyhow::Error::from))?;
+    if !pesto_meta::distributed::is_root() {
+        return Ok(());
+    }
     if args.json {
         println!("{}", serde_json::to_string(&report)?);
     } else {
@@ -102,6 +106,14 @@ pub fn run(args: BenchArgs) -> anyhow::Result<()> {
             None => println!("  peak resident       not reported by this OS"),
         }
         println!("  timed {} outer steps after {WARMUP_STEPS} warm-up steps", report.outer_steps);
+        if report.processes > 1 {
+            let ms = 1e3 * report.communication_secs_per_step;
+            let share = 100.0 * report.communication_secs_per_step * report.outer_steps_per_sec;
+            println!(
+                "  {} processes, {ms:.3} ms ({share:.1}%) of each outer step in communication",
+                report.processes
+            );
+        }
     }
     Ok(())
 }

@@ -1,8 +1,10 @@
 //! `pesto meta-train`: meta-train a learned optimizer with PES (or another ES estimator).
 
 use super::UsageError;
+use crate::cluster::{Job, Watched};
 use anyhow::Context;
 use clap::Args;
+use pesto_meta::distributed;
 use pesto_meta::metatrain::provenance::{self, Session};
 use pesto_meta::metatrain::{MetaTrainConfig, MetaTrainer, RunError, checkpoint_dir};
 use pesto_meta::observe::{CsvLog, CurvesPlot, Observers, ProgressBar, TensorBoard};
@@ -41,65 +43,39 @@ pub struct MetaTrainArgs {
     progress_every: u64,
 }
 
-/// Runs `pesto meta-train`.
+/// Runs `pesto meta-train`, as the whole run or as one process of an MPI job (rank 0 prints,
+/// observes and writes).
 pub fn run(args: MetaTrainArgs) -> anyhow::Result<()> {
     crate::signals::install().context("installing the stop-signal handlers")?;
     super::set_threads(args.threads)?;
-    let (mut trainer, dir) = match &args.resume {
-        Some(dir) => {
-            let (trainer, resumed) = MetaTrainer::resume(dir)?;
-            for skipped in &resumed.skipped {
-                eprintln!("warning: skipping damaged checkpoint: {skipped}");
-            }
-            if resumed.from_config {
-                eprintln!(
-                    "no checkpoint in {}: starting the run again from outer step 0 with {}",
-                    checkpoint_dir(dir).display(),
-                    resumed.path.display()
-                );
-            } else {
-                eprintln!(
-                    "resuming from {} (outer step {})",
-                    resumed.path.display(),
-                    trainer.state().step
-                );
-            }
-            (trainer, dir.clone())
-        }
-        None => {
-            let (name, config) = load_config(args.config.as_deref(), &args.sets, args.steps)?;
-            let dir = args.out.clone().unwrap_or_else(|| Path::new("checkpoints").join(name));
-            let trainer = MetaTrainer::start(config, &dir).map_err(|err| match err {
-                RunError::Exists { dir } => UsageError(format!(
-                    "{} already holds a run; continue it with `pesto meta-train --resume {0}` or choose another --out",
-                    dir.display()
-                ))
-                .into(),
-                err => anyhow::Error::from(err),
-            })?;
-            (trainer, dir)
-        }
-    };
+    let job = Job::join();
+    let (mut trainer, dir) = job.agree(open(&args))?;
+    let root = distributed::is_root();
     let until = args.steps.unwrap_or(trainer.config().outer_steps);
     let start = trainer.state().step;
     if until <= start {
-        println!(
-            "the run in {} is already at outer step {start}, at or past --steps {until}: nothing to do",
-            dir.display()
-        );
+        if root {
+            println!(
+                "the run in {} is already at outer step {start}, at or past --steps {until}: nothing to do",
+                dir.display()
+            );
+        }
         return Ok(());
     }
-    eprintln!("run directory {}", dir.display());
-    eprintln!("{}", summary(trainer.config(), start, until));
-
     let mut observers = Observers::default();
-    observers.push(ProgressBar::new(start, until, Duration::from_secs(args.progress_every)));
-    observers.push(CsvLog::open(&dir.join("log.csv"), start)?);
-    observers.push(CurvesPlot::open(&dir, start)?);
-    observers.push(TensorBoard::for_run(&dir)?.with_config(trainer.config())?);
-    provenance::append(&dir, session(start, until))
-        .with_context(|| format!("recording the session in {}", dir.display()))?;
-    trainer.run(until, &mut observers, &crate::signals::STOP)?;
+    if root {
+        eprintln!("run directory {}", dir.display());
+        eprintln!("{}", summary(trainer.config(), start, until));
+        let observed = observe(&mut observers, &trainer, &dir, (start, until), args.progress_every);
+        job.settle(observed, false)?;
+    }
+    let mut observers = Watched { inner: observers, job: &job };
+    let trained = trainer.run(until, &mut observers, job.stop_flag());
+    let agreed = matches!(trained, Err(RunError::Diverged { .. }));
+    job.settle(trained.map_err(anyhow::Error::from), agreed)?;
+    if !root {
+        return Ok(());
+    }
 
     // After a SIGHUP the terminal may be gone: a failed print must not turn a clean stop into
     // a panic, so these writes ignore their errors.
@@ -136,6 +112,67 @@ pub fn run(args: MetaTrainArgs) -> anyhow::Result<()> {
     Ok(())
 }
 
+/// Attaches the progress bar, CSV log, curves figure and TensorBoard writer of `trainer`'s run
+/// in `dir` to `observers` for the outer steps `start` to `until`, and records the session in
+/// its provenance.
+fn observe(
+    observers: &mut Observers,
+    trainer: &MetaTrainer,
+    dir: &Path,
+    (start, until): (u64, u64),
+    progress_every: u64,
+) -> anyhow::Result<()> {
+    observers.push(ProgressBar::new(start, until, Duration::from_secs(progress_every)));
+    observers.push(CsvLog::open(&dir.join("log.csv"), start)?);
+    observers.push(CurvesPlot::open(dir, start)?);
+    observers.push(TensorBoard::for_run(dir)?.with_config(trainer.config())?);
+    provenance::append(dir, session(start, until))
+        .with_context(|| format!("recording the session in {}", dir.display()))
+}
+
+/// The run `args` asks for, started or resumed, with its directory; rank 0 reports how it
+/// was resumed.
+fn open(args: &MetaTrainArgs) -> anyhow::Result<(MetaTrainer, PathBuf)> {
+    let root = distributed::is_root();
+    Ok(match &args.resume {
+        Some(dir) => {
+            let (trainer, resumed) = MetaTrainer::resume(dir)?;
+            if root {
+                for skipped in &resumed.skipped {
+                    eprintln!("warning: skipping damaged checkpoint: {skipped}");
+                }
+                if resumed.from_config {
+                    eprintln!(
+                        "no checkpoint in {}: starting the run again from outer step 0 with {}",
+                        checkpoint_dir(dir).display(),
+                        resumed.path.display()
+                    );
+                } else {
+                    eprintln!(
+                        "resuming from {} (outer step {})",
+                        resumed.path.display(),
+                        trainer.state().step
+                    );
+                }
+            }
+            (trainer, dir.clone())
+        }
+        None => {
+            let (name, config) = load_config(args.config.as_deref(), &args.sets, args.steps)?;
+            let dir = args.out.clone().unwrap_or_else(|| Path::new("checkpoints").join(name));
+            let trainer = MetaTrainer::start(config, &dir).map_err(|err| match err {
+                RunError::Exists { dir } => UsageError(format!(
+                    "{} already holds a run; continue it with `pesto meta-train --resume {0}` or choose another --out",
+                    dir.display()
+                ))
+                .into(),
+                err => anyhow::Error::from(err),
+            })?;
+            (trainer, dir)
+        }
+    })
+}
+
 /// This session's provenance: command line, build, kernel, threads, host and time.
 fn session(start_step: u64, until: u64) -> Session {
     Session {
@@ -146,7 +183,7 @@ fn session(start_step: u64, until: u64) -> Session {
         cpu: provenance::cpu_model(),
         kernel: provenance::kernel_name(),
         threads: rayon::current_num_threads(),
-        processes: 1,
+        processes: distributed::size(),
         host: provenance::host_name(),
         start_step,
         until,

@@ -12,6 +12,7 @@ mod train;
 
 use clap::{Parser, Subcommand};
 use pesto_meta::optim::{PRETRAINED_PATH, SavedOptimizer};
+use std::io::Write;
 use std::path::Path;
 
 /// Meta-train learned optimizers with Persistent Evolution Strategies.
@@ -74,6 +75,19 @@ impl std::fmt::Display for UsageError {
 
 impl std::error::Error for UsageError {}
 
+/// Another process of the job failed and printed its error; this one exits with its code
+/// without printing.
+#[derive(Debug)]
+pub struct FailedElsewhere(pub u8);
+
+impl std::fmt::Display for FailedElsewhere {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "another process of the job failed (exit code {})", self.0)
+    }
+}
+
+impl std::error::Error for FailedElsewhere {}
+
 /// The most worker threads `--threads` may ask for.
 const MAX_THREADS: usize = 1024;
 
@@ -113,8 +127,17 @@ pub fn learned_optimizer(path: Option<&Path>) -> anyhow::Result<SavedOptimizer> 
     }
 }
 
+/// Prints `err` to stderr in one write, so that a launcher merging the output of several
+/// processes keeps its line whole.
+pub fn print_error(err: &anyhow::Error) {
+    let _ = std::io::stderr().write_all(format!("error: {err:#}\n").as_bytes());
+}
+
 /// Exit code for an error: 2 for bad user input (as clap uses for bad arguments), 1 otherwise.
 pub fn exit_code(err: &anyhow::Error) -> u8 {
+    if let Some(FailedElsewhere(code)) = err.downcast_ref() {
+        return *code;
+    }
     let user_input = |cause: &(dyn std::error::Error + 'static)| {
         cause.is::<UsageError>()
             || cause.is::<pesto_tasks::TaskError>()

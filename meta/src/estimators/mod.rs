@@ -102,6 +102,9 @@ pub trait Estimator<S: UnrolledSystem>: Send {
     fn check(&self, _system: &S) -> Result<(), String> {
         Ok(())
     }
+    /// Brings the particle states other processes advanced to rank 0 before a checkpoint
+    /// (`crate::distributed`); collective, and nothing to do in a one-process run.
+    fn gather(&mut self) {}
 }
 
 #[cfg(test)]

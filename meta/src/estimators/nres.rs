@@ -48,6 +48,10 @@ impl<S: UnrolledSystem> Estimator<S> for Nres<S> {
         self.particles.held_floats(state_dim)
     }
 
+    fn gather(&mut self) {
+        self.particles.gather();
+    }
+
     fn check(&self, system: &S) -> Result<(), String> {
         self.particles.check(system)?;
         Ok(())

@@ -4,8 +4,14 @@
 //!
 //! Particle `2p` of pair `p` uses theta + eps_p and particle `2p + 1` uses theta - eps_p. Both
 //! members of a pair share their inner problem's seed and start position.
+//!
+//! Spread over processes (`crate::distributed`), each process unrolls the pairs it owns and
+//! every process receives each particle's truncation, so all of them hold every perturbation,
+//! truncation and episode count, and compute the same estimate; the inner states of the pairs
+//! another process owns are brought to rank 0 only when a checkpoint is written (`gather`).
 
 use super::EstimatorError;
+use crate::distributed;
 use crate::unrolled::{Unroll, UnrolledSystem};
 use pesto_tasks::rng::{self, StreamRng};
 use pesto_tasks::tags;
@@ -70,6 +76,33 @@ pub struct Particle<St> {
     perturbed: Vec<f32>,
     /// The last truncation: its loss L_i, steps and clip.
     pub last: Unroll,
+    /// Whether the last truncation reached the horizon, as reported by the process owning the
+    /// particle (read only for pairs another process owns).
+    #[serde(skip)]
+    finished: bool,
+}
+
+/// Bytes a particle's truncation takes in a step's exchange: loss, steps, clipped, finished.
+const FACT_BYTES: usize = 18;
+
+impl<St> Particle<St> {
+    /// The particle's truncation and whether it reached the horizon, as exchanged.
+    fn fact(&self, finished: bool) -> [u8; FACT_BYTES] {
+        let mut fact = [0; FACT_BYTES];
+        fact[..8].copy_from_slice(&self.last.loss.to_bits().to_le_bytes());
+        fact[8..16].copy_from_slice(&self.last.steps.to_le_bytes());
+        fact[16] = u8::from(self.last.clipped);
+        fact[17] = u8::from(finished);
+        fact
+    }
+
+    /// Records a truncation received from the process that owns the particle.
+    fn record(&mut self, fact: &[u8]) {
+        let word = |at: usize| u64::from_le_bytes(fact[at..at + 8].try_into().expect("8 bytes"));
+        self.last =
+            Unroll { loss: f64::from_bits(word(0)), steps: word(8), clipped: fact[16] != 0 };
+        self.finished = fact[17] != 0;
+    }
 }
 
 impl<St> Particle<St> {
@@ -127,6 +160,7 @@ impl<S: UnrolledSystem> Particles<S> {
                     eps,
                     perturbed,
                     last: Unroll::default(),
+                    finished: false,
                 });
             }
         }
@@ -152,10 +186,41 @@ impl<S: UnrolledSystem> Particles<S> {
         }
     }
 
-    /// Unrolls every particle (in parallel) for up to `k` steps with theta + eps_i, recording
-    /// each truncation.
+    /// Unrolls every particle this process owns (in parallel) for up to `k` steps with
+    /// theta + eps_i, recording each truncation, and receives the truncations of the others.
     pub fn unroll(&mut self, system: &S, theta: &[f32], k: u64) {
-        self.members.par_iter_mut().for_each(|particle| particle.unroll(system, theta, k));
+        let pairs = self.config.pairs();
+        let owned = distributed::owned_pairs(pairs);
+        let mine = &mut self.members[2 * owned.start..2 * owned.end];
+        mine.par_iter_mut().for_each(|particle| particle.unroll(system, theta, k));
+        let facts = || mine.iter().flat_map(|p| p.fact(system.is_done(&p.state))).collect();
+        if let Some(all) = distributed::exchange(facts, pairs, 2 * FACT_BYTES) {
+            for (particle, fact) in self.members.iter_mut().zip(all.chunks_exact(FACT_BYTES)) {
+                particle.record(fact);
+            }
+        }
+    }
+
+    /// Brings the particles other processes own to rank 0, so that its estimator holds every
+    /// inner state for a checkpoint. Collective: every process calls it at the same step. Rank
+    /// 0 receives the serialised particles of all the others, N particles in all.
+    pub fn gather(&mut self) {
+        let pairs = self.config.pairs();
+        let owned = distributed::owned_pairs(pairs);
+        let mine = &self.members[2 * owned.start..2 * owned.end];
+        let encoded = || {
+            bincode::serde::encode_to_vec(mine, bincode::config::standard())
+                .expect("particles encode")
+        };
+        let Some(blocks) = distributed::gather(encoded) else { return };
+        let size = blocks.len();
+        for (rank, block) in blocks.iter().enumerate().skip(1) {
+            let (particles, _): (Vec<Particle<S::State>>, _) =
+                bincode::serde::decode_from_slice(block, bincode::config::standard())
+                    .expect("particles sent by another process decode");
+            let theirs = distributed::block(pairs, rank, size);
+            self.members[2 * theirs.start..2 * theirs.end].clone_from_slice(&particles);
+        }
     }
 
     /// The estimate g = 1/(N sigma^2) sum_i L_i v_i (docs/estimators.md), reduced in particle
@@ -231,19 +296,26 @@ impl<S: UnrolledSystem> Particles<S> {
 
     /// Restarts every pair whose inner problem reached its horizon, calling `on_restart` with
     /// each such pair, and returns the number of particles restarted. Both members of a pair are
-    /// always at the same position, so the first one decides.
+    /// always at the same position, so the first one decides; a pair another process owns only
+    /// counts its new episode here, its owner builds its inner problem.
     pub fn restart_finished(
         &mut self,
         system: &S,
         mut on_restart: impl FnMut(&mut Self, usize),
     ) -> usize {
+        let owned = distributed::owned_pairs(self.config.pairs());
         let mut restarted = 0;
         for pair in 0..self.config.pairs() {
-            if system.is_done(&self.members[2 * pair].state) {
-                self.restart_pair(system, pair);
-                on_restart(self, pair);
-                restarted += 2;
+            let (first, mine) = (&self.members[2 * pair], owned.contains(&pair));
+            if !(if mine { system.is_done(&first.state) } else { first.finished }) {
+                continue;
             }
+            match mine {
+                true => self.restart_pair(system, pair),
+                false => self.episodes[pair] += 1,
+            }
+            on_restart(self, pair);
+            restarted += 2;
         }
         restarted
     }

@@ -51,6 +51,10 @@ impl<S: UnrolledSystem> Estimator<S> for Pes<S> {
             + self.accumulators.iter().map(Vec::len).sum::<usize>()
     }
 
+    fn gather(&mut self) {
+        self.particles.gather();
+    }
+
     fn check(&self, system: &S) -> Result<(), String> {
         self.particles.check(system)?;
         let dim = system.theta_dim();

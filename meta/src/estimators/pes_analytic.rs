@@ -62,6 +62,10 @@ impl<S: DifferentiableSystem> Estimator<S> for PesAnalytic<S> {
         estimate
     }
 
+    fn gather(&mut self) {
+        self.particles.gather();
+    }
+
     /// Floats held: every particle's state, perturbation and accumulator, plus the analytic
     /// state and its tape.
     fn held_floats(&self, state_dim: usize) -> usize {

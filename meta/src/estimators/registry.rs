@@ -50,6 +50,10 @@ macro_rules! delegate_estimator {
             fn check(&self, system: &S) -> Result<(), String> {
                 match self { $(Self::$variant(e) => e.check(system),)* }
             }
+
+            fn gather(&mut self) {
+                match self { $(Self::$variant(e) => e.gather(),)* }
+            }
         }
     };
 }

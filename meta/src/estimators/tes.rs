@@ -57,6 +57,10 @@ impl<S: UnrolledSystem> Estimator<S> for TruncatedEs<S> {
         self.particles.held_floats(state_dim) + self.shared.len() * state_dim
     }
 
+    fn gather(&mut self) {
+        self.particles.gather();
+    }
+
     fn check(&self, system: &S) -> Result<(), String> {
         self.particles.check(system)?;
         if self.shared.len() != self.particles.config.pairs() {

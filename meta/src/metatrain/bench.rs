@@ -2,6 +2,7 @@
 //! meta-training.
 
 use super::{MetaTrainConfig, MetaTrainer, RunError};
+use crate::distributed;
 use crate::plot::LineChart;
 use pesto_tasks::{TaskSpec, registry};
 use serde::{Deserialize, Serialize};
@@ -9,6 +10,11 @@ use std::collections::BTreeMap;
 use std::path::Path;
 use std::str::FromStr;
 use std::time::Instant;
+
+/// One process, for reports written before processes were recorded.
+fn one() -> usize {
+    1
+}
 
 /// Outer steps run before timing starts.
 pub const WARMUP_STEPS: u64 = 5;
@@ -38,6 +44,12 @@ pub struct BenchReport {
     pub first_step_secs: f64,
     /// Peak resident memory of the process in MiB, where the OS reports it.
     pub peak_rss_mib: Option<f64>,
+    /// Processes the particles are spread over (docs/cluster.md; 1 in reports without it).
+    #[serde(default = "one")]
+    pub processes: usize,
+    /// Seconds per timed outer step this process spent in collectives (0 in one process).
+    #[serde(default)]
+    pub communication_secs_per_step: f64,
 }
 
 /// Runs `WARMUP_STEPS + steps` outer steps of `config` and measures the last `steps`.
@@ -53,6 +65,7 @@ pub fn bench(config: MetaTrainConfig, steps: u64) -> Result<BenchReport, RunErro
         trainer.step();
     }
     let timed = Instant::now();
+    let communicated = distributed::communication_time();
     let mut inner_steps = 0;
     for _ in 0..steps {
         inner_steps += trainer.step().inner_steps;
@@ -75,6 +88,10 @@ pub fn bench(config: MetaTrainConfig, steps: u64) -> Result<BenchReport, RunErro
         inner_steps_per_outer_step: inner_steps as f64 / steps as f64,
         first_step_secs,
         peak_rss_mib,
+        processes: distributed::size(),
+        communication_secs_per_step: (distributed::communication_time() - communicated)
+            .as_secs_f64()
+            / steps as f64,
     })
 }
 
@@ -268,6 +285,8 @@ mod tests {
             inner_steps_per_outer_step: 3200.0,
             first_step_secs: 0.1,
             peak_rss_mib: Some(20.0),
+            processes: 1,
+            communication_secs_per_step: 0.0,
         }
     }
 
@@ -294,6 +313,8 @@ mod tests {
             "inner_steps_per_outer_step",
             "first_step_secs",
             "peak_rss_mib",
+            "processes",
+            "communication_secs_per_step",
         ];
         expected.sort_unstable();
         assert_eq!(keys, expected);

@@ -5,6 +5,7 @@ use super::lock::{LockError, RunLock};
 use super::memory;
 use super::{ConfigError, LoptTraining, MetaTrainConfig, TaskSource};
 use crate::checkpoint::{self, CheckpointError};
+use crate::distributed;
 use crate::durable;
 use crate::estimators::{AnyEstimator, Estimator, EstimatorError};
 use crate::observe::{Observer, OuterRecord};
@@ -203,7 +204,12 @@ impl Checkpointer<AnyEstimator<LoptTraining>> for RunCheckpoints<'_> {
         self.config.checkpoint_every
     }
 
+    /// Writes on rank 0 only: the other processes of a run spread over several hold nothing
+    /// rank 0 lacks.
     fn save(&mut self, train: &LoptTrainState) -> Result<(), CheckpointError> {
+        if !distributed::is_root() {
+            return Ok(());
+        }
         let keep = self.config.keep_checkpoints;
         let state = RunStateRef { config: self.config, train };
         checkpoint::save(checkpoint::RUN, &checkpoint_dir(self.dir), train.step, &state, keep)?;
@@ -232,7 +238,8 @@ fn heldout(config: &MetaTrainConfig) -> Evaluation<LoptTraining> {
 }
 
 impl MetaTrainer {
-    /// The run of `config` from `train`, saving to `dir`.
+    /// The run of `config` from `train`, saving to `dir`; the held-out loss, which only the
+    /// observers read, is evaluated on rank 0 only.
     fn with_state(
         config: MetaTrainConfig,
         system: LoptTraining,
@@ -240,8 +247,11 @@ impl MetaTrainer {
         dir: &Path,
     ) -> Self {
         let trainer = Trainer::new(system, config.outer, train)
-            .with_evaluation(heldout(&config))
             .with_max_skipped_updates(config.max_skipped_updates);
+        let trainer = match distributed::is_root() {
+            true => trainer.with_evaluation(heldout(&config)),
+            false => trainer,
+        };
         Self { config, trainer, dir: dir.to_path_buf(), _lock: None }
     }
 
@@ -259,9 +269,12 @@ impl MetaTrainer {
 
     /// Starts a run of `config` in `dir`: creates and locks the directory, refuses one that
     /// already holds a run (a config, log, checkpoints or optimizer file), and writes the
-    /// config to `config.toml`.
+    /// config to `config.toml`. Only rank 0 of a run spread over processes touches the disk.
     pub fn start(config: MetaTrainConfig, dir: &Path) -> Result<Self, RunError> {
         let mut trainer = Self::new(config, dir)?;
+        if !distributed::is_root() {
+            return Ok(trainer);
+        }
         std::fs::create_dir_all(dir).map_err(|error| RunError::Io {
             action: "creating",
             path: dir.to_path_buf(),
@@ -284,12 +297,12 @@ impl MetaTrainer {
 
     /// Locks `dir` and continues its run from its newest good checkpoint; a directory without
     /// any checkpoint (its first write was interrupted) starts again from step 0 with its
-    /// `config.toml`.
+    /// `config.toml`. The other processes of a run spread over several read it without locking.
     pub fn resume(dir: &Path) -> Result<(Self, Resumed), RunError> {
         if !dir.is_dir() {
             return Err(RunError::NoRun { dir: dir.to_path_buf() });
         }
-        let lock = lock(dir)?;
+        let lock = distributed::is_root().then(|| lock(dir)).transpose()?;
         let config_file = dir.join(CONFIG_FILE);
         let own = match config_file.is_file() {
             true => Some(MetaTrainConfig::load(&config_file)?),
@@ -333,7 +346,7 @@ impl MetaTrainer {
                 }
                 Err(err) => return Err(err.into()),
             };
-        trainer._lock = Some(lock);
+        trainer._lock = lock;
         Ok((trainer, resumed))
     }
 

@@ -668,10 +668,16 @@ fn the_shipped_optimizer_is_found_from_any_working_directory() {
     let task = ["train", "--task", "quadratic:dim=8", "--steps", "20"];
     run(pesto().current_dir(&dir).args(task).args(["--lopt", "--out", "built-in"]));
     let shipped = Path::new(env!("CARGO_MANIFEST_DIR")).join("checkpoints/pretrained");
-    run(pesto().current_dir(&dir).args(task).arg("--lopt").arg(shipped).args(["--out", "file"]));
+    run(pesto().current_dir(&dir).args(task).arg("--lopt").arg(&shipped).args(["--out", "file"]));
     let (built_in, file) = (summary("built-in"), summary("file"));
     assert_eq!(built_in["optimizer"], file["optimizer"]);
     assert_eq!(built_in["final_heldout"], file["final_heldout"]);
+    let (built_in, file) = (&built_in["optimizer_file"], &file["optimizer_file"]);
+    assert_eq!(built_in["path"], "built into pesto (checkpoints/pretrained/optimizer.bin)");
+    assert_eq!(file["path"].as_str(), Some(shipped.join("optimizer.bin").to_str().unwrap()));
+    assert_eq!(built_in["sha256"], file["sha256"]);
+    assert_eq!(file["sha256"].as_str().map(str::len), Some(64));
+    assert_eq!(file["outer_steps"], 8000);
     std::fs::remove_dir_all(&dir).unwrap();
 }
 

@@ -4,7 +4,7 @@ use super::whole;
 use anyhow::Context;
 use clap::Args;
 use indicatif::{ProgressBar, ProgressStyle};
-use pesto_meta::eval::{EvalSettings, evaluate, table, write_outputs};
+use pesto_meta::eval::{EvalReport, EvalSettings, evaluate, table, write_outputs};
 use pesto_tasks::suite::Suite;
 use std::path::{Path, PathBuf};
 use std::time::Instant;
@@ -34,7 +34,7 @@ pub struct EvalArgs {
 /// Runs `pesto eval`.
 pub fn run(args: EvalArgs) -> anyhow::Result<()> {
     super::set_threads(args.threads)?;
-    let saved = super::learned_optimizer(args.checkpoint.as_deref())?;
+    let (saved, source) = super::learned_optimizer(args.checkpoint.as_deref())?;
     let suite = if args.suite.ends_with(".toml") {
         Suite::from_file(Path::new(&args.suite))?
     } else {
@@ -57,7 +57,7 @@ pub fn run(args: EvalArgs) -> anyhow::Result<()> {
     );
     let report = evaluate(&suite, &saved, &settings, &|| bar.inc(1));
     bar.finish_and_clear();
-    let report = report?;
+    let report = EvalReport { optimizer_file: Some(source), ..report? };
     std::fs::create_dir_all(&args.out)
         .with_context(|| format!("creating {}", args.out.display()))?;
     write_outputs(&report, &args.out)?;

@@ -11,7 +11,7 @@ mod tasks;
 mod train;
 
 use clap::{Parser, Subcommand};
-use pesto_meta::optim::{PRETRAINED_PATH, SavedOptimizer};
+use pesto_meta::optim::{OptimizerSource, PRETRAINED_PATH, SavedOptimizer};
 use std::io::Write;
 use std::path::Path;
 
@@ -115,15 +115,16 @@ pub fn whole(min: u64, max: u64) -> impl Fn(&str) -> Result<u64, String> + Clone
     }
 }
 
-/// The learned optimizer at `path`; without one, the shipped optimizer: the file at
-/// `PRETRAINED_PATH` when it exists under the working directory, else the copy built into pesto.
-pub fn learned_optimizer(path: Option<&Path>) -> anyhow::Result<SavedOptimizer> {
+/// The learned optimizer at `path` with its source; without one, the shipped optimizer: the
+/// file at `PRETRAINED_PATH` when it exists under the working directory, else the copy built
+/// into pesto.
+pub fn learned_optimizer(path: Option<&Path>) -> anyhow::Result<(SavedOptimizer, OptimizerSource)> {
     match path {
-        Some(path) => Ok(SavedOptimizer::load(path)?),
+        Some(path) => Ok(SavedOptimizer::load_with_source(path)?),
         None if Path::new(PRETRAINED_PATH).exists() => {
-            Ok(SavedOptimizer::load(Path::new(PRETRAINED_PATH))?)
+            Ok(SavedOptimizer::load_with_source(Path::new(PRETRAINED_PATH))?)
         }
-        None => Ok(SavedOptimizer::pretrained()),
+        None => Ok(SavedOptimizer::pretrained_with_source()),
     }
 }
 

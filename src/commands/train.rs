@@ -5,7 +5,7 @@ use super::whole;
 use anyhow::Context;
 use clap::{Args, ValueEnum};
 use indicatif::{ProgressBar, ProgressStyle};
-use pesto_meta::optim::{Adam, Optimizer, Schedule, Sgd};
+use pesto_meta::optim::{Adam, Optimizer, OptimizerSource, Schedule, Sgd};
 use pesto_meta::plot::{LineChart, PALETTE, Series, Style, moving_average};
 use pesto_meta::{Curve, InnerObserver, train_task};
 use pesto_tasks::{TaskSpec, registry};
@@ -78,6 +78,9 @@ struct Summary {
     seed: u64,
     params: usize,
     optimizer: String,
+    /// The learned optimizer's file, content hash and outer step (absent for hand-designed ones).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    optimizer_file: Option<OptimizerSource>,
     steps: u64,
     eval_every: u64,
     initial_heldout: f32,
@@ -111,8 +114,13 @@ pub fn run(args: TrainArgs) -> anyhow::Result<()> {
         ScheduleKind::Constant => Schedule::Constant(args.lr),
         ScheduleKind::Cosine => Schedule::Cosine { lr: args.lr, horizon: steps, floor: 0.0 },
     };
+    let mut optimizer_file = None;
     let optimizer: Box<dyn Optimizer> = match (&args.lopt, args.optimizer) {
-        (Some(path), _) => Box::new(super::learned_optimizer(path.as_deref())?.build()),
+        (Some(path), _) => {
+            let (saved, source) = super::learned_optimizer(path.as_deref())?;
+            optimizer_file = Some(source);
+            Box::new(saved.build())
+        }
         (None, OptimizerKind::Sgd) => Box::new(Sgd::new(lr)),
         (None, OptimizerKind::Momentum) => Box::new(Sgd::with_momentum(lr, 0.9)),
         (None, OptimizerKind::Adam) => Box::new(Adam::new(lr)),
@@ -141,6 +149,7 @@ pub fn run(args: TrainArgs) -> anyhow::Result<()> {
         seed: args.seed,
         params: task.layout().len(),
         optimizer: optimizer.name(),
+        optimizer_file,
         steps,
         eval_every,
         initial_heldout: curve.heldout[0].1,

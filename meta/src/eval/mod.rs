@@ -10,7 +10,7 @@ pub use output::{table, write_outputs};
 pub use score::{SuiteSummary, TaskScore};
 
 use crate::inner::{Curve, train_task};
-use crate::optim::{Adam, Optimizer, SavedOptimizer, Schedule, Sgd};
+use crate::optim::{Adam, Optimizer, OptimizerSource, SavedOptimizer, Schedule, Sgd};
 use crate::plot::PlotError;
 use pesto_tasks::suite::Suite;
 use pesto_tasks::{Task, TaskError, TaskSpec, registry};
@@ -156,6 +156,9 @@ pub struct EvalReport {
     pub optimizer: String,
     /// Outer steps of meta-training behind it.
     pub outer_steps: u64,
+    /// The optimizer file and its content hash, when the caller knows them.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub optimizer_file: Option<OptimizerSource>,
     /// Seeds per task.
     pub seeds: u64,
     /// The learned optimizer against the best Adam over the whole suite.
@@ -227,6 +230,7 @@ pub fn evaluate(
         suite: suite.name().to_string(),
         optimizer: saved.kind.to_string(),
         outer_steps: saved.outer_steps,
+        optimizer_file: None,
         seeds: settings.seeds,
         summary: SuiteSummary::of(&scores, mean_final_train),
         tasks: results,

@@ -133,7 +133,9 @@ pub use learned::{LearnedError, LearnedKind, ThetaTensor};
 pub use learned_adam::LearnedAdam;
 pub use mlp_lopt::MlpLopt;
 pub use rel_lopt::RelLopt;
-pub use saved::{FILE_NAME as SAVED_OPTIMIZER_FILE, PRETRAINED_PATH, SavedOptimizer};
+pub use saved::{
+    FILE_NAME as SAVED_OPTIMIZER_FILE, OptimizerSource, PRETRAINED_PATH, SavedOptimizer,
+};
 pub use schedule::Schedule;
 pub use sgd::Sgd;
 pub use with_theta::WithTheta;

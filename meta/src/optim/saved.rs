@@ -2,7 +2,9 @@
 
 use super::{LearnedKind, WithTheta};
 use crate::checkpoint::{self, CheckpointError, OPTIMIZER};
+use pesto_tasks::read;
 use serde::{Deserialize, Serialize};
+use sha2::{Digest, Sha256};
 use std::path::{Path, PathBuf};
 
 /// The file name a run directory keeps its current learned optimizer under.
@@ -25,6 +27,26 @@ pub struct SavedOptimizer {
     pub outer_steps: u64,
 }
 
+/// Which optimizer file a result used: its path, the SHA-256 of its bytes and its outer step.
+#[derive(Clone, Debug, PartialEq, Serialize)]
+pub struct OptimizerSource {
+    /// The file read, or `built into pesto (PRETRAINED_PATH)` for the built-in copy.
+    pub path: String,
+    /// SHA-256 of the file's bytes, in hex.
+    pub sha256: String,
+    /// Outer steps of meta-training behind its theta.
+    pub outer_steps: u64,
+}
+
+impl OptimizerSource {
+    /// The source of `saved`, read from the file `path` whose bytes are `bytes`.
+    fn of(saved: &SavedOptimizer, path: String, bytes: &[u8]) -> Self {
+        let digest = Sha256::digest(bytes);
+        let sha256 = digest.iter().map(|b| format!("{b:02x}")).collect();
+        Self { path, sha256, outer_steps: saved.outer_steps }
+    }
+}
+
 impl SavedOptimizer {
     /// Writes the optimizer file at `path` atomically.
     pub fn save(&self, path: &Path) -> Result<(), CheckpointError> {
@@ -33,17 +55,34 @@ impl SavedOptimizer {
 
     /// Reads an optimizer file, or the current optimizer of a run directory.
     pub fn load(path: &Path) -> Result<Self, CheckpointError> {
+        Ok(Self::load_with_source(path)?.0)
+    }
+
+    /// Reads an optimizer file, or the current optimizer of a run directory, with its source.
+    pub fn load_with_source(path: &Path) -> Result<(Self, OptimizerSource), CheckpointError> {
         let file: PathBuf = if path.is_dir() { path.join(FILE_NAME) } else { path.to_path_buf() };
-        checkpoint::load::<Self>(OPTIMIZER, &file)?.checked(file)
+        let bytes = read::capped(&file, read::DATA_CAP)
+            .map_err(|error| CheckpointError::Io { path: file.clone(), error })?;
+        let saved = checkpoint::decode::<Self>(OPTIMIZER, &bytes, &file)?.checked(file.clone())?;
+        let source = OptimizerSource::of(&saved, file.display().to_string(), &bytes);
+        Ok((saved, source))
     }
 
     /// The shipped optimizer (`PRETRAINED_PATH`), built into the library, so it is there in any
     /// working directory.
     pub fn pretrained() -> Self {
+        Self::pretrained_with_source().0
+    }
+
+    /// The shipped optimizer, built into the library, with its source.
+    pub fn pretrained_with_source() -> (Self, OptimizerSource) {
         let name = PathBuf::from(PRETRAINED_PATH);
-        checkpoint::decode(OPTIMIZER, PRETRAINED, &name)
+        let saved = checkpoint::decode(OPTIMIZER, PRETRAINED, &name)
             .and_then(|saved: Self| saved.checked(name))
-            .expect("the built-in optimizer file is valid")
+            .expect("the built-in optimizer file is valid");
+        let path = format!("built into pesto ({PRETRAINED_PATH})");
+        let source = OptimizerSource::of(&saved, path, PRETRAINED);
+        (saved, source)
     }
 
     /// `self` if theta has its kind's dimension and is finite, else an error naming `file`.

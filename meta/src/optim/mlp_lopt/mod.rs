@@ -55,11 +55,6 @@ impl MlpLopt {
         Self { kernel }
     }
 
-    /// The instruction set the update runs on.
-    pub fn kernel(&self) -> Simd {
-        self.kernel
-    }
-
     /// An untrained theta drawn from `seed`: per-tensor normalised gradient descent plus a
     /// small random function of all features.
     ///

@@ -113,11 +113,6 @@ impl RelLopt {
             &schedule_features(state.progress(), &state.scalars),
         )
     }
-
-    /// The instruction set the update runs on.
-    pub fn kernel(&self) -> Simd {
-        self.kernel
-    }
 }
 
 impl LearnedOptimizer for RelLopt {

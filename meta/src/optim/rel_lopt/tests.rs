@@ -138,7 +138,12 @@ fn every_kernel_matches_the_per_parameter_reference() {
 }
 
 proptest! {
-    #![proptest_config(ProptestConfig::with_cases(64))]
+    // A fixed seed, so a run's verdict does not depend on the day; the cases it draws cover
+    // scales from 0.01 to 100, both variants and many parameter draws.
+    #![proptest_config(ProptestConfig {
+        rng_seed: proptest::test_runner::RngSeed::Fixed(0x5ca1e),
+        ..ProptestConfig::with_cases(64)
+    })]
 
     /// p -> s p and g -> g / s (the chain rule of p = s q) multiplies the tensor's step by s.
     #[test]

@@ -48,6 +48,14 @@ fn scratch(name: &str) -> PathBuf {
     dir
 }
 
+/// A scratch directory holding `CONFIG` as `tiny.toml`, and that file's path.
+fn scratch_with_config(name: &str) -> (PathBuf, PathBuf) {
+    let dir = scratch(name);
+    let config = dir.join("tiny.toml");
+    std::fs::write(&config, CONFIG).unwrap();
+    (dir, config)
+}
+
 fn run(command: &mut Command) -> Output {
     let output = command.output().unwrap();
     assert!(output.status.success(), "{}", String::from_utf8_lossy(&output.stderr));
@@ -80,9 +88,7 @@ fn start_and_wait_for_checkpoint(config: &Path, out: &Path) -> Child {
 
 #[test]
 fn killed_and_resumed_run_matches_a_straight_run() {
-    let dir = scratch("kill");
-    let config = dir.join("tiny.toml");
-    std::fs::write(&config, CONFIG).unwrap();
+    let (dir, config) = scratch_with_config("kill");
 
     let killed = dir.join("killed");
     let mut child = start_and_wait_for_checkpoint(&config, &killed);
@@ -169,9 +175,7 @@ fn a_dozen_kill_9_at_random_points_lose_nothing() {
 
 #[test]
 fn each_stop_signal_ends_the_run_with_a_checkpoint_and_resume_is_bit_identical() {
-    let dir = scratch("signals");
-    let config = dir.join("tiny.toml");
-    std::fs::write(&config, CONFIG).unwrap();
+    let (dir, config) = scratch_with_config("signals");
     let mut stopped = Vec::new();
     for signal in ["TERM", "HUP", "USR1", "INT"] {
         let out = dir.join(signal);
@@ -221,13 +225,11 @@ fn each_stop_signal_ends_the_run_with_a_checkpoint_and_resume_is_bit_identical()
 
 #[test]
 fn a_second_process_on_a_run_directory_gets_the_lock_error() {
-    let dir = scratch("lock");
-    let config = dir.join("tiny.toml");
-    std::fs::write(&config, CONFIG).unwrap();
+    let (dir, config) = scratch_with_config("lock");
     let out = dir.join("run");
     let first = start_and_wait_for_checkpoint(&config, &out);
     let expected = format!(
-        "error: run directory {} is in use by process {} (lock file {})",
+        "run directory {} is in use by process {} (lock file {})",
         out.display(),
         first.id(),
         out.join("run.lock").display()
@@ -236,8 +238,7 @@ fn a_second_process_on_a_run_directory_gets_the_lock_error() {
         pesto().args(["meta-train", "--config"]).arg(&config).arg("--out").arg(&out).output();
     let resumed = pesto().args(["meta-train", "--resume"]).arg(&out).output();
     for second in [again.unwrap(), resumed.unwrap()] {
-        assert_eq!(second.status.code(), Some(2));
-        assert_eq!(String::from_utf8_lossy(&second.stderr).trim_end(), expected);
+        assert_usage_error(&second, &expected);
     }
     let config_text = std::fs::read_to_string(out.join("config.toml")).unwrap();
     assert!(
@@ -429,9 +430,7 @@ fn resuming_on_a_read_only_file_system_names_the_file() {
 
 #[test]
 fn damaged_checkpoints_are_reported_by_name_and_exit_2() {
-    let dir = scratch("damaged");
-    let config = dir.join("tiny.toml");
-    std::fs::write(&config, CONFIG).unwrap();
+    let (dir, config) = scratch_with_config("damaged");
     let out = dir.join("run");
     run(pesto()
         .args(["meta-train", "--steps", "10", "--config"])
@@ -467,23 +466,16 @@ fn damaged_checkpoints_are_reported_by_name_and_exit_2() {
     std::fs::write(checkpoints.join("checkpoint-0000000005.bin"), b"garbage").unwrap();
     std::fs::write(&newest, b"PESTOCKP\x07\0\0\0").unwrap();
     let failed = pesto().args(["meta-train", "--resume"]).arg(&out).output().unwrap();
-    assert_eq!(failed.status.code(), Some(2));
-    let said = String::from_utf8_lossy(&failed.stderr);
-    assert_eq!(
-        said.trim_end(),
-        format!(
-            "error: checkpoint {}: format version 7, this build reads version 3",
-            newest.display()
-        )
+    assert_usage_error(
+        &failed,
+        &format!("checkpoint {}: format version 7, this build reads version 3", newest.display()),
     );
     std::fs::remove_dir_all(&dir).unwrap();
 }
 
 #[test]
 fn hostile_paths_and_sizes_are_refused_without_hanging() {
-    let dir = scratch("hostile");
-    let config = dir.join("tiny.toml");
-    std::fs::write(&config, CONFIG).unwrap();
+    let (dir, config) = scratch_with_config("hostile");
     let refused = |args: &[&str], expected: &str| {
         let output = pesto().args(args).output().unwrap();
         assert_eq!(output.status.code(), Some(2), "{args:?}");

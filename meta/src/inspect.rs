@@ -75,7 +75,7 @@ pub fn inspect(path: &Path) -> Result<Inspection, CheckpointError> {
     };
     let theta = match format {
         OPTIMIZER => {
-            let saved = SavedOptimizer::load(&file)?;
+            let saved = SavedOptimizer::decode(&bytes, &file)?;
             (facts.kind, facts.outer_step) = (Some(saved.kind.to_string()), saved.outer_steps);
             saved.theta
         }

@@ -53,7 +53,6 @@ impl<S: UnrolledSystem> Estimator<S> for Nres<S> {
     }
 
     fn check(&self, system: &S) -> Result<(), String> {
-        self.particles.check(system)?;
-        Ok(())
+        self.particles.check(system)
     }
 }

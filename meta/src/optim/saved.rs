@@ -63,9 +63,15 @@ impl SavedOptimizer {
         let file: PathBuf = if path.is_dir() { path.join(FILE_NAME) } else { path.to_path_buf() };
         let bytes = read::capped(&file, read::DATA_CAP)
             .map_err(|error| CheckpointError::Io { path: file.clone(), error })?;
-        let saved = checkpoint::decode::<Self>(OPTIMIZER, &bytes, &file)?.checked(file.clone())?;
+        let saved = Self::decode(&bytes, &file)?;
         let source = OptimizerSource::of(&saved, file.display().to_string(), &bytes);
         Ok((saved, source))
+    }
+
+    /// The optimizer in `bytes`, the contents of the optimizer file `file`: an error names the
+    /// file when they do not decode, or theta has the wrong dimension or is not finite.
+    pub fn decode(bytes: &[u8], file: &Path) -> Result<Self, CheckpointError> {
+        checkpoint::decode::<Self>(OPTIMIZER, bytes, file)?.checked(file.to_path_buf())
     }
 
     /// The shipped optimizer (`PRETRAINED_PATH`), built into the library, so it is there in any
@@ -76,9 +82,7 @@ impl SavedOptimizer {
 
     /// The shipped optimizer, built into the library, with its source.
     pub fn pretrained_with_source() -> (Self, OptimizerSource) {
-        let name = PathBuf::from(PRETRAINED_PATH);
-        let saved = checkpoint::decode(OPTIMIZER, PRETRAINED, &name)
-            .and_then(|saved: Self| saved.checked(name))
+        let saved = Self::decode(PRETRAINED, Path::new(PRETRAINED_PATH))
             .expect("the built-in optimizer file is valid");
         let path = format!("built into pesto ({PRETRAINED_PATH})");
         let source = OptimizerSource::of(&saved, path, PRETRAINED);

@@ -5,6 +5,7 @@
 use criterion::{Criterion, Throughput, criterion_group, criterion_main};
 use nalgebra::DMatrix;
 use pesto_meta::LearnedOptimizer;
+use pesto_meta::optim::rel_lopt::Variant;
 use pesto_meta::optim::{LearnedAdam, MlpLopt, RelLopt};
 use pesto_tasks::ParamLayout;
 use pesto_tasks::linalg::{Mat, gemm};
@@ -42,10 +43,10 @@ fn updates(c: &mut Criterion) {
         let isa = kernel.isa();
         let lopt = MlpLopt::with_kernel(kernel);
         bench_update(c, &format!("mlp-lopt/{isa:?}"), &lopt, &MlpLopt::init_theta(0));
-        for (name, nominal) in [("rel-lopt", false), ("nominal-lopt", true)] {
-            let lopt = RelLopt::with_kernel(nominal, kernel);
-            let theta = RelLopt::init_theta(0, nominal);
-            bench_update(c, &format!("{name}/{isa:?}"), &lopt, &theta);
+        for variant in Variant::ALL {
+            let lopt = RelLopt::with_kernel(variant, kernel);
+            let theta = RelLopt::init_theta(0, variant);
+            bench_update(c, &format!("{}/{isa:?}", lopt.name(&theta)), &lopt, &theta);
         }
     }
     bench_update(c, "learned-adam", &LearnedAdam, &LearnedAdam::init_theta());

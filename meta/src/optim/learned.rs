@@ -1,5 +1,6 @@
 //! The registry of learned optimizers: names, theta dimensions, initial thetas, construction.
 
+use super::rel_lopt::Variant;
 use super::{
     LearnedAdam, LearnedOptimizer, MlpLopt, RelLopt, WithTheta, learned_adam, mlp_lopt, rel_lopt,
 };
@@ -114,12 +115,20 @@ learned_kinds! {
         tensors: learned_adam::TENSORS, features: learned_adam::FEATURE_DEFINITION;
     /// The scale-free, horizon-aware per-parameter MLP with a learned schedule, `rel-lopt`.
     RelLopt = "rel-lopt", dim: rel_lopt::THETA_DIM,
-        init: |seed| RelLopt::init_theta(seed, false), optimizer: RelLopt::new(false),
+        init: |seed| RelLopt::init_theta(seed, Variant::Relative),
+        optimizer: RelLopt::new(Variant::Relative),
         tensors: rel_lopt::TENSORS, features: rel_lopt::FEATURE_DEFINITION;
     /// rel-lopt with Adam's direction as a nominal term, `nominal-lopt`.
     NominalLopt = "nominal-lopt", dim: rel_lopt::THETA_DIM,
-        init: |seed| RelLopt::init_theta(seed, true), optimizer: RelLopt::new(true),
+        init: |seed| RelLopt::init_theta(seed, Variant::Nominal),
+        optimizer: RelLopt::new(Variant::Nominal),
         tensors: rel_lopt::TENSORS, features: rel_lopt::FEATURE_DEFINITION;
+    /// nominal-lopt with a learned power of each tensor's gradient signal-to-noise ratio as a
+    /// gain on its step, `snr-lopt`.
+    SnrLopt = "snr-lopt", dim: rel_lopt::SNR_THETA_DIM,
+        init: |seed| RelLopt::init_theta(seed, Variant::Snr),
+        optimizer: RelLopt::new(Variant::Snr),
+        tensors: rel_lopt::SNR_TENSORS, features: rel_lopt::SNR_FEATURE_DEFINITION;
 }
 
 impl LearnedKind {
@@ -217,7 +226,8 @@ mod tests {
         let valid = LearnedKind::ALL.map(LearnedKind::name).join(", ");
         assert_eq!(err, format!("unknown learned optimizer `mlp`; valid: {valid}"));
         assert!(err.starts_with(
-            "unknown learned optimizer `mlp`; valid: mlp-lopt, learned-adam, rel-lopt, nominal-lopt"
+            "unknown learned optimizer `mlp`; valid: mlp-lopt, learned-adam, rel-lopt, nominal-lopt, \
+             snr-lopt"
         ));
         let err = LearnedKind::LearnedAdam.build(vec![0.0; 5]).err().unwrap();
         assert_eq!(err.to_string(), "theta of learned-adam must have 4 values, found 5");

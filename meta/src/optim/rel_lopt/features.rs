@@ -1,7 +1,7 @@
 //! rel-lopt's inputs (docs/optimizers.md): the global schedule features of a step and the
 //! per-parameter features of a tile.
 
-use super::theta::{FEATURES, MOMENTUM_DECAYS, Net, RMS_DECAY, SCHEDULE_FEATURES};
+use super::theta::{FEATURES, MOMENTUM_DECAYS, Net, RMS_DECAY, SCHEDULE_FEATURES, SNR_FEATURES};
 use std::ops::Range;
 
 /// Added to sqrt(v) before dividing by it; tiny, so the features stay scale-free.
@@ -55,6 +55,29 @@ pub(super) fn learning_rate(net: &Net, z: &[f32; SCHEDULE_FEATURES]) -> f32 {
         log_lr += v * h.max(0.0);
     }
     log_lr.min(MAX_LOG_LR).exp()
+}
+
+/// Bounds of snr-lopt's per-tensor signal-to-noise features.
+const SNR_RANGE: (f32, f32) = (-5.0, 1.0);
+
+/// snr-lopt's features of a tensor at step t (0-based) from the means over the tensor of
+/// m_1^2, m_2^2 and v: ln(RMS(m_hat_k) / RMS(sqrt(v_hat))) with Adam's bias corrections,
+/// clamped to [-5, 1]; zero when v is zero over the tensor.
+pub fn snr_features(
+    mean_moment_squares: [f64; SNR_FEATURES],
+    mean_v: f64,
+    t: u64,
+) -> [f32; SNR_FEATURES] {
+    if mean_v <= 0.0 {
+        return [0.0; SNR_FEATURES];
+    }
+    let t = (t + 1) as i32;
+    let v_hat = mean_v / (1.0 - f64::from(RMS_DECAY).powi(t));
+    std::array::from_fn(|k| {
+        let m_hat = mean_moment_squares[k].sqrt() / (1.0 - f64::from(MOMENTUM_DECAYS[k]).powi(t));
+        let ratio = (m_hat / v_hat.sqrt()) as f32;
+        ratio.ln().clamp(SNR_RANGE.0, SNR_RANGE.1)
+    })
 }
 
 /// The accumulators of a run of parameters (the whole vector, a tensor or a tile): the three

@@ -5,7 +5,8 @@
 //! applies the step. Every loop has constant bounds over the L lanes, so it vectorises; the
 //! code is compiled once per instruction set and runs on the one of the optimizer's `Simd`.
 
-use super::features::{Accumulators, EPS, advance, tile_features};
+use super::Variant;
+use super::features::{Accumulators, EPS, advance, snr_features, tile_features};
 use super::theta::{FEATURES, HIDDEN, MOMENTUM_DECAYS, Net, PerParameter, RMS_DECAY};
 use pesto_tasks::ParamLayout;
 use pesto_tasks::simd::{Isa, Simd};
@@ -32,7 +33,7 @@ pub(super) fn initial_scales(layout: &ParamLayout, params: &[f32], scales: &mut 
 }
 
 /// What one update needs besides the parameters: the network, the step's learning rate, the
-/// step index t (for Adam's bias correction) and whether the nominal Adam term is added.
+/// step index t (for Adam's bias correction) and the variant's step rule.
 #[derive(Clone, Copy)]
 pub(super) struct StepRule<'a> {
     pub net: &'a Net<'a>,
@@ -40,7 +41,7 @@ pub(super) struct StepRule<'a> {
     pub scales: &'a [f32],
     pub lr: f32,
     pub t: u64,
-    pub nominal: bool,
+    pub variant: Variant,
 }
 
 /// One rel-lopt update of `params` from `grad`, advancing the accumulators, on the code
@@ -182,7 +183,8 @@ fn advance_tensor<const L: usize>(
 }
 
 /// Second pass: the step of every parameter of the tensor, lr S_T (n + RMS_T(n) u) with the
-/// nominal direction n only for nominal-lopt.
+/// nominal direction n only for nominal-lopt and snr-lopt, times snr-lopt's gain
+/// exp(gain . s_T).
 #[inline(always)]
 fn step_tensor<const L: usize, const FMA: bool>(
     rule: StepRule<'_>,
@@ -199,7 +201,15 @@ fn step_tensor<const L: usize, const FMA: bool>(
         let inv_rms = if *ms > 0.0 { (1.0 / ms.sqrt()) as f32 } else { 0.0 };
         row.iter_mut().for_each(|w| *w *= inv_rms);
     }
-    let coef = rule.lr * scale;
+    let coef = match rule.variant {
+        Variant::Snr => {
+            let ms = &stats.mean_squares;
+            let s = snr_features([ms[2], ms[3]], ms[5], rule.t);
+            let log_gain: f32 = rule.net.gain.iter().zip(s).map(|(c, s)| c * s).sum();
+            rule.lr * scale * log_gain.exp()
+        }
+        Variant::Relative | Variant::Nominal => rule.lr * scale,
+    };
     let learned = stats.nominal_rms;
     let mut start = 0;
     while start < grad.len() {
@@ -208,7 +218,7 @@ fn step_tensor<const L: usize, const FMA: bool>(
         let x = tile_features::<L>(&grad[tr.clone()], &params[tr.clone()], &ts.moments, ts.v);
         let mut u = tile_net::<L, FMA>(net, &w1, &x);
         u.iter_mut().for_each(|u| *u *= learned);
-        if rule.nominal {
+        if rule.variant.nominal() {
             let n = adam.direction(&x);
             u.iter_mut().zip(&n).for_each(|(u, n)| *u += n);
         }

@@ -1,5 +1,5 @@
-//! rel-lopt and nominal-lopt: scale-free, horizon-aware per-parameter learned optimizers
-//! (docs/optimizers.md).
+//! rel-lopt, nominal-lopt and snr-lopt: scale-free, horizon-aware per-parameter learned
+//! optimizers (docs/optimizers.md).
 //!
 //! Per parameter, ten features (g, p, momenta at 0.9/0.99/0.999, sqrt(v) at 0.999, each
 //! momentum over sqrt(v), g over sqrt(v)), each divided by its RMS over the tensor, go through
@@ -15,7 +15,9 @@
 //! lr_t = exp(log_lr + skip . z + vs . relu(Ws^T z + bs)). Multiplying a tensor's parameters
 //! by s and its gradient by 1/s multiplies its step by s. S is the tensor's RMS at the first
 //! step (the RMS of all parameters for a tensor that starts at zero), fixed for the run, so a
-//! growing tensor cannot feed its own step size.
+//! growing tensor cannot feed its own step size. snr-lopt multiplies nominal-lopt's step on
+//! each tensor by exp(gain . s_T), s_T the log ratios of the tensor's momenta to its gradient
+//! RMS: a learned power of the gradient's signal-to-noise ratio.
 //!
 //! The `OptState` slots are the three momenta and v; its scalars the loss averages, then S of
 //! each tensor.
@@ -24,11 +26,12 @@ mod features;
 mod kernel;
 mod theta;
 
-pub use features::{LOSS_DECAYS, LOSS_SCALARS, schedule_features, track_loss};
+pub use features::{LOSS_DECAYS, LOSS_SCALARS, schedule_features, snr_features, track_loss};
 pub use kernel::{EXP_SCALE, PARAM_FLOOR};
 pub use theta::{
-    B1, B2, B3, BS, FEATURE_DEFINITION, FEATURES, HIDDEN, LOG_LR, MOMENTUM_DECAYS, OUTPUTS,
-    RMS_DECAY, SCHEDULE_FEATURES, SCHEDULE_HIDDEN, SKIP, TENSORS, THETA_DIM, VS, W1, W2, W3, WS,
+    B1, B2, B3, BS, FEATURE_DEFINITION, FEATURES, GAIN, HIDDEN, LOG_LR, MOMENTUM_DECAYS, OUTPUTS,
+    RMS_DECAY, SCHEDULE_FEATURES, SCHEDULE_HIDDEN, SKIP, SNR_FEATURE_DEFINITION, SNR_FEATURES,
+    SNR_TENSORS, SNR_THETA_DIM, TENSORS, THETA_DIM, VS, W1, W2, W3, WS,
 };
 
 use super::{LearnedOptimizer, OptState};
@@ -49,23 +52,48 @@ const ADAM_FEATURE: usize = 6;
 /// Accumulator slots: three momenta and v.
 const SLOTS: usize = MOMENTUM_DECAYS.len() + 1;
 
-/// The per-parameter MLP with a relative step and a learned schedule; `nominal` adds Adam's
-/// direction to the learned one.
+/// The step rule of a `RelLopt`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Variant {
+    /// rel-lopt: the learned direction alone, lr S_T rho_T u.
+    Relative,
+    /// nominal-lopt: Adam's direction plus the learned one, lr S_T (n + rho_T u).
+    Nominal,
+    /// snr-lopt: nominal-lopt's step times exp(gain . s_T).
+    Snr,
+}
+
+impl Variant {
+    /// Every variant, in registry order.
+    pub const ALL: [Variant; 3] = [Variant::Relative, Variant::Nominal, Variant::Snr];
+
+    /// Whether the step carries Adam's direction as a nominal term.
+    pub fn nominal(self) -> bool {
+        self != Variant::Relative
+    }
+
+    /// Dimension of the variant's theta.
+    pub fn theta_dim(self) -> usize {
+        if self == Variant::Snr { SNR_THETA_DIM } else { THETA_DIM }
+    }
+}
+
+/// The per-parameter MLP with a relative step and a learned schedule, in one of its variants.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct RelLopt {
     kernel: Simd,
-    nominal: bool,
+    variant: Variant,
 }
 
 impl RelLopt {
-    /// rel-lopt (`nominal` false) or nominal-lopt (true) on the widest kernel the CPU runs.
-    pub fn new(nominal: bool) -> Self {
-        Self::with_kernel(nominal, Simd::detect())
+    /// The variant on the widest kernel the CPU runs.
+    pub fn new(variant: Variant) -> Self {
+        Self::with_kernel(variant, Simd::detect())
     }
 
     /// The same on the kernel compiled for `kernel`'s instruction set.
-    pub fn with_kernel(nominal: bool, kernel: Simd) -> Self {
-        Self { kernel, nominal }
+    pub fn with_kernel(variant: Variant, kernel: Simd) -> Self {
+        Self { kernel, variant }
     }
 
     /// An untrained theta drawn from `seed`: relative Adam at `INIT_LR` decaying linearly to
@@ -75,11 +103,12 @@ impl RelLopt {
     /// schedule has weight 1 on ln(1 - t/T + 0.01) and 0 elsewhere. Without the nominal term,
     /// hidden units 0 and 1 carry relu(x) and relu(-x) of the normalised m(0.9) / sqrt(v)
     /// through both layers into d with weights +1 and -1, so the direction starts as Adam's,
-    /// normalised over the tensor; with it, the learned direction starts near zero.
-    pub fn init_theta(seed: u64, nominal: bool) -> Vec<f32> {
+    /// normalised over the tensor; with it, the learned direction starts near zero. snr-lopt's
+    /// gain weights start at zero, so it starts as nominal-lopt.
+    pub fn init_theta(seed: u64, variant: Variant) -> Vec<f32> {
         let mut rng = stream(seed, &[]);
         let mut normal = |std: f32| std * Distribution::<f32>::sample(&StandardNormal, &mut rng);
-        let mut theta = vec![0.0f32; THETA_DIM];
+        let mut theta = vec![0.0f32; variant.theta_dim()];
         let layers = [
             (W1..B1, (2.0 / FEATURES as f32).sqrt()),
             (W2..B2, (2.0 / HIDDEN as f32).sqrt()),
@@ -91,7 +120,7 @@ impl RelLopt {
         }
         theta[LOG_LR] = INIT_LR.ln();
         theta[SKIP + 1] = 1.0;
-        if !nominal {
+        if !variant.nominal() {
             for (unit, sign) in [(0, 1.0), (1, -1.0)] {
                 for i in 0..FEATURES {
                     theta[W1 + i * HIDDEN + unit] = if i == ADAM_FEATURE { sign } else { 0.0 };
@@ -117,15 +146,20 @@ impl RelLopt {
 
 impl LearnedOptimizer for RelLopt {
     fn name(&self, _theta: &[f32]) -> String {
-        if self.nominal { "nominal-lopt" } else { "rel-lopt" }.to_string()
+        match self.variant {
+            Variant::Relative => "rel-lopt",
+            Variant::Nominal => "nominal-lopt",
+            Variant::Snr => "snr-lopt",
+        }
+        .to_string()
     }
 
     fn theta_dim(&self) -> usize {
-        THETA_DIM
+        self.variant.theta_dim()
     }
 
     fn init_theta(&self, seed: u64) -> Vec<f32> {
-        Self::init_theta(seed, self.nominal)
+        Self::init_theta(seed, self.variant)
     }
 
     fn init_state(&self, layout: &ParamLayout, horizon: u64) -> OptState {
@@ -160,7 +194,7 @@ impl LearnedOptimizer for RelLopt {
         }
         let lr = Self::learning_rate(theta, state);
         let scales = &state.scalars[LOSS_SCALARS..];
-        let rule = StepRule { net: &net, scales, lr, t: state.step, nominal: self.nominal };
+        let rule = StepRule { net: &net, scales, lr, t: state.step, variant: self.variant };
         let [m0, m1, m2, v] = state.slots.as_mut_slice() else { unreachable!("checked above") };
         let acc = Accumulators {
             moments: [m0.as_mut_slice(), m1.as_mut_slice(), m2.as_mut_slice()],

@@ -6,7 +6,7 @@ use proptest::prelude::*;
 /// docs/optimizers.md written out one parameter at a time.
 fn reference_step(
     theta: &[f32],
-    nominal: bool,
+    variant: Variant,
     layout: &ParamLayout,
     state: &mut OptState,
     p: &mut [f32],
@@ -52,7 +52,19 @@ fn reference_step(
         let rms: Vec<f32> = (0..FEATURES)
             .map(|j| (features.iter().map(|f| f[j] * f[j]).sum::<f32>() / r.len() as f32).sqrt())
             .collect();
-        let scale = state.scalars[LOSS_SCALARS + k];
+        let mut scale = state.scalars[LOSS_SCALARS + k];
+        if variant == Variant::Snr {
+            let mean = |f: &dyn Fn(usize) -> f32| {
+                r.clone().map(|i| f64::from(f(i))).sum::<f64>() / r.len() as f64
+            };
+            let v = mean(&|i| state.slots[3][i]);
+            for (j, decay) in [0.9f64, 0.99].into_iter().enumerate() {
+                let m = mean(&|i| state.slots[j][i] * state.slots[j][i]);
+                let snr =
+                    (m.sqrt() / (1.0 - decay.powi(t))) / (v / (1.0 - 0.999f64.powi(t))).sqrt();
+                scale *= (theta[GAIN + j] * (snr as f32).ln().clamp(-5.0, 1.0)).exp();
+            }
+        }
         let nominal_dir = |f: &[f32; FEATURES]| {
             let m_hat = f[2] / (1.0 - 0.9f32.powi(t));
             let v_hat = f[5] * f[5] / (1.0 - 0.999f32.powi(t));
@@ -70,7 +82,7 @@ fn reference_step(
                 let h2 = dense(&h1, W2, B2, HIDDEN, true);
                 let out = dense(&h2, W3, B3, OUTPUTS, false);
                 let mut u = nominal_rms * out[0] * (0.001 * out[1]).exp();
-                if nominal {
+                if variant != Variant::Relative {
                     u += nominal_dir(f);
                 }
                 lr * scale * u
@@ -82,28 +94,39 @@ fn reference_step(
 }
 
 /// A theta with every weight non-zero, so every path of the update is exercised.
-fn busy_theta(nominal: bool) -> Vec<f32> {
-    let mut theta = RelLopt::init_theta(4, nominal);
-    let noise = normal_vec(9, 0, THETA_DIM, 0.05);
+fn busy_theta(variant: Variant) -> Vec<f32> {
+    let mut theta = RelLopt::init_theta(4, variant);
+    let noise = normal_vec(9, 0, theta.len(), 0.05);
     theta.iter_mut().zip(noise).for_each(|(t, n)| *t += n);
+    if variant == Variant::Snr {
+        theta[GAIN..].copy_from_slice(&[0.5, -0.3]);
+    }
     theta
 }
 
 #[test]
-fn theta_has_240_values() {
-    assert_eq!(THETA_DIM, 240);
-    assert_eq!(RelLopt::init_theta(0, true).len(), THETA_DIM);
-    assert_eq!(RelLopt::new(false).theta_dim(), THETA_DIM);
+fn theta_has_240_values_and_snr_lopt_two_more() {
+    assert_eq!((THETA_DIM, SNR_THETA_DIM), (240, 242));
+    for variant in Variant::ALL {
+        assert_eq!(RelLopt::init_theta(0, variant).len(), variant.theta_dim());
+        assert_eq!(RelLopt::new(variant).theta_dim(), variant.theta_dim());
+    }
+    let (nominal, snr) =
+        (RelLopt::init_theta(5, Variant::Nominal), RelLopt::init_theta(5, Variant::Snr));
+    assert_eq!(
+        (&snr[..THETA_DIM], &snr[GAIN..]),
+        (nominal.as_slice(), [0.0; SNR_FEATURES].as_slice())
+    );
 }
 
 #[test]
 fn every_kernel_matches_the_per_parameter_reference() {
     let layout = layout();
     let n = layout.len();
-    for nominal in [false, true] {
-        let theta = busy_theta(nominal);
+    for variant in Variant::ALL {
+        let theta = busy_theta(variant);
         for kernel in Simd::available() {
-            let lopt = RelLopt::with_kernel(nominal, kernel);
+            let lopt = RelLopt::with_kernel(variant, kernel);
             let mut state = lopt.init_state(&layout, 30);
             let mut reference = state.clone();
             let mut params = normal_vec(1, 0, n, 0.5);
@@ -115,7 +138,7 @@ fn every_kernel_matches_the_per_parameter_reference() {
                 lopt.step(&theta, &mut state, &layout, &mut params, &grad, loss);
                 reference_step(
                     &theta,
-                    nominal,
+                    variant,
                     &layout,
                     &mut reference,
                     &mut expected,
@@ -126,7 +149,7 @@ fn every_kernel_matches_the_per_parameter_reference() {
             for (i, (a, b)) in params.iter().zip(&expected).enumerate() {
                 assert!(
                     (a - b).abs() <= 1e-5 * (1.0 + b.abs()),
-                    "{kernel:?} {nominal} [{i}]: {a} vs {b}"
+                    "{kernel:?} {variant:?} [{i}]: {a} vs {b}"
                 );
             }
             assert_eq!(state.step, 12);
@@ -153,16 +176,16 @@ proptest! {
     fn a_rescaled_tensor_takes_a_rescaled_step(
         log_s in -2.0f32..2.0,
         seed in 0u64..1000,
-        nominal in any::<bool>(),
+        variant in proptest::sample::select(Variant::ALL.to_vec()),
     ) {
         const STEPS: u64 = 5;
         let s = 10f32.powf(log_s);
         let layout = layout();
         let n = layout.len();
         let rescaled = layout.tensors()[2].range();
-        let theta = busy_theta(nominal);
+        let theta = busy_theta(variant);
         let run = |factor: f32| {
-            let lopt = RelLopt::new(nominal);
+            let lopt = RelLopt::new(variant);
             let mut state = lopt.init_state(&layout, 20);
             let mut params = normal_vec(seed, 0, n, 0.5);
             params[rescaled.clone()].iter_mut().for_each(|p| *p *= factor);
@@ -191,8 +214,8 @@ proptest! {
 fn the_untrained_optimizers_descend_and_decay_with_the_run() {
     let layout = ParamLayout::single("p", 64);
     let curvature: Vec<f32> = (0..64).map(|i| 10f32.powf(-(i as f32) / 32.0)).collect();
-    for nominal in [false, true] {
-        let (lopt, theta) = (RelLopt::new(nominal), RelLopt::init_theta(0, nominal));
+    for variant in Variant::ALL {
+        let (lopt, theta) = (RelLopt::new(variant), RelLopt::init_theta(0, variant));
         let mut state = lopt.init_state(&layout, 400);
         let lr0 = RelLopt::learning_rate(&theta, &state);
         assert!((lr0 / INIT_LR - 1.0).abs() < 0.02, "{lr0}");
@@ -205,7 +228,7 @@ fn the_untrained_optimizers_descend_and_decay_with_the_run() {
             let l = loss(&params);
             lopt.step(&theta, &mut state, &layout, &mut params, &grad, l);
         }
-        assert!(loss(&params) < 1e-2 * start, "nominal {nominal}: {} from {start}", loss(&params));
+        assert!(loss(&params) < 1e-2 * start, "{variant:?}: {} from {start}", loss(&params));
         let lr_end = RelLopt::learning_rate(&theta, &state);
         assert!(lr_end < 0.05 * lr0, "the schedule decays with t/T: {lr0} -> {lr_end}");
     }
@@ -215,10 +238,10 @@ fn the_untrained_optimizers_descend_and_decay_with_the_run() {
 fn a_step_allocates_nothing_and_kernels_agree() {
     let layout = layout();
     let n = layout.len();
-    let theta = busy_theta(true);
+    let theta = busy_theta(Variant::Snr);
     let mut results = Vec::new();
     for kernel in Simd::available() {
-        let lopt = RelLopt::with_kernel(true, kernel);
+        let lopt = RelLopt::with_kernel(Variant::Snr, kernel);
         let mut state = lopt.init_state(&layout, 10);
         let mut params = normal_vec(3, 0, n, 1.0);
         let grad = normal_vec(3, 1, n, 1.0);

@@ -50,11 +50,25 @@ pub const BS: usize = WS + SCHEDULE_FEATURES * SCHEDULE_HIDDEN;
 pub const VS: usize = BS + SCHEDULE_HIDDEN;
 /// Dimension of theta: 240.
 pub const THETA_DIM: usize = VS + SCHEDULE_HIDDEN;
+/// snr-lopt's per-tensor signal-to-noise features: ln(RMS_T(m_hat_k) / RMS_T(sqrt(v_hat))) for
+/// the momenta with decays 0.9 and 0.99.
+pub const SNR_FEATURES: usize = 2;
+/// Offset of snr-lopt's gain weights in theta, after the 240 values it shares with nominal-lopt.
+pub const GAIN: usize = THETA_DIM;
+/// Dimension of snr-lopt's theta: 242.
+pub const SNR_THETA_DIM: usize = GAIN + SNR_FEATURES;
 
 /// The per-parameter network's layers in theta.
 pub(super) type PerParameter<'a> = Layers<'a, FEATURES, HIDDEN, OUTPUTS>;
 
 const _: () = assert!(PerParameter::LEN == LOG_LR);
+
+/// snr-lopt's theta as named tensors: nominal-lopt's, then the gain weights.
+pub const SNR_TENSORS: [ThetaTensor; 12] = {
+    let [w1, b1, w2, b2, w3, b3, log_lr, skip, ws, bs, vs] = TENSORS;
+    let gain = ThetaTensor { name: "gain", shape: &[SNR_FEATURES], offset: GAIN };
+    [w1, b1, w2, b2, w3, b3, log_lr, skip, ws, bs, vs, gain]
+};
 
 /// theta as named tensors, in order: the per-parameter network, then the schedule.
 pub const TENSORS: [ThetaTensor; 11] = {
@@ -82,6 +96,11 @@ pub const FEATURE_DEFINITION: &str = "per-parameter inputs (rows of w1), each di
     ln(1 - f + 0.01), ln(f + 0.01), clamp(ln(L_slow/L_0), -10, 2), clamp(ln(L_fast/L_slow), \
     -2, 2); lr_t = exp(log_lr + skip . z + vs . relu(ws^T z + bs))";
 
+/// snr-lopt's inputs: nominal-lopt's, and the per-tensor features that weight `gain`.
+pub const SNR_FEATURE_DEFINITION: &str = "as nominal-lopt; each tensor's step is multiplied by \
+    exp(gain . s_T) with s_T = (ln(RMS_T(m_hat_1)/RMS_T(sqrt(v_hat))), ln(RMS_T(m_hat_2)/\
+    RMS_T(sqrt(v_hat)))), Adam-bias-corrected moments, each clamped to [-5, 1]";
+
 /// theta seen as fixed-size arrays, so the kernel indexes without bounds checks: a view of the
 /// flat vector, which it does not copy.
 #[derive(Clone, Copy, Debug, PartialEq)]
@@ -93,22 +112,29 @@ pub(super) struct Net<'a> {
     pub ws: &'a [[f32; SCHEDULE_HIDDEN]; SCHEDULE_FEATURES],
     pub bs: &'a [f32; SCHEDULE_HIDDEN],
     pub vs: &'a [f32; SCHEDULE_HIDDEN],
+    /// snr-lopt's gain weights (zero for a theta of `THETA_DIM` values).
+    pub gain: [f32; SNR_FEATURES],
 }
 
 impl<'a> Net<'a> {
-    /// The weights of a theta of dimension `THETA_DIM`.
+    /// The weights of a theta of dimension `THETA_DIM` or `SNR_THETA_DIM`.
     ///
     /// # Panics
-    /// If `theta` does not have `THETA_DIM` values.
+    /// If `theta` has another number of values.
     pub fn of(theta: &'a [f32]) -> Self {
-        assert_eq!(theta.len(), THETA_DIM, "rel-lopt theta must have {THETA_DIM} values");
+        let gain = match theta.len() {
+            THETA_DIM => [0.0; SNR_FEATURES],
+            SNR_THETA_DIM => *array(&theta[GAIN..]),
+            n => panic!("rel-lopt theta must have {THETA_DIM} or {SNR_THETA_DIM} values, not {n}"),
+        };
         Self {
             layers: PerParameter::of(theta),
             log_lr: theta[LOG_LR],
             skip: array(&theta[SKIP..WS]),
             ws: rows(&theta[WS..BS]),
             bs: array(&theta[BS..VS]),
-            vs: array(&theta[VS..]),
+            vs: array(&theta[VS..GAIN]),
+            gain,
         }
     }
 }

@@ -139,8 +139,9 @@ fn a_dozen_kill_9_at_random_points_lose_nothing() {
         .arg(&straight));
 
     let killed = dir.join("killed");
-    let mut interrupted = 0;
-    for kill in 0..12u64 {
+    // Resumes once a killed process has written the run's config, else starts afresh (a loaded
+    // machine can kill every attempt before that).
+    let attempt = || {
         let mut command = pesto();
         command.args(["meta-train", "--steps", target]);
         if killed.join("config.toml").exists() {
@@ -148,7 +149,11 @@ fn a_dozen_kill_9_at_random_points_lose_nothing() {
         } else {
             command.arg("--config").arg(&config).arg("--out").arg(&killed);
         }
-        let mut child = command.stdout(Stdio::null()).stderr(Stdio::null()).spawn().unwrap();
+        command
+    };
+    let mut interrupted = 0;
+    for kill in 0..12u64 {
+        let mut child = attempt().stdout(Stdio::null()).stderr(Stdio::null()).spawn().unwrap();
         let delay = pesto_tasks::rng::mix(0x50a6 + kill) % 250;
         std::thread::sleep(Duration::from_millis(delay));
         interrupted += usize::from(child.try_wait().unwrap().is_none());
@@ -156,7 +161,7 @@ fn a_dozen_kill_9_at_random_points_lose_nothing() {
         child.wait().unwrap();
     }
     eprintln!("{interrupted} of 12 kills interrupted a running process");
-    run(pesto().args(["meta-train", "--steps", target, "--resume"]).arg(&killed));
+    run(&mut attempt());
 
     assert!(temporaries(&killed).is_empty(), "{:?}", temporaries(&killed));
     assert_eq!(theta_bits(&killed), theta_bits(&straight));

@@ -2,6 +2,7 @@
 views, and refuses parameters it cannot train."""
 
 import copy
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -90,3 +91,12 @@ def test_parameters_it_cannot_train_raise_naming_them():
         opt.step()
     with pytest.raises(ValueError, match="cannot take new parameters"):
         opt.add_param_group({"params": [torch.zeros(3, requires_grad=True)]})
+
+
+def test_the_readme_example_trains():
+    readme = (Path(__file__).resolve().parents[2] / "README.md").read_text()
+    section = readme[readme.index("## Python and PyTorch") :]
+    code = section[section.index("```python\n") + 10 : section.index("\n```", section.index("```python"))]
+    scope = {}
+    exec(compile(code, "README.md", "exec"), scope)
+    assert scope["loss"].item() < 0.1

@@ -6,6 +6,9 @@
 and gradient, for trying an optimizer without a model of your own.
 """
 
+from importlib.metadata import version
+
 from ._native import PRETRAINED_PATH, Optimizer, Task
 
-__all__ = ["Optimizer", "Task", "PRETRAINED_PATH"]
+__all__ = ["Optimizer", "Task", "PRETRAINED_PATH", "__version__"]
+__version__ = version("pesto")

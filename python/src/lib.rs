@@ -12,6 +12,7 @@ use pyo3::exceptions::{
 };
 use pyo3::prelude::*;
 use pyo3::types::PyDict;
+use std::borrow::Cow;
 use std::path::PathBuf;
 
 /// The Python exception for an optimizer file that cannot be read (OSError) or used (ValueError).
@@ -148,7 +149,6 @@ impl Optimizer {
             writers.push(writer);
         }
         let mut readers = Vec::with_capacity(grads.len());
-        let mut copies = Vec::new();
         for (i, (grad, tensor)) in grads.iter().zip(self.layout.tensors()).enumerate() {
             let what = format!("grads[{i}]");
             let array = f32_array(grad, &what)?;
@@ -156,21 +156,18 @@ impl Optimizer {
             let reader = array
                 .try_readonly()
                 .map_err(|err| PyValueError::new_err(format!("{what} cannot be read: {err}")))?;
-            if !array.is_c_contiguous() {
-                copies.push((i, reader.as_array().iter().copied().collect::<Vec<f32>>()));
-            }
             readers.push(reader);
         }
         let mut params: Vec<&mut [f32]> =
             writers.iter_mut().map(|w| w.as_slice_mut().expect("checked C-contiguous")).collect();
-        let grads: Vec<&[f32]> = readers
+        let grads: Vec<Cow<'_, [f32]>> = readers
             .iter()
-            .enumerate()
-            .map(|(i, r)| match copies.iter().find(|(j, _)| *j == i) {
-                Some((_, copy)) => copy.as_slice(),
-                None => r.as_slice().expect("checked C-contiguous"),
+            .map(|r| match r.is_c_contiguous() {
+                true => Cow::Borrowed(r.as_slice().expect("C-contiguous")),
+                false => Cow::Owned(r.as_array().iter().copied().collect()),
             })
             .collect();
+        let grads: Vec<&[f32]> = grads.iter().map(|g| &**g).collect();
         let loss = loss.map_or(f32::NAN, |l| l as f32);
         let (optimizer, state, layout) = (&self.optimizer, &mut self.state, &self.layout);
         py.detach(|| {

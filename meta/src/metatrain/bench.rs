@@ -3,9 +3,11 @@
 
 use super::{MetaTrainConfig, MetaTrainer, RunError};
 use crate::distributed;
+#[cfg(feature = "plot")]
 use crate::plot::LineChart;
 use pesto_tasks::{TaskSpec, registry};
 use serde::{Deserialize, Serialize};
+#[cfg(feature = "plot")]
 use std::collections::BTreeMap;
 use std::path::Path;
 use std::str::FromStr;
@@ -120,7 +122,7 @@ impl SweepAxis {
     }
 
     /// The value of this axis in `report`, if it has one.
-    fn value(self, report: &BenchReport) -> Option<f64> {
+    pub fn value(self, report: &BenchReport) -> Option<f64> {
         match self {
             Self::Params => report.task_params.map(|p| p as f64),
             Self::Particles => Some(report.particles as f64),
@@ -129,7 +131,7 @@ impl SweepAxis {
     }
 
     /// The x-axis label of a chart along this axis.
-    fn label(self) -> &'static str {
+    pub fn label(self) -> &'static str {
         match self {
             Self::Params => "parameters of the inner task",
             Self::Particles => "particles N",
@@ -151,6 +153,7 @@ impl FromStr for SweepAxis {
 
 /// A log-log chart of inner steps/s against `axis`: one series per optimizer, with the median
 /// of the reports at each value of the axis.
+#[cfg(feature = "plot")]
 pub fn scaling_chart(reports: &[BenchReport], axis: SweepAxis) -> LineChart {
     let mut runs: BTreeMap<&str, BTreeMap<u64, Vec<f64>>> = BTreeMap::new();
     for report in reports {
@@ -168,6 +171,7 @@ pub fn scaling_chart(reports: &[BenchReport], axis: SweepAxis) -> LineChart {
 }
 
 /// The median of non-empty `values` (the mean of the middle two for an even count).
+#[cfg(feature = "plot")]
 fn median(values: &mut [f64]) -> f64 {
     values.sort_by(f64::total_cmp);
     let n = values.len();

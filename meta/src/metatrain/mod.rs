@@ -11,7 +11,9 @@ mod run;
 mod sampling;
 mod system;
 
-pub use bench::{BenchReport, SweepAxis, WARMUP_STEPS, bench, peak_rss_mib, scaling_chart};
+#[cfg(feature = "plot")]
+pub use bench::scaling_chart;
+pub use bench::{BenchReport, SweepAxis, WARMUP_STEPS, bench, peak_rss_mib};
 pub use config::{ConfigError, EstimatorSection, MetaTrainConfig, OptimizerConfig, TasksConfig};
 pub use lock::{LOCK_FILE, LockError, RunLock};
 pub use run::{CONFIG_FILE, MetaTrainer, Resumed, RunError, RunState, checkpoint_dir};

@@ -137,6 +137,12 @@ impl LearnedKind {
         Self::ALL.map(Self::name).join(", ")
     }
 
+    /// True when the kind's steps depend on the run length T given to `init_state` (its
+    /// learning-rate schedule reads t / T); mlp-lopt and learned-adam read only t.
+    pub fn uses_horizon(self) -> bool {
+        matches!(self, LearnedKind::RelLopt | LearnedKind::NominalLopt)
+    }
+
     /// The optimizer of this kind with meta-parameters `theta`.
     pub fn build(self, theta: Vec<f32>) -> Result<WithTheta, LearnedError> {
         let expected = self.theta_dim();
@@ -167,7 +173,7 @@ impl FromStr for LearnedKind {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::optim::Optimizer;
+    use crate::optim::{Optimizer, Tensors};
     use pesto_tasks::ParamLayout;
 
     #[test]
@@ -207,6 +213,53 @@ mod tests {
             }
             assert_eq!(state.step, 20);
             assert!(params.iter().all(|p| p.is_finite() && *p != 0.5), "{kind}: {params:?}");
+        }
+    }
+
+    /// `steps` updates of `kind` (theta from seed 3) over `layout` for a run of `horizon`, from
+    /// parameters 0.5 with one tensor at zero, given flat or tensor by tensor.
+    fn run(kind: LearnedKind, layout: &ParamLayout, horizon: u64, split: bool) -> Vec<f32> {
+        let opt = kind.build(kind.init_theta(3)).unwrap();
+        let mut state = opt.init_state(layout, horizon);
+        let mut params = vec![0.5f32; layout.len()];
+        params[layout.tensors()[1].range()].fill(0.0);
+        let grad: Vec<f32> = (1..=layout.len()).map(|i| (i as f32).sin()).collect();
+        for step in 0..20 {
+            let loss = 1.0 / (1.0 + step as f32);
+            if split {
+                let mut rest = params.as_mut_slice();
+                let mut tensors = Vec::new();
+                for tensor in layout.tensors() {
+                    let (head, tail) = rest.split_at_mut(tensor.len());
+                    tensors.push(head);
+                    rest = tail;
+                }
+                let grads: Vec<&[f32]> =
+                    layout.tensors().iter().map(|t| &grad[t.range()]).collect();
+                let split = Tensors::Split { params: &mut tensors, grad: &grads };
+                opt.step_tensors(&mut state, layout, split, loss);
+            } else {
+                opt.step(&mut state, layout, &mut params, &grad, loss);
+            }
+        }
+        params
+    }
+
+    #[test]
+    fn tensors_given_one_slice_each_step_like_the_flat_vector() {
+        let layout = crate::optim::test_support::odd_layout();
+        for kind in LearnedKind::ALL {
+            let flat = run(kind, &layout, 100, false);
+            assert_eq!(run(kind, &layout, 100, true), flat, "{kind}");
+        }
+    }
+
+    #[test]
+    fn only_the_kinds_that_say_so_depend_on_the_horizon() {
+        let layout = crate::optim::test_support::odd_layout();
+        for kind in LearnedKind::ALL {
+            let differ = run(kind, &layout, 20, false) != run(kind, &layout, 1000, false);
+            assert_eq!(differ, kind.uses_horizon(), "{kind}");
         }
     }
 

@@ -2,7 +2,7 @@
 //!
 //! theta = [ln lr, logit beta1, logit beta2, ln eps], so every theta in R^4 is a valid Adam.
 
-use super::{AdamBetas, LearnedOptimizer, OptState, ThetaTensor, adam_update};
+use super::{AdamBetas, LearnedOptimizer, OptState, Tensors, ThetaTensor, adam_update};
 use pesto_tasks::ParamLayout;
 
 /// Dimension of learned-adam's theta.
@@ -76,20 +76,24 @@ impl LearnedOptimizer for LearnedAdam {
         OptState::zeros(2, layout.len(), horizon)
     }
 
-    fn step(
+    fn step_tensors(
         &self,
         theta: &[f32],
         state: &mut OptState,
-        _: &ParamLayout,
-        params: &mut [f32],
-        grad: &[f32],
+        layout: &ParamLayout,
+        mut tensors: Tensors<'_, '_>,
         _loss: f32,
     ) {
         let (lr, betas) = Self::hyperparameters(theta);
+        assert!(tensors.matches(layout), "params and grad must match the layout");
         let [m, v] = state.slots.as_mut_slice() else {
             panic!("learned-adam state needs two slots, found {}", state.slots.len());
         };
-        adam_update(lr, betas, state.step, params, grad, m, v);
+        for (i, tensor) in layout.tensors().iter().enumerate() {
+            let (params, grad) = tensors.tensor(layout, i);
+            let r = tensor.range();
+            adam_update(lr, betas, state.step, params, grad, &mut m[r.clone()], &mut v[r]);
+        }
         state.step += 1;
     }
 }

@@ -110,6 +110,19 @@ pub trait LearnedOptimizer: Send + Sync {
         params: &mut [f32],
         grad: &[f32],
         loss: f32,
+    ) {
+        self.step_tensors(theta, state, layout, Tensors::Flat { params, grad }, loss);
+    }
+
+    /// The same update of parameters given tensor by tensor, flat or one slice per tensor
+    /// (what `step` calls); a non-finite `loss` is ignored by the loss features.
+    fn step_tensors(
+        &self,
+        theta: &[f32],
+        state: &mut OptState,
+        layout: &ParamLayout,
+        tensors: Tensors<'_, '_>,
+        loss: f32,
     );
 }
 
@@ -124,6 +137,7 @@ pub mod rel_lopt;
 mod saved;
 mod schedule;
 mod sgd;
+mod tensors;
 #[cfg(test)]
 mod test_support;
 mod with_theta;
@@ -138,6 +152,7 @@ pub use saved::{
 };
 pub use schedule::Schedule;
 pub use sgd::Sgd;
+pub use tensors::Tensors;
 pub use with_theta::WithTheta;
 
 #[cfg(test)]

@@ -1,6 +1,6 @@
 //! A learned optimizer paired with its theta, to train with like any hand-designed optimizer.
 
-use super::{LearnedOptimizer, OptState, Optimizer};
+use super::{LearnedOptimizer, OptState, Optimizer, Tensors};
 use pesto_tasks::ParamLayout;
 
 /// A learned optimizer with a fixed theta: the `Optimizer` that evaluation and
@@ -20,6 +20,17 @@ impl WithTheta {
     /// The meta-parameters.
     pub fn theta(&self) -> &[f32] {
         &self.theta
+    }
+
+    /// One update of parameters given tensor by tensor (`LearnedOptimizer::step_tensors`).
+    pub fn step_tensors(
+        &self,
+        state: &mut OptState,
+        layout: &ParamLayout,
+        tensors: Tensors<'_, '_>,
+        loss: f32,
+    ) {
+        self.optimizer.step_tensors(&self.theta, state, layout, tensors, loss);
     }
 }
 

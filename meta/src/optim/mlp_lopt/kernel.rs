@@ -15,6 +15,7 @@
 
 use super::features::{FirstLayer, first_layer, step_bias};
 use super::theta::{DECAYS, HIDDEN, Net, TENSOR_FEATURES};
+use crate::optim::Tensors;
 use pesto_tasks::ParamLayout;
 use pesto_tasks::simd::{Isa, Simd};
 use pesto_tasks::vmath::exp;
@@ -35,18 +36,17 @@ pub(super) fn update(
     net: &Net,
     t: u64,
     layout: &ParamLayout,
-    params: &mut [f32],
-    grad: &[f32],
+    tensors: &mut Tensors<'_, '_>,
     moments: Moments<'_>,
 ) {
     match simd.isa() {
-        Isa::Portable => update_with::<8, 8, false>(net, t, layout, params, grad, moments),
+        Isa::Portable => update_with::<8, 8, false>(net, t, layout, tensors, moments),
         // SAFETY: a `Simd` token of this isa exists only on a CPU with avx2 and fma.
         #[cfg(target_arch = "x86_64")]
-        Isa::Avx2 => unsafe { update_avx2(net, t, layout, params, grad, moments) },
+        Isa::Avx2 => unsafe { update_avx2(net, t, layout, tensors, moments) },
         // SAFETY: a `Simd` token of this isa exists only on a CPU with avx512f, avx2 and fma.
         #[cfg(target_arch = "x86_64")]
-        Isa::Avx512 => unsafe { update_avx512(net, t, layout, params, grad, moments) },
+        Isa::Avx512 => unsafe { update_avx512(net, t, layout, tensors, moments) },
     }
 }
 
@@ -56,11 +56,10 @@ fn update_avx2(
     net: &Net,
     t: u64,
     layout: &ParamLayout,
-    params: &mut [f32],
-    grad: &[f32],
+    tensors: &mut Tensors<'_, '_>,
     moments: Moments<'_>,
 ) {
-    update_with::<32, 2, true>(net, t, layout, params, grad, moments);
+    update_with::<32, 2, true>(net, t, layout, tensors, moments);
 }
 
 #[cfg(target_arch = "x86_64")]
@@ -69,11 +68,10 @@ fn update_avx512(
     net: &Net,
     t: u64,
     layout: &ParamLayout,
-    params: &mut [f32],
-    grad: &[f32],
+    tensors: &mut Tensors<'_, '_>,
     moments: Moments<'_>,
 ) {
-    update_with::<32, 4, true>(net, t, layout, params, grad, moments);
+    update_with::<32, 4, true>(net, t, layout, tensors, moments);
 }
 
 #[inline(always)]
@@ -81,15 +79,14 @@ fn update_with<const L: usize, const U: usize, const FMA: bool>(
     net: &Net,
     t: u64,
     layout: &ParamLayout,
-    params: &mut [f32],
-    grad: &[f32],
+    tensors: &mut Tensors<'_, '_>,
     mut moments: Moments<'_>,
 ) {
     let bias = step_bias(net, t);
-    for tensor in layout.tensors() {
+    for (i, tensor) in layout.tensors().iter().enumerate() {
         let range = tensor.range();
         let mut tensor_moments = moments.each_mut().map(|m| &mut m[range.clone()]);
-        let (p, g) = (&mut params[range.clone()], &grad[range]);
+        let (p, g) = tensors.tensor(layout, i);
         let layer = first_layer(net, &bias, g, p, &mut tensor_moments);
         update_tensor::<L, U, FMA>(net, &layer, g, p, &tensor_moments);
     }

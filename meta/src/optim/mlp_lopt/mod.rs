@@ -27,7 +27,7 @@ pub use theta::{
     THETA_DIM, TIME_FEATURES, TIMESCALES, W1, W2, W3,
 };
 
-use super::{LearnedOptimizer, OptState};
+use super::{LearnedOptimizer, OptState, Tensors};
 use pesto_tasks::ParamLayout;
 use pesto_tasks::rng::stream;
 use pesto_tasks::simd::Simd;
@@ -105,18 +105,17 @@ impl LearnedOptimizer for MlpLopt {
         OptState::zeros(DECAYS.len(), layout.len(), horizon)
     }
 
-    fn step(
+    fn step_tensors(
         &self,
         theta: &[f32],
         state: &mut OptState,
         layout: &ParamLayout,
-        params: &mut [f32],
-        grad: &[f32],
+        mut tensors: Tensors<'_, '_>,
         _loss: f32,
     ) {
         let net = theta::net(theta);
         let n = layout.len();
-        assert!(params.len() == n && grad.len() == n, "params and grad must match the layout");
+        assert!(tensors.matches(layout), "params and grad must match the layout");
         let slots = state.slots.len();
         let moments: &mut [Vec<f32>; DECAYS.len()] =
             state.slots.as_mut_slice().try_into().unwrap_or_else(|_| {
@@ -124,7 +123,7 @@ impl LearnedOptimizer for MlpLopt {
             });
         assert!(moments.iter().all(|m| m.len() == n), "mlp-lopt state does not match the layout");
         let moments = moments.each_mut().map(Vec::as_mut_slice);
-        kernel::update(self.kernel, &net, state.step, layout, params, grad, moments);
+        kernel::update(self.kernel, &net, state.step, layout, &mut tensors, moments);
         state.step += 1;
     }
 }

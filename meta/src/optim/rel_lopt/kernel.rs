@@ -8,6 +8,7 @@
 use super::Variant;
 use super::features::{Accumulators, EPS, advance, snr_features, tile_features};
 use super::theta::{FEATURES, HIDDEN, MOMENTUM_DECAYS, Net, PerParameter, RMS_DECAY};
+use crate::optim::Tensors;
 use pesto_tasks::ParamLayout;
 use pesto_tasks::simd::{Isa, Simd};
 use pesto_tasks::vmath::exp;
@@ -19,15 +20,13 @@ pub const PARAM_FLOOR: f32 = 1e-3;
 
 /// Each tensor's scale S_T: the RMS of its parameters at the first step, or, for a tensor that
 /// starts at zero (a bias), the RMS of all the parameters then (`PARAM_FLOOR` if that is zero).
-pub(super) fn initial_scales(layout: &ParamLayout, params: &[f32], scales: &mut [f32]) {
-    let rms = |x: &[f32]| {
-        (x.iter().map(|&v| f64::from(v) * f64::from(v)).sum::<f64>() / x.len().max(1) as f64).sqrt()
-            as f32
-    };
-    let global = rms(params);
+pub(super) fn initial_scales(layout: &ParamLayout, tensors: &Tensors<'_, '_>, scales: &mut [f32]) {
+    let square = |v: &f32| f64::from(*v) * f64::from(*v);
+    let rms = |sum: f64, len: usize| (sum / len.max(1) as f64).sqrt() as f32;
+    let global = rms(tensors.params(layout).flatten().map(square).sum(), layout.len());
     let fallback = if global > 0.0 { global } else { PARAM_FLOOR };
-    for (scale, tensor) in scales.iter_mut().zip(layout.tensors()) {
-        let own = rms(&params[tensor.range()]);
+    for (scale, params) in scales.iter_mut().zip(tensors.params(layout)) {
+        let own = rms(params.iter().map(square).sum(), params.len());
         *scale = if own > 0.0 { own } else { fallback };
     }
 }
@@ -50,18 +49,17 @@ pub(super) fn update(
     simd: Simd,
     rule: StepRule<'_>,
     layout: &ParamLayout,
-    params: &mut [f32],
-    grad: &[f32],
+    tensors: &mut Tensors<'_, '_>,
     acc: Accumulators<'_>,
 ) {
     match simd.isa() {
-        Isa::Portable => update_with::<8, false>(rule, layout, params, grad, acc),
+        Isa::Portable => update_with::<8, false>(rule, layout, tensors, acc),
         // SAFETY: a `Simd` token of this isa exists only on a CPU with avx2 and fma.
         #[cfg(target_arch = "x86_64")]
-        Isa::Avx2 => unsafe { update_avx2(rule, layout, params, grad, acc) },
+        Isa::Avx2 => unsafe { update_avx2(rule, layout, tensors, acc) },
         // SAFETY: a `Simd` token of this isa exists only on a CPU with avx512f, avx2 and fma.
         #[cfg(target_arch = "x86_64")]
-        Isa::Avx512 => unsafe { update_avx512(rule, layout, params, grad, acc) },
+        Isa::Avx512 => unsafe { update_avx512(rule, layout, tensors, acc) },
     }
 }
 
@@ -70,11 +68,10 @@ pub(super) fn update(
 fn update_avx2(
     rule: StepRule<'_>,
     layout: &ParamLayout,
-    params: &mut [f32],
-    grad: &[f32],
+    tensors: &mut Tensors<'_, '_>,
     acc: Accumulators<'_>,
 ) {
-    update_with::<16, true>(rule, layout, params, grad, acc);
+    update_with::<16, true>(rule, layout, tensors, acc);
 }
 
 #[cfg(target_arch = "x86_64")]
@@ -82,26 +79,23 @@ fn update_avx2(
 fn update_avx512(
     rule: StepRule<'_>,
     layout: &ParamLayout,
-    params: &mut [f32],
-    grad: &[f32],
+    tensors: &mut Tensors<'_, '_>,
     acc: Accumulators<'_>,
 ) {
-    update_with::<16, true>(rule, layout, params, grad, acc);
+    update_with::<16, true>(rule, layout, tensors, acc);
 }
 
 #[inline(always)]
 fn update_with<const L: usize, const FMA: bool>(
     rule: StepRule<'_>,
     layout: &ParamLayout,
-    params: &mut [f32],
-    grad: &[f32],
+    tensors: &mut Tensors<'_, '_>,
     mut acc: Accumulators<'_>,
 ) {
     let adam = Nominal::at(rule.t);
-    for (tensor, &scale) in layout.tensors().iter().zip(rule.scales) {
-        let r = tensor.range();
-        let mut state = acc.range(r.clone());
-        let (p, g) = (&mut params[r.clone()], &grad[r]);
+    for (i, (tensor, &scale)) in layout.tensors().iter().zip(rule.scales).enumerate() {
+        let mut state = acc.range(tensor.range());
+        let (p, g) = tensors.tensor(layout, i);
         let stats = advance_tensor::<L>(&mut state, g, p, adam);
         step_tensor::<L, FMA>(rule, scale, adam, &stats, &mut state, g, p);
     }

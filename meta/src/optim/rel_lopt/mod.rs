@@ -34,7 +34,7 @@ pub use theta::{
     SNR_TENSORS, SNR_THETA_DIM, TENSORS, THETA_DIM, VS, W1, W2, W3, WS,
 };
 
-use super::{LearnedOptimizer, OptState};
+use super::{LearnedOptimizer, OptState, Tensors};
 use features::Accumulators;
 use kernel::StepRule;
 use pesto_tasks::ParamLayout;
@@ -168,18 +168,17 @@ impl LearnedOptimizer for RelLopt {
         state
     }
 
-    fn step(
+    fn step_tensors(
         &self,
         theta: &[f32],
         state: &mut OptState,
         layout: &ParamLayout,
-        params: &mut [f32],
-        grad: &[f32],
+        mut tensors: Tensors<'_, '_>,
         loss: f32,
     ) {
         let net = Net::of(theta);
         let n = layout.len();
-        assert!(params.len() == n && grad.len() == n, "params and grad must match the layout");
+        assert!(tensors.matches(layout), "params and grad must match the layout");
         assert!(
             state.slots.len() == SLOTS
                 && state.slots.iter().all(|s| s.len() == n)
@@ -190,7 +189,7 @@ impl LearnedOptimizer for RelLopt {
         let (losses, scales) = state.scalars.split_at_mut(LOSS_SCALARS);
         track_loss(losses, state.step, loss);
         if state.step == 0 {
-            kernel::initial_scales(layout, params, scales);
+            kernel::initial_scales(layout, &tensors, scales);
         }
         let lr = Self::learning_rate(theta, state);
         let scales = &state.scalars[LOSS_SCALARS..];
@@ -200,7 +199,7 @@ impl LearnedOptimizer for RelLopt {
             moments: [m0.as_mut_slice(), m1.as_mut_slice(), m2.as_mut_slice()],
             v: v.as_mut_slice(),
         };
-        kernel::update(self.kernel, rule, layout, params, grad, acc);
+        kernel::update(self.kernel, rule, layout, &mut tensors, acc);
         state.step += 1;
     }
 }

@@ -140,7 +140,7 @@ impl LearnedKind {
     /// True when the kind's steps depend on the run length T given to `init_state` (its
     /// learning-rate schedule reads t / T); mlp-lopt and learned-adam read only t.
     pub fn uses_horizon(self) -> bool {
-        matches!(self, LearnedKind::RelLopt | LearnedKind::NominalLopt)
+        matches!(self, LearnedKind::RelLopt | LearnedKind::NominalLopt | LearnedKind::SnrLopt)
     }
 
     /// The optimizer of this kind with meta-parameters `theta`.

@@ -6,6 +6,7 @@
 
 #[cfg(feature = "mpi")]
 pub mod mpi;
+pub mod shards;
 
 use std::cell::RefCell;
 use std::ops::Range;
@@ -214,7 +215,7 @@ pub(crate) mod threads {
 mod tests {
     use super::*;
     use crate::checkpoint::{self, CheckpointError};
-    use crate::estimators::{AnyEstimator, EstimatorConfig, EstimatorKind};
+    use crate::estimators::{AnyEstimator, Estimator, EstimatorConfig, EstimatorKind};
     use crate::observe::Observers;
     use crate::outer::{OuterConfig, OuterOptimizer};
     use crate::systems::ToyRegression;
@@ -247,8 +248,9 @@ mod tests {
             }
             fn save(
                 &mut self,
-                state: &TrainState<AnyEstimator<ToyRegression>>,
+                state: &mut TrainState<AnyEstimator<ToyRegression>>,
             ) -> Result<(), CheckpointError> {
+                state.estimator.gather();
                 if is_root() {
                     self.0 = checkpoint::encode(checkpoint::RUN, state);
                 }

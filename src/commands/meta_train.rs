@@ -86,11 +86,16 @@ pub fn run(args: MetaTrainArgs) -> anyhow::Result<()> {
     // After a SIGHUP the terminal may be gone: a failed print must not turn a clean stop into
     // a panic, so these writes ignore their errors.
     let state = trainer.state();
-    if let Some(signal) = crate::signals::received() {
+    let stopped = job.stop_flag().load(std::sync::atomic::Ordering::SeqCst);
+    let by = match crate::signals::received() {
+        Some(signal) => Some(signal.to_string()),
+        None => stopped.then(|| "a stop signal to another process".to_string()),
+    };
+    if let Some(by) = by {
+        let step = state.step;
         let _ = writeln!(
             std::io::stderr(),
-            "interrupted by {signal}: checkpoint written at outer step {}",
-            state.step
+            "interrupted by {by}: checkpoint written at outer step {step}"
         );
     }
     let mut out = std::io::stdout();

@@ -343,6 +343,36 @@ mod tests {
     }
 
     #[test]
+    fn a_shard_that_fails_leaves_no_manifest_and_fails_its_process() {
+        let dir = temp_dir("fails");
+        fs::create_dir_all(&dir).unwrap();
+        let blocked = dir.join("a file, not a directory");
+        fs::write(&blocked, b"").unwrap();
+        let ends = threads::job(2);
+        let results: Vec<_> = std::thread::scope(|scope| {
+            let saves: Vec<_> = ends
+                .into_iter()
+                .map(|end| {
+                    let target =
+                        if end.rank() == 1 { blocked.join("checkpoints") } else { dir.clone() };
+                    scope.spawn(move || {
+                        let never = Box::leak(Box::new(AtomicBool::new(false)));
+                        join(Box::new(end), never, never);
+                        let saved = save(RUN, &target, 4, Vec::new, b"mine", 2);
+                        leave();
+                        saved.map_err(|e| e.to_string())
+                    })
+                })
+                .collect();
+            saves.into_iter().map(|s| s.join().unwrap()).collect()
+        });
+        assert_eq!(results[0], Ok(None));
+        assert!(results[1].as_ref().unwrap_err().starts_with("checkpoint "), "{results:?}");
+        assert!(list(&dir).unwrap().is_empty());
+        fs::remove_dir_all(&dir).unwrap();
+    }
+
+    #[test]
     fn a_manifest_cannot_name_a_file_elsewhere() {
         let dir = temp_dir("escape");
         fs::create_dir_all(&dir).unwrap();

@@ -222,14 +222,15 @@ impl Checkpointer<AnyEstimator<LoptTraining>> for RunCheckpoints<'_> {
                 train.estimator.particles_mut().set_members(members);
                 head
             };
-            shards::save(checkpoint::RUN, &dir, step, head, &shard, keep)?;
+            // No manifest: not rank 0, or another process's shard failed (it ends the job).
+            if shards::save(checkpoint::RUN, &dir, step, head, &shard, keep)?.is_none() {
+                return Ok(());
+            }
         } else {
             train.estimator.gather();
-        }
-        if !distributed::is_root() {
-            return Ok(());
-        }
-        if !self.sharded {
+            if !distributed::is_root() {
+                return Ok(());
+            }
             let state = RunStateRef { config: self.config, train };
             checkpoint::save(checkpoint::RUN, &dir, step, &state, keep)?;
             shards::prune(checkpoint::RUN, &dir, step, keep)?;

@@ -140,6 +140,22 @@ pub fn exchange(
     Some(facts)
 }
 
+/// Every process's `mine()` (`bytes_per_item` bytes for each item it owns of `items`, in blocks
+/// as pairs are owned: `block(items, rank, size)`), in item order, on every process; `None`
+/// without a group (`mine` is not called).
+pub fn share(
+    mine: impl FnOnce() -> Vec<u8>,
+    items: usize,
+    bytes_per_item: usize,
+) -> Option<Vec<u8>> {
+    let group = group()?;
+    let mine = mine();
+    let size = group.borrow().collective.size();
+    let counts: Vec<usize> =
+        (0..size).map(|r| block(items, r, size).len() * bytes_per_item).collect();
+    Some(timed(&group, |c| c.all_gather(&mine, &counts)))
+}
+
 /// Every process's `mine()`, in rank order, on rank 0 (nothing elsewhere); `None` without a
 /// group (`mine` is not called).
 pub fn gather(mine: impl FnOnce() -> Vec<u8>) -> Option<Vec<Vec<u8>>> {

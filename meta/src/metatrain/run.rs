@@ -242,26 +242,34 @@ impl Checkpointer<AnyEstimator<LoptTraining>> for RunCheckpoints<'_> {
 }
 
 /// The held-out evaluation of `config`: the mean normalised training loss of whole inner runs
-/// on `heldout_tasks` tasks the particles never see (seeds from their own stream).
+/// on `heldout_tasks` tasks the particles never see (seeds from their own stream). Spread over
+/// processes, each runs a block of the tasks and every process sums all the losses in task
+/// order, so the mean has the same bits at any number of processes.
 fn heldout(config: &MetaTrainConfig) -> Evaluation<LoptTraining> {
-    let (seed, tasks) = (config.seed, config.heldout_tasks as u64);
+    let (seed, tasks) = (config.seed, config.heldout_tasks);
     let evaluate = move |system: &LoptTraining, theta: &[f32]| {
-        let losses: Vec<f64> = (0..tasks)
+        let mine: Vec<f64> = distributed::block(tasks, distributed::rank(), distributed::size())
             .into_par_iter()
             .map(|i| {
-                let mut run = system.init_state(rng::derive(seed, &[tags::HELDOUT, i]), 0);
+                let mut run = system.init_state(rng::derive(seed, &[tags::HELDOUT, i as u64]), 0);
                 let horizon = run.horizon;
                 system.unroll(&mut run, theta, horizon).loss
             })
             .collect();
+        let bytes = || mine.iter().flat_map(|l| l.to_le_bytes()).collect();
+        let losses = match distributed::share(bytes, tasks, 8) {
+            Some(all) => {
+                all.chunks_exact(8).map(|b| f64::from_le_bytes(b.try_into().unwrap())).collect()
+            }
+            None => mine,
+        };
         losses.iter().sum::<f64>() / losses.len() as f64
     };
     Evaluation { every: config.heldout_every, evaluate: Box::new(evaluate) }
 }
 
 impl MetaTrainer {
-    /// The run of `config` from `train`, saving to `dir`; the held-out loss, which only the
-    /// observers read, is evaluated on rank 0 only.
+    /// The run of `config` from `train`, saving to `dir`, evaluating the held-out loss.
     fn with_state(
         config: MetaTrainConfig,
         system: LoptTraining,
@@ -269,11 +277,8 @@ impl MetaTrainer {
         dir: &Path,
     ) -> Self {
         let trainer = Trainer::new(system, config.outer, train)
-            .with_max_skipped_updates(config.max_skipped_updates);
-        let trainer = match distributed::is_root() {
-            true => trainer.with_evaluation(heldout(&config)),
-            false => trainer,
-        };
+            .with_max_skipped_updates(config.max_skipped_updates)
+            .with_evaluation(heldout(&config));
         Self { config, trainer, dir: dir.to_path_buf(), sharded: false, _lock: None }
     }
 

@@ -14,7 +14,10 @@ mod system;
 pub use bench::{BenchReport, SweepAxis, WARMUP_STEPS, bench, peak_rss_mib, scaling_chart};
 pub use config::{ConfigError, EstimatorSection, MetaTrainConfig, OptimizerConfig, TasksConfig};
 pub use lock::{LOCK_FILE, LockError, RunLock};
-pub use run::{CONFIG_FILE, MetaTrainer, Resumed, RunError, RunState, checkpoint_dir};
+pub use run::{
+    CONFIG_FILE, MetaTrainer, Resumed, RunError, RunState, checkpoint_dir, checkpoint_files,
+    load_checkpoint,
+};
 pub use sampling::{Sampling, ScaleGranularity};
 pub use system::{InnerRun, LoptTraining, MetaLoss};
 

@@ -356,11 +356,9 @@ impl MetaTrainer {
             }
         };
         let checkpoints = checkpoint_dir(dir);
-        let mut paths = checkpoint::list(&checkpoints)?;
-        paths.extend(shards::list(&checkpoints)?);
-        paths.sort();
+        let paths = checkpoint_files(&checkpoints)?.into_iter().rev();
         let (mut trainer, resumed) =
-            match checkpoint::load_newest(&checkpoints, paths.into_iter().rev(), load, same_run) {
+            match checkpoint::load_newest(&checkpoints, paths, load_checkpoint, same_run) {
                 Ok(latest) => {
                     let RunState { config, train } = latest.state;
                     let system = system_for(&config)?;
@@ -452,9 +450,18 @@ mod config_as_toml {
     }
 }
 
+/// The checkpoints in `dir` of either layout, one file or the manifest of one in shards, oldest
+/// first (a manifest after the file of the same step).
+pub fn checkpoint_files(dir: &Path) -> Result<Vec<PathBuf>, CheckpointError> {
+    let mut paths = checkpoint::list(dir)?;
+    paths.extend(shards::list(dir)?);
+    paths.sort();
+    Ok(paths)
+}
+
 /// The run state of the checkpoint at `path`: one file, or the manifest of a checkpoint in
 /// shards, whose particles come back from its shards in rank order.
-fn load(path: &Path) -> Result<RunState, CheckpointError> {
+pub fn load_checkpoint(path: &Path) -> Result<RunState, CheckpointError> {
     if !shards::is_manifest(path) {
         return checkpoint::load(checkpoint::RUN, path);
     }
@@ -588,6 +595,9 @@ mod tests {
                 "checkpoint-0000000006.manifest",
             ]
         );
+        let inspected = crate::inspect::inspect(&dir).unwrap();
+        assert_eq!((inspected.what, inspected.outer_step), ("checkpoint manifest", 6));
+        assert_eq!(inspected.estimator, Some(("pes".into(), 4)));
         let (mut second, resumed) = MetaTrainer::resume(&dir).unwrap();
         assert_eq!(resumed.path, checkpoint_dir(&dir).join(shards::manifest_name(6)));
         second.run(8, &mut Observers::default(), &never).unwrap();

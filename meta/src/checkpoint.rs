@@ -28,9 +28,16 @@ pub const OPTIMIZER: Format = Format { magic: *b"PESTOOPT", what: "optimizer fil
 /// One method of a `repro` experiment: its settings and its outer-loop state.
 pub const EXPERIMENT: Format =
     Format { magic: *b"PESTOEXP", what: "experiment checkpoint", version: 1 };
-const FORMATS: [Format; 3] = [RUN, OPTIMIZER, EXPERIMENT];
+/// The index of a checkpoint written in shards: the run state without its particles, and each
+/// shard's file, length and CRC-32 (`crate::distributed::shards`).
+pub const MANIFEST: Format =
+    Format { magic: *b"PESTOMAN", what: "checkpoint manifest", version: 1 };
+/// The particles one process owns, one file of a checkpoint written in shards.
+pub const SHARD: Format = Format { magic: *b"PESTOSHD", what: "checkpoint shard", version: 1 };
+const FORMATS: [Format; 5] = [RUN, OPTIMIZER, EXPERIMENT, MANIFEST, SHARD];
 const HEADER_LEN: usize = 8 + 4 + 8 + 4;
-const PREFIX: &str = "checkpoint-";
+/// How the name of every checkpoint file starts.
+pub const PREFIX: &str = "checkpoint-";
 const SUFFIX: &str = ".bin";
 
 /// Why a checkpoint could not be written or read.
@@ -57,6 +64,9 @@ pub enum CheckpointError {
     /// The file decodes but holds a state that cannot be used (a non-finite theta, say).
     #[error("checkpoint {path}: {reason}")]
     Invalid { path: PathBuf, reason: String },
+    /// A shard a manifest names is missing or differs from what the manifest records.
+    #[error("checkpoint {manifest}: shard {shard} {reason}")]
+    Shard { manifest: PathBuf, shard: PathBuf, reason: String },
     /// A directory without any checkpoint file.
     #[error("no checkpoint in {dir}")]
     Missing { dir: PathBuf },
@@ -84,16 +94,25 @@ pub fn file_name(step: u64) -> String {
     format!("{PREFIX}{step:010}{SUFFIX}")
 }
 
+/// The bincode encoding of `state`, without a header.
+pub fn payload<T: Serialize>(state: &T) -> Vec<u8> {
+    bincode::serde::encode_to_vec(state, bincode::config::standard())
+        .expect("run state contains only serialisable data")
+}
+
 /// Encodes `state` with the header of `format`.
 pub fn encode<T: Serialize>(format: Format, state: &T) -> Vec<u8> {
-    let payload = bincode::serde::encode_to_vec(state, bincode::config::standard())
-        .expect("run state contains only serialisable data");
+    seal(format, &payload(state))
+}
+
+/// `payload` behind the header of `format`.
+pub fn seal(format: Format, payload: &[u8]) -> Vec<u8> {
     let mut bytes = Vec::with_capacity(HEADER_LEN + payload.len());
     bytes.extend_from_slice(&format.magic);
     bytes.extend_from_slice(&format.version.to_le_bytes());
     bytes.extend_from_slice(&(payload.len() as u64).to_le_bytes());
-    bytes.extend_from_slice(&crc32fast::hash(&payload).to_le_bytes());
-    bytes.extend_from_slice(&payload);
+    bytes.extend_from_slice(&crc32fast::hash(payload).to_le_bytes());
+    bytes.extend_from_slice(payload);
     bytes
 }
 
@@ -143,14 +162,22 @@ pub fn decode<T: DeserializeOwned>(
     bytes: &[u8],
     path: &Path,
 ) -> Result<T, CheckpointError> {
-    let payload = verify(format, bytes, path)?;
+    decode_payload(format.what, verify(format, bytes, path)?, path)
+}
+
+/// Decodes the `payload` of a `what` read from `path`, all of it.
+pub fn decode_payload<T: DeserializeOwned>(
+    what: &'static str,
+    payload: &[u8],
+    path: &Path,
+) -> Result<T, CheckpointError> {
     let decoded = bincode::serde::decode_from_slice(payload, bincode::config::standard());
     let reason = match decoded {
         Ok((state, used)) if used == payload.len() => return Ok(state),
         Ok((_, used)) => format!("{} unused bytes after it", payload.len() - used),
         Err(e) => e.to_string(),
     };
-    Err(CheckpointError::Decode { path: path.to_path_buf(), what: format.what, reason })
+    Err(CheckpointError::Decode { path: path.to_path_buf(), what, reason })
 }
 
 /// Reads and decodes the file of `format` at `path`.
@@ -184,10 +211,7 @@ pub fn save<T: Serialize>(
 ) -> Result<PathBuf, CheckpointError> {
     let path = dir.join(file_name(step));
     write_atomic(format, &path, state)?;
-    let verified = |p: &PathBuf| {
-        *p <= path
-            && read::capped(p, read::DATA_CAP).is_ok_and(|bytes| verify(format, &bytes, p).is_ok())
-    };
+    let verified = |p: &PathBuf| *p <= path && verified(format, p);
     let good: Vec<PathBuf> = list(dir)?.into_iter().rev().filter(verified).collect();
     for old in good.iter().skip(keep.max(1)) {
         fs::remove_file(old).map_err(io_error(old))?;
@@ -195,8 +219,19 @@ pub fn save<T: Serialize>(
     Ok(path)
 }
 
+/// Whether the file at `path` reads as a file of `format` with its header and checksum intact.
+pub fn verified(format: Format, path: &Path) -> bool {
+    read::capped(path, read::DATA_CAP).is_ok_and(|bytes| verify(format, &bytes, path).is_ok())
+}
+
 /// The checkpoint files in `dir`, oldest first (none if `dir` does not exist).
 pub fn list(dir: &Path) -> Result<Vec<PathBuf>, CheckpointError> {
+    list_ending(dir, SUFFIX)
+}
+
+/// The files of `dir` named `checkpoint-...` ending in `suffix`, sorted by name (so by step,
+/// oldest first); none if `dir` does not exist.
+pub fn list_ending(dir: &Path, suffix: &str) -> Result<Vec<PathBuf>, CheckpointError> {
     let entries = match fs::read_dir(dir) {
         Ok(entries) => entries,
         Err(err) if err.kind() == std::io::ErrorKind::NotFound => return Ok(Vec::new()),
@@ -207,7 +242,7 @@ pub fn list(dir: &Path) -> Result<Vec<PathBuf>, CheckpointError> {
         .filter(|p| {
             p.file_name()
                 .and_then(|n| n.to_str())
-                .is_some_and(|n| n.starts_with(PREFIX) && n.ends_with(SUFFIX))
+                .is_some_and(|n| n.starts_with(PREFIX) && n.ends_with(suffix))
         })
         .collect();
     files.sort();
@@ -232,9 +267,20 @@ pub fn load_latest<T: DeserializeOwned>(
     dir: &Path,
     check: impl Fn(&T) -> Result<(), String>,
 ) -> Result<Latest<T>, CheckpointError> {
+    load_newest(dir, list(dir)?.into_iter().rev(), |path| load(format, path), check)
+}
+
+/// The first of `paths` (checkpoints of `dir`, newest first) that `load` reads and that passes
+/// `check`, with the errors of those before it; the newest error if none does.
+pub fn load_newest<T>(
+    dir: &Path,
+    paths: impl IntoIterator<Item = PathBuf>,
+    load: impl Fn(&Path) -> Result<T, CheckpointError>,
+    check: impl Fn(&T) -> Result<(), String>,
+) -> Result<Latest<T>, CheckpointError> {
     let mut skipped = Vec::new();
-    for path in list(dir)?.into_iter().rev() {
-        let loaded = load(format, &path).and_then(|state| match check(&state) {
+    for path in paths {
+        let loaded = load(&path).and_then(|state| match check(&state) {
             Ok(()) => Ok(state),
             Err(reason) => Err(CheckpointError::Invalid { path: path.clone(), reason }),
         });
@@ -255,6 +301,17 @@ pub fn check_finite(what: &str, values: &[f32]) -> Result<(), String> {
         Some(i) => Err(format!("{what}[{i}] = {} is not finite", values[i])),
         None => Ok(()),
     }
+}
+
+/// The names of the files in `dir`, sorted (for tests).
+#[cfg(test)]
+pub(crate) fn names(dir: &Path) -> Vec<String> {
+    let mut names: Vec<String> = fs::read_dir(dir)
+        .unwrap()
+        .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+        .collect();
+    names.sort();
+    names
 }
 
 #[cfg(test)]

@@ -1,8 +1,9 @@
-//! What a pesto file holds, for `pesto inspect`: an optimizer file, a run checkpoint or an
-//! experiment checkpoint, told apart by their magic bytes (docs/files.md).
+//! What a pesto file holds, for `pesto inspect`: an optimizer file, a run checkpoint (one file,
+//! or the manifest of one in shards) or an experiment checkpoint, told apart by their magic
+//! bytes (docs/files.md).
 
-use crate::checkpoint::{self, CheckpointError, EXPERIMENT, Format, OPTIMIZER, RUN};
-use crate::metatrain::{RunState, checkpoint_dir};
+use crate::checkpoint::{self, CheckpointError, EXPERIMENT, Format, MANIFEST, OPTIMIZER, RUN};
+use crate::metatrain::{RunState, checkpoint_dir, checkpoint_files, load_checkpoint};
 use crate::optim::{SAVED_OPTIMIZER_FILE, SavedOptimizer};
 use pesto_tasks::read;
 use serde::{Deserialize, Serialize};
@@ -14,7 +15,8 @@ use std::path::{Path, PathBuf};
 pub struct Inspection {
     /// The file read.
     pub file: PathBuf,
-    /// What it is: `optimizer file`, `run checkpoint` or `experiment checkpoint`.
+    /// What it is: `optimizer file`, `run checkpoint`, `checkpoint manifest` (of a run
+    /// checkpoint in shards) or `experiment checkpoint`.
     pub what: &'static str,
     /// Its format version.
     pub format_version: u32,
@@ -46,19 +48,19 @@ struct ExperimentHead {
 /// file when it has no checkpoint.
 pub fn inspect(path: &Path) -> Result<Inspection, CheckpointError> {
     let file = match path.is_dir() {
-        true => checkpoint::list(&checkpoint_dir(path))?
+        true => checkpoint_files(&checkpoint_dir(path))?
             .pop()
             .unwrap_or_else(|| path.join(SAVED_OPTIMIZER_FILE)),
         false => path.to_path_buf(),
     };
     let io = |error| CheckpointError::Io { path: file.clone(), error };
     let bytes = read::capped(&file, read::DATA_CAP).map_err(io)?;
-    let format = [OPTIMIZER, RUN, EXPERIMENT]
+    let format = [OPTIMIZER, RUN, MANIFEST, EXPERIMENT]
         .into_iter()
         .find(|f| bytes.starts_with(&f.magic))
         .ok_or_else(|| CheckpointError::BadMagic {
             path: file.clone(),
-            expected: "optimizer file, run checkpoint or experiment checkpoint",
+            expected: "optimizer file, run checkpoint, checkpoint manifest or experiment checkpoint",
             found: "unrecognised magic bytes",
         })?;
     let mut facts = Inspection {
@@ -79,8 +81,11 @@ pub fn inspect(path: &Path) -> Result<Inspection, CheckpointError> {
             (facts.kind, facts.outer_step) = (Some(saved.kind.to_string()), saved.outer_steps);
             saved.theta
         }
-        RUN => {
-            let state: RunState = checkpoint::decode(RUN, &bytes, &file)?;
+        RUN | MANIFEST => {
+            let state: RunState = match format {
+                RUN => checkpoint::decode(RUN, &bytes, &file)?,
+                _ => load_checkpoint(&file)?,
+            };
             let config = &state.config;
             facts.kind = Some(config.optimizer.kind.to_string());
             facts.outer_step = state.train.step;
@@ -163,7 +168,7 @@ mod tests {
         assert!(text.contains("theta        4 values, norm 5.000000\n"), "{text}");
         std::fs::write(&file, b"not a pesto file at all").unwrap();
         let err = inspect(&file).unwrap_err().to_string();
-        assert!(err.ends_with("not a pesto optimizer file, run checkpoint or experiment checkpoint (unrecognised magic bytes)"), "{err}");
+        assert!(err.ends_with("not a pesto optimizer file, run checkpoint, checkpoint manifest or experiment checkpoint (unrecognised magic bytes)"), "{err}");
         std::fs::remove_dir_all(&dir).unwrap();
     }
 }

@@ -77,8 +77,10 @@ pub struct Evaluation<S> {
 pub trait Checkpointer<E> {
     /// Outer steps between checkpoints (a checkpoint is also written when the loop stops).
     fn every(&self) -> u64;
-    /// Writes `state` durably.
-    fn save(&mut self, state: &TrainState<E>) -> Result<(), CheckpointError>;
+    /// Writes `state` durably; collective in a run spread over processes, where it first
+    /// brings the particles other processes hold together (`Estimator::gather`) or writes each
+    /// process's own. It may take `state` apart while writing, and leaves it as it was.
+    fn save(&mut self, state: &mut TrainState<E>) -> Result<(), CheckpointError>;
 }
 
 /// The policy of a run kept in memory: nothing is saved.
@@ -89,7 +91,7 @@ impl<E> Checkpointer<E> for NoCheckpoints {
         u64::MAX
     }
 
-    fn save(&mut self, _state: &TrainState<E>) -> Result<(), CheckpointError> {
+    fn save(&mut self, _state: &mut TrainState<E>) -> Result<(), CheckpointError> {
         Ok(())
     }
 }
@@ -235,9 +237,8 @@ impl<S: UnrolledSystem, E: Estimator<S>> Trainer<S, E> {
         Ok(())
     }
 
-    /// Flushes `observer` (unless it already failed with `observed`), gathers the particle
-    /// states other processes hold, then saves a checkpoint, then reports the observer's error
-    /// if any.
+    /// Flushes `observer` (unless it already failed with `observed`), then saves a checkpoint,
+    /// then reports the observer's error if any.
     fn checkpoint(
         &mut self,
         observer: &mut dyn Observer,
@@ -245,8 +246,7 @@ impl<S: UnrolledSystem, E: Estimator<S>> Trainer<S, E> {
         checkpoints: &mut dyn Checkpointer<E>,
     ) -> Result<(), TrainError> {
         let logged = observed.and_then(|()| observer.flush());
-        self.state.estimator.gather();
-        checkpoints.save(&self.state)?;
+        checkpoints.save(&mut self.state)?;
         Ok(logged?)
     }
 }

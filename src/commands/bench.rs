@@ -109,9 +109,18 @@ pub fn run(args: BenchArgs) -> anyhow::Result<()> {
         if report.processes > 1 {
             let ms = 1e3 * report.communication_secs_per_step;
             let share = 100.0 * report.communication_secs_per_step * report.outer_steps_per_sec;
+            let least = 1e3 * report.least_communication_secs_per_step;
             println!(
-                "  {} processes, {ms:.3} ms ({share:.1}%) of each outer step in communication",
+                "  {} processes, {ms:.3} ms ({share:.1}%) of each outer step in communication on rank 0, {least:.3} ms on the process that waited least",
                 report.processes
+            );
+        }
+        if let (Some(alone), Some(efficiency)) =
+            (report.single_process_outer_steps_per_sec, report.efficiency)
+        {
+            println!(
+                "  rank 0 alone        {alone:.2} outer steps/s: efficiency T(1) / (R T(R)) {:.0}%",
+                100.0 * efficiency
             );
         }
     }

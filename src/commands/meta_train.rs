@@ -38,6 +38,11 @@ pub struct MetaTrainArgs {
     /// Worker threads (default: one per core). Results do not depend on it.
     #[arg(long)]
     threads: Option<usize>,
+    /// Write this session's checkpoints in shards: each process the particles it owns, then
+    /// rank 0 a manifest (docs/cluster.md). For runs too large to gather on one process; a
+    /// run resumes from either layout at any number of processes, to the same bits.
+    #[arg(long)]
+    checkpoint_shards: bool,
     /// Seconds between two plain progress lines when stderr is not a terminal.
     #[arg(long, default_value_t = 30, value_parser = clap::value_parser!(u64).range(1..))]
     progress_every: u64,
@@ -49,7 +54,8 @@ pub fn run(args: MetaTrainArgs) -> anyhow::Result<()> {
     crate::signals::install().context("installing the stop-signal handlers")?;
     super::set_threads(args.threads)?;
     let job = Job::join();
-    let (mut trainer, dir) = job.agree(open(&args))?;
+    let (trainer, dir) = job.agree(open(&args))?;
+    let mut trainer = trainer.with_shards(args.checkpoint_shards);
     let root = distributed::is_root();
     let until = args.steps.unwrap_or(trainer.config().outer_steps);
     let start = trainer.state().step;
@@ -80,11 +86,16 @@ pub fn run(args: MetaTrainArgs) -> anyhow::Result<()> {
     // After a SIGHUP the terminal may be gone: a failed print must not turn a clean stop into
     // a panic, so these writes ignore their errors.
     let state = trainer.state();
-    if let Some(signal) = crate::signals::received() {
+    let stopped = job.stop_flag().load(std::sync::atomic::Ordering::SeqCst);
+    let by = match crate::signals::received() {
+        Some(signal) => Some(signal.to_string()),
+        None => stopped.then(|| "a stop signal to another process".to_string()),
+    };
+    if let Some(by) = by {
+        let step = state.step;
         let _ = writeln!(
             std::io::stderr(),
-            "interrupted by {signal}: checkpoint written at outer step {}",
-            state.step
+            "interrupted by {by}: checkpoint written at outer step {step}"
         );
     }
     let mut out = std::io::stdout();

@@ -6,6 +6,7 @@
 
 #[cfg(feature = "mpi")]
 pub mod mpi;
+pub mod shards;
 
 use std::cell::RefCell;
 use std::ops::Range;
@@ -24,6 +25,9 @@ pub trait Collective {
     fn all_gather(&self, mine: &[u8], counts: &[usize]) -> Vec<u8>;
     /// Every process's `mine`, in rank order, on rank 0; nothing on the others.
     fn gather(&self, mine: &[u8]) -> Vec<Vec<u8>>;
+    /// Returns once every process has called it; a process waiting sleeps rather than spins,
+    /// so it leaves its core to the processes still working.
+    fn barrier(&self);
 }
 
 /// The processes of a run with the stop flags agreed through each outer step's exchange.
@@ -136,12 +140,42 @@ pub fn exchange(
     Some(facts)
 }
 
+/// Every process's `mine()` (`bytes_per_item` bytes for each item it owns of `items`, in blocks
+/// as pairs are owned: `block(items, rank, size)`), in item order, on every process; `None`
+/// without a group (`mine` is not called).
+pub fn share(
+    mine: impl FnOnce() -> Vec<u8>,
+    items: usize,
+    bytes_per_item: usize,
+) -> Option<Vec<u8>> {
+    let group = group()?;
+    let mine = mine();
+    let size = group.borrow().collective.size();
+    let counts: Vec<usize> =
+        (0..size).map(|r| block(items, r, size).len() * bytes_per_item).collect();
+    Some(timed(&group, |c| c.all_gather(&mine, &counts)))
+}
+
 /// Every process's `mine()`, in rank order, on rank 0 (nothing elsewhere); `None` without a
 /// group (`mine` is not called).
 pub fn gather(mine: impl FnOnce() -> Vec<u8>) -> Option<Vec<Vec<u8>>> {
     let group = group()?;
     let mine = mine();
     Some(timed(&group, |c| c.gather(&mine)))
+}
+
+/// Runs `f` on rank 0 as a run of one process while the others sleep in a barrier; `None` on
+/// the others. Without a group, runs `f`.
+pub fn alone_on_root<T>(f: impl FnOnce() -> T) -> Option<T> {
+    let Some(group) = group() else { return Some(f()) };
+    let out = is_root().then(|| {
+        leave();
+        let out = f();
+        GROUP.with(|g| *g.borrow_mut() = Some(group.clone()));
+        out
+    });
+    group.borrow().collective.barrier();
+    out
 }
 
 /// Agrees on how the processes fared: each gives its exit code (0: fine); every process gets
@@ -207,6 +241,10 @@ pub(crate) mod threads {
             let all = self.exchange(mine);
             if self.rank == 0 { all } else { Vec::new() }
         }
+
+        fn barrier(&self) {
+            self.board.barrier.wait();
+        }
     }
 }
 
@@ -214,7 +252,7 @@ pub(crate) mod threads {
 mod tests {
     use super::*;
     use crate::checkpoint::{self, CheckpointError};
-    use crate::estimators::{AnyEstimator, EstimatorConfig, EstimatorKind};
+    use crate::estimators::{AnyEstimator, Estimator, EstimatorConfig, EstimatorKind};
     use crate::observe::Observers;
     use crate::outer::{OuterConfig, OuterOptimizer};
     use crate::systems::ToyRegression;
@@ -247,8 +285,9 @@ mod tests {
             }
             fn save(
                 &mut self,
-                state: &TrainState<AnyEstimator<ToyRegression>>,
+                state: &mut TrainState<AnyEstimator<ToyRegression>>,
             ) -> Result<(), CheckpointError> {
+                state.estimator.gather();
                 if is_root() {
                     self.0 = checkpoint::encode(checkpoint::RUN, state);
                 }
@@ -315,6 +354,24 @@ mod tests {
     fn a_stop_on_one_process_stops_every_process_after_the_same_step() {
         let stopped_at_one = train(EstimatorKind::Pes, 1, 1, usize::MAX);
         assert!(train(EstimatorKind::Pes, 3, 13, 2) == stopped_at_one);
+    }
+
+    #[test]
+    fn rank_0_alone_runs_as_one_process_while_the_others_wait() {
+        let ends = threads::job(3);
+        std::thread::scope(|scope| {
+            for end in ends {
+                scope.spawn(move || {
+                    let never = Box::leak(Box::new(AtomicBool::new(false)));
+                    let rank = end.rank();
+                    join(Box::new(end), never, never);
+                    let alone = alone_on_root(|| (super::rank(), size(), owned_pairs(6)));
+                    assert_eq!(alone, (rank == 0).then_some((0, 1, 0..6)));
+                    assert_eq!((super::rank(), size()), (rank, 3));
+                    leave();
+                });
+            }
+        });
     }
 
     #[test]

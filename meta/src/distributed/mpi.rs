@@ -60,6 +60,17 @@ impl Collective for World {
             .map(|(&c, &d)| all[d as usize..(d + c) as usize].to_vec())
             .collect()
     }
+
+    fn barrier(&self) {
+        let mut request = self.0.immediate_barrier();
+        loop {
+            match request.test() {
+                Ok(_) => return,
+                Err(pending) => request = pending,
+            }
+            std::thread::sleep(std::time::Duration::from_millis(1));
+        }
+    }
 }
 
 /// Whether this process was started by an MPI launcher (`mpirun`, `srun`).

@@ -12,7 +12,7 @@ use serde::{Deserialize, Serialize};
 #[derive(Clone, Serialize, Deserialize)]
 #[serde(bound = "")]
 pub struct Es<S: UnrolledSystem> {
-    particles: Particles<S>,
+    pub(super) particles: Particles<S>,
 }
 
 impl<S: UnrolledSystem> Es<S> {

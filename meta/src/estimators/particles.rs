@@ -206,21 +206,50 @@ impl<S: UnrolledSystem> Particles<S> {
     /// 0 receives the serialised particles of all the others, N particles in all.
     pub fn gather(&mut self) {
         let pairs = self.config.pairs();
-        let owned = distributed::owned_pairs(pairs);
-        let mine = &self.members[2 * owned.start..2 * owned.end];
-        let encoded = || {
-            bincode::serde::encode_to_vec(mine, bincode::config::standard())
-                .expect("particles encode")
-        };
-        let Some(blocks) = distributed::gather(encoded) else { return };
+        let Some(blocks) = distributed::gather(|| self.encode_owned()) else { return };
         let size = blocks.len();
         for (rank, block) in blocks.iter().enumerate().skip(1) {
-            let (particles, _): (Vec<Particle<S::State>>, _) =
-                bincode::serde::decode_from_slice(block, bincode::config::standard())
-                    .expect("particles sent by another process decode");
+            let particles =
+                Self::decode_block(block).expect("particles sent by another process decode");
             let theirs = distributed::block(pairs, rank, size);
             self.members[2 * theirs.start..2 * theirs.end].clone_from_slice(&particles);
         }
+    }
+
+    /// The particles of the pairs this process owns, encoded: what it sends to rank 0 for a
+    /// gathered checkpoint, or writes to its own shard of a sharded one.
+    pub fn encode_owned(&self) -> Vec<u8> {
+        let owned = distributed::owned_pairs(self.config.pairs());
+        let mine = &self.members[2 * owned.start..2 * owned.end];
+        bincode::serde::encode_to_vec(mine, bincode::config::standard()).expect("particles encode")
+    }
+
+    /// A block of particles encoded by `encode_owned`.
+    fn decode_block(bytes: &[u8]) -> Result<Vec<Particle<S::State>>, String> {
+        match bincode::serde::decode_from_slice(bytes, bincode::config::standard()) {
+            Ok((particles, used)) if used == bytes.len() => Ok(particles),
+            Ok((_, used)) => {
+                Err(format!("{} unused bytes after its particles", bytes.len() - used))
+            }
+            Err(err) => Err(err.to_string()),
+        }
+    }
+
+    /// Takes every particle out, so that the estimator serialises without them (the head of a
+    /// sharded checkpoint); `set_members` puts them, or ones decoded from shards, back.
+    pub fn take_members(&mut self) -> Vec<Particle<S::State>> {
+        std::mem::take(&mut self.members)
+    }
+
+    /// Makes `members` the particles, in particle order.
+    pub fn set_members(&mut self, members: Vec<Particle<S::State>>) {
+        self.members = members;
+    }
+
+    /// Appends the particles of a block encoded by `encode_owned` (a shard read back).
+    pub fn append_block(&mut self, bytes: &[u8]) -> Result<(), String> {
+        self.members.extend(Self::decode_block(bytes)?);
+        Ok(())
     }
 
     /// The estimate g = 1/(N sigma^2) sum_i L_i v_i (docs/estimators.md), reduced in particle

@@ -12,7 +12,7 @@ use serde::{Deserialize, Serialize};
 #[derive(Clone, Serialize, Deserialize)]
 #[serde(bound = "")]
 pub struct Pes<S: UnrolledSystem> {
-    particles: Particles<S>,
+    pub(super) particles: Particles<S>,
     /// xi_i: the sum of particle i's perturbations since its inner problem began.
     accumulators: Vec<Vec<f32>>,
 }

@@ -3,6 +3,7 @@
 //! estimators, so a run picks its estimator from a string and a checkpoint serialises whichever
 //! one it uses.
 
+use super::particles::Particles;
 use super::{
     Artbp, Bptt, Es, Estimate, Estimator, EstimatorConfig, EstimatorError, GradientConfig, Nres,
     Pes, PesAnalytic, Reparam, Rtrl, Tbptt, TruncatedEs, Uoro,
@@ -139,6 +140,19 @@ registry! {
         Pes = "pes" => Pes,
         /// Noise-reuse ES.
         Nres = "nres" => Nres,
+    }
+}
+
+impl<S: UnrolledSystem> AnyEstimator<S> {
+    /// The estimator's particles (every ES-family estimator has them), for checkpoints written
+    /// in shards.
+    pub(crate) fn particles_mut(&mut self) -> &mut Particles<S> {
+        match self {
+            Self::Es(e) => &mut e.particles,
+            Self::Tes(e) => &mut e.particles,
+            Self::Pes(e) => &mut e.particles,
+            Self::Nres(e) => &mut e.particles,
+        }
     }
 }
 

@@ -13,7 +13,7 @@ use serde::{Deserialize, Serialize};
 #[derive(Clone, Serialize, Deserialize)]
 #[serde(bound = "")]
 pub struct TruncatedEs<S: UnrolledSystem> {
-    particles: Particles<S>,
+    pub(super) particles: Particles<S>,
     /// The unperturbed state each pair's truncations start from.
     shared: Vec<S::State>,
 }

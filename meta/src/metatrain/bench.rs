@@ -49,13 +49,46 @@ pub struct BenchReport {
     /// Processes the particles are spread over (docs/cluster.md; 1 in reports without it).
     #[serde(default = "one")]
     pub processes: usize,
-    /// Seconds per timed outer step this process spent in collectives (0 in one process).
+    /// Seconds per timed outer step this process (rank 0) spent in collectives, waiting for
+    /// the others included (0 in one process).
     #[serde(default)]
     pub communication_secs_per_step: f64,
+    /// The least of every process's `communication_secs_per_step`: the exchange with the
+    /// least waiting, closest to its own cost (0 in one process).
+    #[serde(default)]
+    pub least_communication_secs_per_step: f64,
+    /// Outer steps per second of the same workload on rank 0 alone, timed first while the
+    /// other processes sleep (absent in one process).
+    #[serde(default)]
+    pub single_process_outer_steps_per_sec: Option<f64>,
+    /// Parallel efficiency T(1) / (R T(R)) from the two timings (absent in one process).
+    #[serde(default)]
+    pub efficiency: Option<f64>,
 }
 
-/// Runs `WARMUP_STEPS + steps` outer steps of `config` and measures the last `steps`.
+/// Runs `WARMUP_STEPS + steps` outer steps of `config` and measures the last `steps`; in a run
+/// spread over R > 1 processes, times it first on rank 0 alone, for the efficiency.
 pub fn bench(config: MetaTrainConfig, steps: u64) -> Result<BenchReport, RunError> {
+    let size = distributed::size();
+    let alone = match size > 1 {
+        true => distributed::alone_on_root(|| time(config.clone(), steps)).transpose()?,
+        false => None,
+    };
+    let mut report = time(config, steps)?;
+    let mine = report.communication_secs_per_step;
+    let all = distributed::gather(|| mine.to_le_bytes().to_vec()).unwrap_or_default();
+    let least = all.iter().map(|b| f64::from_le_bytes(b[..8].try_into().expect("8 bytes")));
+    report.least_communication_secs_per_step = least.fold(mine, f64::min);
+    if let Some(alone) = alone {
+        let single = alone.outer_steps_per_sec;
+        report.single_process_outer_steps_per_sec = Some(single);
+        report.efficiency = Some(report.outer_steps_per_sec / (size as f64 * single));
+    }
+    Ok(report)
+}
+
+/// `bench` on the processes of this run as they are, without the efficiency.
+fn time(config: MetaTrainConfig, steps: u64) -> Result<BenchReport, RunError> {
     let optimizer = config.optimizer.kind.to_string();
     let (particles, truncation) = (config.estimator.particles, config.estimator.truncation);
     let task = config.tasks.task.clone();
@@ -94,6 +127,9 @@ pub fn bench(config: MetaTrainConfig, steps: u64) -> Result<BenchReport, RunErro
         communication_secs_per_step: (distributed::communication_time() - communicated)
             .as_secs_f64()
             / steps as f64,
+        least_communication_secs_per_step: 0.0,
+        single_process_outer_steps_per_sec: None,
+        efficiency: None,
     })
 }
 
@@ -291,6 +327,9 @@ mod tests {
             peak_rss_mib: Some(20.0),
             processes: 1,
             communication_secs_per_step: 0.0,
+            least_communication_secs_per_step: 0.0,
+            single_process_outer_steps_per_sec: None,
+            efficiency: None,
         }
     }
 
@@ -319,6 +358,9 @@ mod tests {
             "peak_rss_mib",
             "processes",
             "communication_secs_per_step",
+            "least_communication_secs_per_step",
+            "single_process_outer_steps_per_sec",
+            "efficiency",
         ];
         expected.sort_unstable();
         assert_eq!(keys, expected);

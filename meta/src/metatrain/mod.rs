@@ -16,7 +16,10 @@ pub use bench::scaling_chart;
 pub use bench::{BenchReport, SweepAxis, WARMUP_STEPS, bench, peak_rss_mib};
 pub use config::{ConfigError, EstimatorSection, MetaTrainConfig, OptimizerConfig, TasksConfig};
 pub use lock::{LOCK_FILE, LockError, RunLock};
-pub use run::{CONFIG_FILE, MetaTrainer, Resumed, RunError, RunState, checkpoint_dir};
+pub use run::{
+    CONFIG_FILE, MetaTrainer, Resumed, RunError, RunState, checkpoint_dir, checkpoint_files,
+    load_checkpoint,
+};
 pub use sampling::{Sampling, ScaleGranularity};
 pub use system::{InnerRun, LoptTraining, MetaLoss};
 

@@ -5,7 +5,7 @@ use super::lock::{LockError, RunLock};
 use super::memory;
 use super::{ConfigError, LoptTraining, MetaTrainConfig, TaskSource};
 use crate::checkpoint::{self, CheckpointError};
-use crate::distributed;
+use crate::distributed::{self, shards};
 use crate::durable;
 use crate::estimators::{AnyEstimator, Estimator, EstimatorError};
 use crate::observe::{Observer, OuterRecord};
@@ -168,6 +168,8 @@ pub struct MetaTrainer {
     config: MetaTrainConfig,
     trainer: Trainer<LoptTraining, AnyEstimator<LoptTraining>>,
     dir: PathBuf,
+    /// Whether checkpoints are written in shards, one per process, with a manifest.
+    sharded: bool,
     /// Held while this process owns the directory (absent for a run kept in memory).
     _lock: Option<RunLock>,
 }
@@ -197,6 +199,9 @@ fn system_for(config: &MetaTrainConfig) -> Result<LoptTraining, TaskError> {
 struct RunCheckpoints<'a> {
     config: &'a MetaTrainConfig,
     dir: &'a Path,
+    /// Each process writes its own particles to a shard (`distributed::shards`) instead of
+    /// sending them to rank 0, which writes one file.
+    sharded: bool,
 }
 
 impl Checkpointer<AnyEstimator<LoptTraining>> for RunCheckpoints<'_> {
@@ -204,15 +209,32 @@ impl Checkpointer<AnyEstimator<LoptTraining>> for RunCheckpoints<'_> {
         self.config.checkpoint_every
     }
 
-    /// Writes on rank 0 only: the other processes of a run spread over several hold nothing
-    /// rank 0 lacks.
-    fn save(&mut self, train: &LoptTrainState) -> Result<(), CheckpointError> {
-        if !distributed::is_root() {
-            return Ok(());
+    /// Gathered, the other processes send their particles to rank 0, which writes the
+    /// checkpoint alone; sharded, every process writes its own and rank 0 the manifest.
+    fn save(&mut self, train: &mut LoptTrainState) -> Result<(), CheckpointError> {
+        let (keep, dir, step) =
+            (self.config.keep_checkpoints, checkpoint_dir(self.dir), train.step);
+        if self.sharded {
+            let shard = train.estimator.particles_mut().encode_owned();
+            let head = || {
+                let members = train.estimator.particles_mut().take_members();
+                let head = checkpoint::payload(&RunStateRef { config: self.config, train });
+                train.estimator.particles_mut().set_members(members);
+                head
+            };
+            // No manifest: not rank 0, or another process's shard failed (it ends the job).
+            if shards::save(checkpoint::RUN, &dir, step, head, &shard, keep)?.is_none() {
+                return Ok(());
+            }
+        } else {
+            train.estimator.gather();
+            if !distributed::is_root() {
+                return Ok(());
+            }
+            let state = RunStateRef { config: self.config, train };
+            checkpoint::save(checkpoint::RUN, &dir, step, &state, keep)?;
+            shards::prune(checkpoint::RUN, &dir, step, keep)?;
         }
-        let keep = self.config.keep_checkpoints;
-        let state = RunStateRef { config: self.config, train };
-        checkpoint::save(checkpoint::RUN, &checkpoint_dir(self.dir), train.step, &state, keep)?;
         let kind = self.config.optimizer.kind;
         let saved = SavedOptimizer { kind, theta: train.theta.clone(), outer_steps: train.step };
         saved.save(&self.dir.join(SAVED_OPTIMIZER_FILE))
@@ -220,26 +242,34 @@ impl Checkpointer<AnyEstimator<LoptTraining>> for RunCheckpoints<'_> {
 }
 
 /// The held-out evaluation of `config`: the mean normalised training loss of whole inner runs
-/// on `heldout_tasks` tasks the particles never see (seeds from their own stream).
+/// on `heldout_tasks` tasks the particles never see (seeds from their own stream). Spread over
+/// processes, each runs a block of the tasks and every process sums all the losses in task
+/// order, so the mean has the same bits at any number of processes.
 fn heldout(config: &MetaTrainConfig) -> Evaluation<LoptTraining> {
-    let (seed, tasks) = (config.seed, config.heldout_tasks as u64);
+    let (seed, tasks) = (config.seed, config.heldout_tasks);
     let evaluate = move |system: &LoptTraining, theta: &[f32]| {
-        let losses: Vec<f64> = (0..tasks)
+        let mine: Vec<f64> = distributed::block(tasks, distributed::rank(), distributed::size())
             .into_par_iter()
             .map(|i| {
-                let mut run = system.init_state(rng::derive(seed, &[tags::HELDOUT, i]), 0);
+                let mut run = system.init_state(rng::derive(seed, &[tags::HELDOUT, i as u64]), 0);
                 let horizon = run.horizon;
                 system.unroll(&mut run, theta, horizon).loss
             })
             .collect();
+        let bytes = || mine.iter().flat_map(|l| l.to_le_bytes()).collect();
+        let losses = match distributed::share(bytes, tasks, 8) {
+            Some(all) => {
+                all.chunks_exact(8).map(|b| f64::from_le_bytes(b.try_into().unwrap())).collect()
+            }
+            None => mine,
+        };
         losses.iter().sum::<f64>() / losses.len() as f64
     };
     Evaluation { every: config.heldout_every, evaluate: Box::new(evaluate) }
 }
 
 impl MetaTrainer {
-    /// The run of `config` from `train`, saving to `dir`; the held-out loss, which only the
-    /// observers read, is evaluated on rank 0 only.
+    /// The run of `config` from `train`, saving to `dir`, evaluating the held-out loss.
     fn with_state(
         config: MetaTrainConfig,
         system: LoptTraining,
@@ -247,12 +277,9 @@ impl MetaTrainer {
         dir: &Path,
     ) -> Self {
         let trainer = Trainer::new(system, config.outer, train)
-            .with_max_skipped_updates(config.max_skipped_updates);
-        let trainer = match distributed::is_root() {
-            true => trainer.with_evaluation(heldout(&config)),
-            false => trainer,
-        };
-        Self { config, trainer, dir: dir.to_path_buf(), _lock: None }
+            .with_max_skipped_updates(config.max_skipped_updates)
+            .with_evaluation(heldout(&config));
+        Self { config, trainer, dir: dir.to_path_buf(), sharded: false, _lock: None }
     }
 
     /// A fresh run of `config` that will save to `dir`, without touching the disk or locking
@@ -328,8 +355,10 @@ impl MetaTrainer {
                 _ => Ok(()),
             }
         };
+        let checkpoints = checkpoint_dir(dir);
+        let paths = checkpoint_files(&checkpoints)?.into_iter().rev();
         let (mut trainer, resumed) =
-            match checkpoint::load_latest(checkpoint::RUN, &checkpoint_dir(dir), same_run) {
+            match checkpoint::load_newest(&checkpoints, paths, load_checkpoint, same_run) {
                 Ok(latest) => {
                     let RunState { config, train } = latest.state;
                     let system = system_for(&config)?;
@@ -360,10 +389,18 @@ impl MetaTrainer {
         self.trainer.state()
     }
 
+    /// Writes this session's checkpoints in shards, each process the particles it owns, with a
+    /// manifest written last (`distributed::shards`), rather than gathered into one file. Either
+    /// layout resumes at any number of processes, to the same bits.
+    pub fn with_shards(self, sharded: bool) -> Self {
+        Self { sharded, ..self }
+    }
+
     /// Writes a checkpoint of the current state, and the current learned optimizer alone.
-    pub fn save(&self) -> Result<(), RunError> {
-        let mut checkpoints = RunCheckpoints { config: &self.config, dir: &self.dir };
-        Ok(checkpoints.save(self.trainer.state())?)
+    pub fn save(&mut self) -> Result<(), RunError> {
+        let mut checkpoints =
+            RunCheckpoints { config: &self.config, dir: &self.dir, sharded: self.sharded };
+        Ok(checkpoints.save(self.trainer.state_mut())?)
     }
 
     /// Takes one outer step (see `Trainer::step`); evaluates the held-out loss when the step is
@@ -382,7 +419,8 @@ impl MetaTrainer {
         observer: &mut dyn Observer,
         stop: &AtomicBool,
     ) -> Result<(), RunError> {
-        let mut checkpoints = RunCheckpoints { config: &self.config, dir: &self.dir };
+        let mut checkpoints =
+            RunCheckpoints { config: &self.config, dir: &self.dir, sharded: self.sharded };
         self.trainer.run(until, observer, stop, &mut checkpoints).map_err(|err| match err {
             TrainError::Log(err) => RunError::Log(err),
             TrainError::Checkpoint(err) => RunError::Checkpoint(err),
@@ -412,6 +450,35 @@ mod config_as_toml {
     }
 }
 
+/// The checkpoints in `dir` of either layout, one file or the manifest of one in shards, oldest
+/// first (a manifest after the file of the same step).
+pub fn checkpoint_files(dir: &Path) -> Result<Vec<PathBuf>, CheckpointError> {
+    let mut paths = checkpoint::list(dir)?;
+    paths.extend(shards::list(dir)?);
+    paths.sort();
+    Ok(paths)
+}
+
+/// The run state of the checkpoint at `path`: one file, or the manifest of a checkpoint in
+/// shards, whose particles come back from its shards in rank order.
+pub fn load_checkpoint(path: &Path) -> Result<RunState, CheckpointError> {
+    if !shards::is_manifest(path) {
+        return checkpoint::load(checkpoint::RUN, path);
+    }
+    let sharded = shards::load(path)?;
+    let what = checkpoint::MANIFEST.what;
+    let mut state: RunState = checkpoint::decode_payload(what, &sharded.head, path)?;
+    let particles = state.train.estimator.particles_mut();
+    for (shard, payload) in &sharded.shards {
+        particles.append_block(payload).map_err(|reason| CheckpointError::Decode {
+            path: shard.clone(),
+            what: checkpoint::SHARD.what,
+            reason,
+        })?;
+    }
+    Ok(state)
+}
+
 /// Where a run directory keeps its checkpoints.
 pub fn checkpoint_dir(run_dir: &Path) -> PathBuf {
     run_dir.join("checkpoints")
@@ -420,6 +487,7 @@ pub fn checkpoint_dir(run_dir: &Path) -> PathBuf {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::checkpoint::names;
     use crate::observe::Observers;
     use crate::outer::OuterOptimizer;
 
@@ -504,6 +572,78 @@ mod tests {
             std::fs::remove_dir_all(&straight_dir).unwrap();
             std::fs::remove_dir_all(&split_dir).unwrap();
         }
+    }
+
+    #[test]
+    fn a_run_checkpointed_in_shards_resumes_to_the_bytes_of_a_straight_run() {
+        let never = AtomicBool::new(false);
+        let straight_dir = temp_dir("shards-straight");
+        let mut straight = MetaTrainer::new(config("mlp-lopt"), &straight_dir).unwrap();
+        straight.run(8, &mut Observers::default(), &never).unwrap();
+
+        let dir = temp_dir("shards");
+        let first = MetaTrainer::new(config("mlp-lopt"), &dir).unwrap();
+        let mut first = first.with_shards(true);
+        first.run(6, &mut Observers::default(), &never).unwrap();
+        drop(first);
+        assert_eq!(
+            names(&checkpoint_dir(&dir)),
+            [
+                "checkpoint-0000000003.0-of-1.shard",
+                "checkpoint-0000000003.manifest",
+                "checkpoint-0000000006.0-of-1.shard",
+                "checkpoint-0000000006.manifest",
+            ]
+        );
+        let inspected = crate::inspect::inspect(&dir).unwrap();
+        assert_eq!((inspected.what, inspected.outer_step), ("checkpoint manifest", 6));
+        assert_eq!(inspected.estimator, Some(("pes".into(), 4)));
+        let (mut second, resumed) = MetaTrainer::resume(&dir).unwrap();
+        assert_eq!(resumed.path, checkpoint_dir(&dir).join(shards::manifest_name(6)));
+        second.run(8, &mut Observers::default(), &never).unwrap();
+        // Gathered again: the newest two checkpoints of either layout are kept.
+        assert_eq!(
+            names(&checkpoint_dir(&dir)),
+            [
+                "checkpoint-0000000006.0-of-1.shard",
+                "checkpoint-0000000006.manifest",
+                "checkpoint-0000000008.bin",
+            ]
+        );
+        let file = |dir: &Path| std::fs::read(checkpoint_dir(dir).join(checkpoint::file_name(8)));
+        assert!(file(&dir).unwrap() == file(&straight_dir).unwrap());
+        std::fs::remove_dir_all(&straight_dir).unwrap();
+        std::fs::remove_dir_all(&dir).unwrap();
+    }
+
+    #[test]
+    fn a_missing_or_damaged_shard_falls_back_to_the_previous_checkpoint() {
+        let dir = temp_dir("shard-damaged");
+        let never = AtomicBool::new(false);
+        let trainer = MetaTrainer::new(config("mlp-lopt"), &dir).unwrap();
+        trainer.with_shards(true).run(6, &mut Observers::default(), &never).unwrap();
+        let manifest = checkpoint_dir(&dir).join(shards::manifest_name(6));
+        let shard = checkpoint_dir(&dir).join("checkpoint-0000000006.0-of-1.shard");
+        let good = std::fs::read(&shard).unwrap();
+        let mut flipped = good.clone();
+        flipped[good.len() / 2] ^= 1;
+        let expected = [
+            (None, "is missing"),
+            (Some(flipped), "does not match the checksum the manifest records"),
+        ];
+        for (bytes, reason) in expected {
+            match bytes {
+                Some(bytes) => std::fs::write(&shard, bytes).unwrap(),
+                None => std::fs::remove_file(&shard).unwrap(),
+            }
+            let (resumed, how) = MetaTrainer::resume(&dir).unwrap();
+            assert_eq!(resumed.state().step, 3);
+            assert_eq!(
+                how.skipped[0].to_string(),
+                format!("checkpoint {}: shard {} {reason}", manifest.display(), shard.display())
+            );
+        }
+        std::fs::remove_dir_all(&dir).unwrap();
     }
 
     /// Records, at each flush, which checkpoints exist; fails its writes from step `fail_at`.

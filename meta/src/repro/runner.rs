@@ -78,8 +78,8 @@ impl<E: Serialize> Checkpointer<E> for MethodCheckpoints<'_> {
         self.every.max(1)
     }
 
-    fn save(&mut self, train: &TrainState<E>) -> Result<(), checkpoint::CheckpointError> {
-        let state = MethodStateRef { settings: self.settings, train };
+    fn save(&mut self, train: &mut TrainState<E>) -> Result<(), checkpoint::CheckpointError> {
+        let state = MethodStateRef { settings: self.settings, train: &*train };
         checkpoint::save(EXPERIMENT, &self.dir, train.step, &state, 2).map(|_| ())
     }
 }

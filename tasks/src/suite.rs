@@ -2,7 +2,7 @@
 //! what meta-training samples and what evaluation holds out.
 //!
 //! A suite's task seeds are `(seed << 2) | partition`, so suites with different partitions
-//! (train 0, heldout 1, ood 2, long 3) never share a task seed.
+//! (train and train-wide 0, heldout 1, ood 2, long 3) never share a task seed.
 
 use crate::error::TaskError;
 use crate::family::{Domain, KeySpec, TaskFamily};
@@ -17,8 +17,9 @@ use std::collections::BTreeMap;
 use std::path::Path;
 
 /// The built-in suites and their TOML.
-const BUILT_IN: [(&str, &str); 4] = [
+const BUILT_IN: [(&str, &str); 5] = [
     ("train", include_str!("../suites/train.toml")),
+    ("train-wide", include_str!("../suites/train-wide.toml")),
     ("heldout", include_str!("../suites/heldout.toml")),
     ("ood", include_str!("../suites/ood.toml")),
     ("long", include_str!("../suites/long.toml")),
@@ -94,7 +95,7 @@ impl Suite {
         BUILT_IN.iter().map(|(name, _)| *name).collect()
     }
 
-    /// The built-in suite `name` (`train`, `heldout`, `ood` or `long`).
+    /// The built-in suite `name` (`train`, `train-wide`, `heldout`, `ood` or `long`).
     pub fn named(name: &str) -> Result<Suite, TaskError> {
         match BUILT_IN.iter().find(|(n, _)| *n == name) {
             Some((_, text)) => Suite::parse(name, text),
@@ -299,11 +300,12 @@ mod tests {
     #[test]
     fn train_and_heldout_seeds_are_disjoint() {
         let train = Suite::named("train").unwrap();
+        let wide = Suite::named("train-wide").unwrap();
         let heldout = Suite::named("heldout").unwrap();
         let ood = Suite::named("ood").unwrap();
         let long = Suite::named("long").unwrap();
         let mut seen = std::collections::HashSet::new();
-        for suite in [&train, &heldout, &ood, &long] {
+        for suite in [&train, &wide, &heldout, &ood, &long] {
             let draws = (0..1000).map(|s| suite.sample(s).seed);
             let members = suite.members().into_iter().map(|s| s.seed);
             for seed in draws.chain(members) {
@@ -316,7 +318,7 @@ mod tests {
                 seen.insert(seed);
             }
         }
-        assert_eq!(train.partition, 0);
+        assert_eq!((train.partition, wide.partition), (0, 0));
         assert_eq!(heldout.partition, 1);
         assert_eq!(ood.partition, 2);
         assert_eq!(long.partition, 3);
@@ -355,7 +357,7 @@ mod tests {
             |text: &str| Suite::parse("s.toml", text).err().expect("bad suite parses").to_string();
         assert_eq!(
             Suite::named("valid").err().unwrap().to_string(),
-            "suite `valid`: unknown suite; valid suites: train, heldout, ood, long"
+            "suite `valid`: unknown suite; valid suites: train, train-wide, heldout, ood, long"
         );
         let head = "description = \"d\"\npartition = 0\n[[entry]]\n";
         assert_eq!(

@@ -298,6 +298,7 @@ mod tests {
             ("quick", include_str!("../../configs/quick.toml")),
             ("full", include_str!("../../configs/full.toml")),
             ("pretrained", include_str!("../../configs/pretrained.toml")),
+            ("nominal-lopt", include_str!("../../configs/nominal-lopt.toml")),
         ] {
             MetaTrainConfig::parse(text, Path::new(name)).unwrap();
         }

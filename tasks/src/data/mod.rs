@@ -42,3 +42,27 @@ pub struct Splits {
     /// What the held-out loss is measured on.
     pub heldout: Dataset,
 }
+
+/// Splits from `raw` records of `pixels` bytes then a label byte in `0..classes`: the first
+/// `train` records form the training split, the rest the held-out split. `features` appends the
+/// `dim` features of one record's pixel bytes.
+fn splits_from_records(
+    raw: &[u8],
+    (pixels, dim, classes): (usize, usize, usize),
+    train: usize,
+    mut features: impl FnMut(&[u8], &mut Vec<f32>),
+) -> Splits {
+    let records: Vec<&[u8]> = raw.chunks_exact(pixels + 1).collect();
+    let mut split = |records: &[&[u8]]| {
+        let mut inputs = Vec::with_capacity(records.len() * dim);
+        records.iter().for_each(|r| features(&r[..pixels], &mut inputs));
+        Dataset {
+            dim,
+            classes,
+            inputs,
+            labels: records.iter().map(|r| u32::from(r[pixels])).collect(),
+        }
+    };
+    let (train, heldout) = records.split_at(train);
+    Splits { train: split(train), heldout: split(heldout) }
+}

@@ -1,11 +1,9 @@
 //! `mlp-digits`: an MLP on the bundled 8x8 handwritten digits.
 
-use super::{act_key, activation, batch_key, hidden_key};
-use crate::classifier::Classifier;
-use crate::data::digits::{self, CLASSES, PIXELS, TRAIN_EXAMPLES};
+use super::{act_key, batch_key, data_classifier, hidden_key};
+use crate::data::digits::{self, TRAIN_EXAMPLES};
 use crate::error::TaskError;
 use crate::family::{Config, KeySpec, TaskFamily, steps_key};
-use crate::mlp::Mlp;
 use crate::task::{Task, TaskSpec};
 
 /// MLPs classifying scikit-learn's 8x8 digits (1437 training, 360 held-out images).
@@ -31,9 +29,7 @@ impl TaskFamily for MlpDigits {
 
     fn build(&self, spec: &TaskSpec) -> Result<Box<dyn Task>, TaskError> {
         let config = Config::new(self.name(), self.keys(), spec)?;
-        let mlp = Mlp::new(PIXELS, &config.widths("hidden")?, CLASSES, activation(&config)?);
-        let (batch, steps) = (config.size("batch")?, config.int("steps")?);
-        Ok(Box::new(Classifier::new(spec.clone(), mlp, digits::splits(), batch, steps)))
+        data_classifier(&config, spec, digits::splits())
     }
 }
 

@@ -1,7 +1,8 @@
-//! Labelled datasets for the classification families: synthetic teacher-student data and the
-//! bundled 8x8 digits.
+//! Labelled datasets for the classification families: synthetic teacher-student data, the
+//! bundled 8x8 digits and the bundled MNIST digits.
 
 pub mod digits;
+pub mod mnist;
 pub mod synthetic;
 
 /// Labelled examples: inputs as a column-major `dim x len` matrix and one label per column.

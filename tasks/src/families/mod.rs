@@ -2,11 +2,13 @@
 
 pub mod logreg_synth;
 pub mod mlp_digits;
+pub mod mlp_mnist;
 pub mod mlp_synth;
 pub mod quadratic;
 
 pub use logreg_synth::LogregSynth;
 pub use mlp_digits::MlpDigits;
+pub use mlp_mnist::MlpMnist;
 pub use mlp_synth::MlpSynth;
 pub use quadratic::QuadraticFamily;
 

@@ -1,9 +1,9 @@
 //! `mlp-digits`: an MLP on the bundled 8x8 handwritten digits.
 
-use super::{act_key, batch_key, data_classifier, hidden_key};
+use super::{data_classifier, data_mlp_keys};
 use crate::data::digits::{self, TRAIN_EXAMPLES};
 use crate::error::TaskError;
-use crate::family::{Config, KeySpec, TaskFamily, steps_key};
+use crate::family::{Config, KeySpec, TaskFamily};
 use crate::task::{Task, TaskSpec};
 
 /// MLPs classifying scikit-learn's 8x8 digits (1437 training, 360 held-out images).
@@ -19,12 +19,7 @@ impl TaskFamily for MlpDigits {
     }
 
     fn keys(&self) -> Vec<KeySpec> {
-        vec![
-            hidden_key("32"),
-            act_key(),
-            batch_key("64", TRAIN_EXAMPLES as u64),
-            steps_key("1000", (500, 1000)),
-        ]
+        data_mlp_keys(TRAIN_EXAMPLES)
     }
 
     fn build(&self, spec: &TaskSpec) -> Result<Box<dyn Task>, TaskError> {

@@ -1,9 +1,9 @@
 //! `mlp-mnist`: an MLP on the bundled MNIST digits, average-pooled to 28x28, 14x14 or 8x8.
 
-use super::{act_key, batch_key, data_classifier, hidden_key};
+use super::{data_classifier, data_mlp_keys};
 use crate::data::mnist::{self, RESOLUTIONS, TRAIN_EXAMPLES};
 use crate::error::TaskError;
-use crate::family::{Config, Domain, KeySpec, TaskFamily, steps_key};
+use crate::family::{Config, Domain, KeySpec, TaskFamily};
 use crate::task::{Task, TaskSpec};
 
 /// MLPs classifying 10,000 MNIST digits (8000 training, 2000 held-out images).
@@ -32,13 +32,7 @@ impl TaskFamily for MlpMnist {
     }
 
     fn keys(&self) -> Vec<KeySpec> {
-        vec![
-            resolution_key(),
-            hidden_key("32"),
-            act_key(),
-            batch_key("64", TRAIN_EXAMPLES as u64),
-            steps_key("1000", (500, 1000)),
-        ]
+        [vec![resolution_key()], data_mlp_keys(TRAIN_EXAMPLES)].concat()
     }
 
     fn build(&self, spec: &TaskSpec) -> Result<Box<dyn Task>, TaskError> {

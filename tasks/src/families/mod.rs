@@ -15,7 +15,7 @@ pub use quadratic::QuadraticFamily;
 use crate::classifier::Classifier;
 use crate::data::Splits;
 use crate::error::TaskError;
-use crate::family::{Config, Domain, KeySpec};
+use crate::family::{Config, Domain, KeySpec, steps_key};
 use crate::mlp::{Activation, Mlp};
 use crate::task::{Task, TaskSpec};
 use std::sync::Arc;
@@ -78,6 +78,12 @@ fn batch_key(default: &'static str, max: u64) -> KeySpec {
 /// The validated `act` key.
 fn activation(config: &Config<'_>) -> Result<Activation, TaskError> {
     Ok(Activation::from_name(config.word("act")?).expect("validated by the act domain"))
+}
+
+/// The keys of an MLP on a bundled dataset of `train` training examples: `hidden`, `act`,
+/// `batch` and `steps`, with the defaults of `mlp-digits`.
+fn data_mlp_keys(train: usize) -> Vec<KeySpec> {
+    vec![hidden_key("32"), act_key(), batch_key("64", train as u64), steps_key("1000", (500, 1000))]
 }
 
 /// An MLP classifier of `data` configured by the `hidden`, `act`, `batch` and `steps` keys.

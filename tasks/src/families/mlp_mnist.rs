@@ -15,7 +15,7 @@ fn resolution_key() -> KeySpec {
     let sides: Vec<&str> = sides.iter().map(String::as_str).collect();
     KeySpec {
         name: "resolution",
-        description: "image side after average pooling of the 28x28 image",
+        description: "side of the image, average-pooled from 28x28",
         default: "28",
         valid: Domain::choice(&sides),
         typical: Domain::choice(&sides),

@@ -1,13 +1,13 @@
 //! Every task family by name, the named aliases of fixed tasks, and building a task from a spec.
 
 use crate::error::TaskError;
-use crate::families::{LogregSynth, MlpDigits, MlpSynth, QuadraticFamily};
+use crate::families::{LogregSynth, MlpDigits, MlpMnist, MlpSynth, QuadraticFamily};
 use crate::family::TaskFamily;
 use crate::task::{Task, TaskSpec};
 
 /// Every registered family.
 pub fn families() -> &'static [&'static dyn TaskFamily] {
-    &[&QuadraticFamily, &MlpSynth, &LogregSynth, &MlpDigits]
+    &[&QuadraticFamily, &MlpSynth, &LogregSynth, &MlpDigits, &MlpMnist]
 }
 
 /// A name for one fully configured member of a family.

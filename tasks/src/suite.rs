@@ -241,7 +241,8 @@ fn key_range(spec: &KeySpec, value: &toml::Value) -> Option<KeyRange> {
     let number = |v: &Value| v.as_float().or_else(|| v.as_integer().map(|i| i as f64));
     let range = match (&spec.valid, value) {
         (_, Value::String(s)) => return spec.valid.accepts(s).then(|| KeyRange::Fixed(s.clone())),
-        (Domain::Int { .. } | Domain::Float { .. }, Value::Integer(_) | Value::Float(_)) => {
+        (Domain::Int { .. } | Domain::Float { .. } | Domain::Choice(_), Value::Integer(_))
+        | (Domain::Int { .. } | Domain::Float { .. }, Value::Float(_)) => {
             let fixed = value.to_string();
             return spec.valid.accepts(&fixed).then_some(KeyRange::Fixed(fixed));
         }
@@ -257,7 +258,10 @@ fn key_range(spec: &KeySpec, value: &toml::Value) -> Option<KeyRange> {
             Domain::Float { min: number(&a)?, max: number(&b)?, log: *log }
         }
         (Domain::Choice(_), Value::Array(words)) => Domain::Choice(
-            words.iter().map(|w| w.as_str().map(str::to_string)).collect::<Option<_>>()?,
+            words
+                .iter()
+                .map(|w| w.as_str().map(str::to_string).or(w.as_integer().map(|i| i.to_string())))
+                .collect::<Option<_>>()?,
         ),
         (Domain::Widths { .. }, Value::Table(t)) => {
             let ints = |key: &str| -> Option<(usize, usize)> {

@@ -1,7 +1,7 @@
 //! scikit-learn's 8x8 handwritten digits (UCI Optical Recognition of Handwritten Digits),
 //! bundled as `tasks/data/digits.bin`; see `tasks/data/README.md` for origin and licence.
 
-use super::{Dataset, Splits};
+use super::{Splits, splits_from_records};
 use std::sync::{Arc, OnceLock};
 
 /// 64 pixel intensities in 0..=16 then the label, per record, in the export's shuffled order.
@@ -20,18 +20,9 @@ pub fn splits() -> Arc<Splits> {
 }
 
 fn decode(raw: &[u8]) -> Splits {
-    let records: Vec<&[u8]> = raw.chunks_exact(PIXELS + 1).collect();
-    let split = |records: &[&[u8]]| Dataset {
-        dim: PIXELS,
-        classes: CLASSES,
-        inputs: records
-            .iter()
-            .flat_map(|r| r[..PIXELS].iter().map(|&p| f32::from(p) / 16.0))
-            .collect(),
-        labels: records.iter().map(|r| u32::from(r[PIXELS])).collect(),
-    };
-    let (train, heldout) = records.split_at(TRAIN_EXAMPLES);
-    Splits { train: split(train), heldout: split(heldout) }
+    splits_from_records(raw, (PIXELS, PIXELS, CLASSES), TRAIN_EXAMPLES, |pixels, out| {
+        out.extend(pixels.iter().map(|&p| f32::from(p) / 16.0));
+    })
 }
 
 #[cfg(test)]

@@ -1,11 +1,9 @@
 //! `mlp-digits`: an MLP on the bundled 8x8 handwritten digits.
 
-use super::{act_key, activation, batch_key, hidden_key};
-use crate::classifier::Classifier;
-use crate::data::digits::{self, CLASSES, PIXELS, TRAIN_EXAMPLES};
+use super::{data_classifier, data_mlp_keys};
+use crate::data::digits::{self, TRAIN_EXAMPLES};
 use crate::error::TaskError;
-use crate::family::{Config, KeySpec, TaskFamily, steps_key};
-use crate::mlp::Mlp;
+use crate::family::{Config, KeySpec, TaskFamily};
 use crate::task::{Task, TaskSpec};
 
 /// MLPs classifying scikit-learn's 8x8 digits (1437 training, 360 held-out images).
@@ -21,19 +19,12 @@ impl TaskFamily for MlpDigits {
     }
 
     fn keys(&self) -> Vec<KeySpec> {
-        vec![
-            hidden_key("32"),
-            act_key(),
-            batch_key("64", TRAIN_EXAMPLES as u64),
-            steps_key("1000", (500, 1000)),
-        ]
+        data_mlp_keys(TRAIN_EXAMPLES)
     }
 
     fn build(&self, spec: &TaskSpec) -> Result<Box<dyn Task>, TaskError> {
         let config = Config::new(self.name(), self.keys(), spec)?;
-        let mlp = Mlp::new(PIXELS, &config.widths("hidden")?, CLASSES, activation(&config)?);
-        let (batch, steps) = (config.size("batch")?, config.int("steps")?);
-        Ok(Box::new(Classifier::new(spec.clone(), mlp, digits::splits(), batch, steps)))
+        data_classifier(&config, spec, digits::splits())
     }
 }
 

@@ -1,11 +1,9 @@
 //! `mlp-synth`: an MLP student on teacher-student synthetic classification (docs/benchmark.md).
 
-use super::{act_key, activation, batch_key, classes_key, hidden_key, input_key};
-use crate::classifier::Classifier;
+use super::{act_key, batch_key, classes_key, data_classifier, hidden_key, input_key};
 use crate::data::synthetic::{TRAIN_EXAMPLES, teacher_student};
 use crate::error::TaskError;
 use crate::family::{Config, KeySpec, TaskFamily, steps_key};
-use crate::mlp::Mlp;
 use crate::task::{Task, TaskSpec};
 use std::sync::Arc;
 
@@ -36,10 +34,8 @@ impl TaskFamily for MlpSynth {
         let config = Config::new(self.name(), self.keys(), spec)?;
         let (input, hidden, classes) =
             (config.size("input")?, config.widths("hidden")?, config.size("classes")?);
-        let mlp = Mlp::new(input, &hidden, classes, activation(&config)?);
-        let (batch, steps) = (config.size("batch")?, config.int("steps")?);
         let data = Arc::new(teacher_student(spec.seed, input, &hidden, classes));
-        Ok(Box::new(Classifier::new(spec.clone(), mlp, data, batch, steps)))
+        data_classifier(&config, spec, data)
     }
 }
 

@@ -2,17 +2,23 @@
 
 pub mod logreg_synth;
 pub mod mlp_digits;
+pub mod mlp_mnist;
 pub mod mlp_synth;
 pub mod quadratic;
 
 pub use logreg_synth::LogregSynth;
 pub use mlp_digits::MlpDigits;
+pub use mlp_mnist::MlpMnist;
 pub use mlp_synth::MlpSynth;
 pub use quadratic::QuadraticFamily;
 
+use crate::classifier::Classifier;
+use crate::data::Splits;
 use crate::error::TaskError;
-use crate::family::{Config, Domain, KeySpec};
-use crate::mlp::Activation;
+use crate::family::{Config, Domain, KeySpec, steps_key};
+use crate::mlp::{Activation, Mlp};
+use crate::task::{Task, TaskSpec};
+use std::sync::Arc;
 
 /// The `input` key: number of input features of synthetic data.
 fn input_key(default: &'static str) -> KeySpec {
@@ -72,4 +78,22 @@ fn batch_key(default: &'static str, max: u64) -> KeySpec {
 /// The validated `act` key.
 fn activation(config: &Config<'_>) -> Result<Activation, TaskError> {
     Ok(Activation::from_name(config.word("act")?).expect("validated by the act domain"))
+}
+
+/// The keys of an MLP on a bundled dataset of `train` training examples: `hidden`, `act`,
+/// `batch` and `steps`, with the defaults of `mlp-digits`.
+fn data_mlp_keys(train: usize) -> Vec<KeySpec> {
+    vec![hidden_key("32"), act_key(), batch_key("64", train as u64), steps_key("1000", (500, 1000))]
+}
+
+/// An MLP classifier of `data` configured by the `hidden`, `act`, `batch` and `steps` keys.
+fn data_classifier(
+    config: &Config<'_>,
+    spec: &TaskSpec,
+    data: Arc<Splits>,
+) -> Result<Box<dyn Task>, TaskError> {
+    let (inputs, classes) = (data.train.dim, data.train.classes);
+    let mlp = Mlp::new(inputs, &config.widths("hidden")?, classes, activation(config)?);
+    let (batch, steps) = (config.size("batch")?, config.int("steps")?);
+    Ok(Box::new(Classifier::new(spec.clone(), mlp, data, batch, steps)))
 }

@@ -41,7 +41,7 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     let steps = 300;
     let adam = Adam::new(Schedule::Constant(1e-2));
     for opt in [&learned as &dyn Optimizer, &adam] {
-        // w starts at the model's scale: nominal-lopt's steps are relative to each tensor's
+        // w starts at the model's scale: snr-lopt's steps are relative to each tensor's
         // initial RMS, and a bias that starts at zero takes the RMS of all parameters.
         let mut params = [vec![0.5f32; D], vec![0.0]].concat();
         let mut grad = vec![0.0f32; layout.len()];

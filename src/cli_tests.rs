@@ -724,7 +724,7 @@ fn export_writes_named_tensors_that_python_reads_back_bit_for_bit() {
     let metadata = &read["metadata"];
     assert_eq!(
         (&metadata["kind"], &metadata["outer_steps"]),
-        (&"nominal-lopt".into(), &"8000".into())
+        (&"snr-lopt".into(), &"4000".into())
     );
     assert_eq!(metadata["config_crc32"], read["crc"]);
 

@@ -73,8 +73,8 @@ fn horizon_text(horizon: Option<u64>) -> String {
 /// Optimizer(shapes, path=None, *, horizon=None): `shapes` is one shape per tensor (the
 /// optimizer normalises tensor by tensor); `path` an optimizer file or a meta-training run
 /// directory, or None for the shipped optimizer built into pesto; `horizon` the number of
-/// steps T of the run, required by the kinds whose schedule reads t / T (rel-lopt and
-/// nominal-lopt, the shipped kind), ignored by the others. Steps past T keep the schedule's
+/// steps T of the run, required by the kinds whose schedule reads t / T (rel-lopt,
+/// nominal-lopt and snr-lopt, the shipped kind), ignored by the others. Steps past T keep the schedule's
 /// value at T.
 #[pyclass(module = "pesto", name = "Optimizer")]
 struct Optimizer {
@@ -120,8 +120,8 @@ impl Optimizer {
     /// Each params[i] must be a C-contiguous, writeable float32 array of shapes[i] (a
     /// ValueError otherwise: the update could not reach a copy); it is updated where it lies,
     /// with the GIL released. Each grads[i] must be a float32 array of the same shape; one that
-    /// is not C-contiguous is copied. `loss` feeds the loss features of rel-lopt and
-    /// nominal-lopt; without it they stay as for a constant loss.
+    /// is not C-contiguous is copied. `loss` feeds the loss features of rel-lopt,
+    /// nominal-lopt and snr-lopt; without it they stay as for a constant loss.
     #[pyo3(signature = (params, grads, loss=None))]
     fn step(
         &mut self,
@@ -238,7 +238,7 @@ impl Optimizer {
         Ok(())
     }
 
-    /// The learned optimizer's kind, e.g. `nominal-lopt`.
+    /// The learned optimizer's kind, e.g. `snr-lopt`.
     #[getter]
     fn kind(&self) -> &'static str {
         self.saved.kind.name()

@@ -73,7 +73,7 @@ def test_arrays_are_updated_where_they_lie():
     opt.step([w, b], [np.full_like(w, 0.5), np.ones_like(b)], loss=1.0)
     assert w.ctypes.data == address
     assert (w < 1).all() and (b < 0).all()
-    assert opt.steps_taken == 1 and opt.kind == "nominal-lopt"
+    assert opt.steps_taken == 1 and opt.kind == "snr-lopt"
 
 
 def test_a_grad_that_is_not_contiguous_is_copied_and_gives_the_same_step():
@@ -129,7 +129,7 @@ def test_bad_arrays_raise_naming_the_problem():
 
 
 def test_bad_optimizers_raise_naming_the_problem(tmp_path):
-    with pytest.raises(ValueError, match="^nominal-lopt reads the run length: pass horizon=T"):
+    with pytest.raises(ValueError, match="^snr-lopt reads the run length: pass horizon=T"):
         pesto.Optimizer([(3,)])
     with pytest.raises(ValueError, match="^shapes is empty"):
         pesto.Optimizer([], horizon=3)

@@ -722,10 +722,7 @@ fn export_writes_named_tensors_that_python_reads_back_bit_for_bit() {
         assert_eq!(read["tensors"][tensor.name], serde_json::json!([tensor.shape, bits]));
     }
     let metadata = &read["metadata"];
-    assert_eq!(
-        (&metadata["kind"], &metadata["outer_steps"]),
-        (&"snr-lopt".into(), &"4000".into())
-    );
+    assert_eq!((&metadata["kind"], &metadata["outer_steps"]), (&"snr-lopt".into(), &"4000".into()));
     assert_eq!(metadata["config_crc32"], read["crc"]);
 
     let bad = pesto()

@@ -179,7 +179,7 @@ mod tests {
         }
         let pretrained = &exports()[0];
         let metadata = pretrained.metadata();
-        assert_eq!(metadata["outer_steps"], "8000");
+        assert_eq!(metadata["outer_steps"], pretrained.saved.outer_steps.to_string());
         assert!(!metadata.contains_key("config_crc32"));
         assert_eq!(exports()[1].metadata()["config_crc32"], "deadbeef");
     }

@@ -128,7 +128,7 @@ mod tests {
         let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("..");
         let shipped = SavedOptimizer::load(&root.join(PRETRAINED_PATH)).unwrap();
         assert_eq!(SavedOptimizer::pretrained(), shipped);
-        assert_eq!(shipped.kind, LearnedKind::NominalLopt);
+        assert_eq!(shipped.kind, LearnedKind::SnrLopt);
     }
 
     #[test]

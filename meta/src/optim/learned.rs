@@ -56,11 +56,12 @@ impl ThetaTensor {
 }
 
 /// Declares the registry from one table: each row is a kind's variant, name, theta dimension,
-/// initial theta (from `seed`), optimizer, theta's named tensors and what its inputs are.
+/// initial theta (from `seed`), optimizer, theta's named tensors, what its inputs are and
+/// whether it reads the run length.
 macro_rules! learned_kinds {
     ($($(#[doc = $doc:literal])* $kind:ident = $name:literal, dim: $dim:expr,
         init: |$seed:ident| $init:expr, optimizer: $optimizer:expr,
-        tensors: $tensors:expr, features: $features:expr;)*) => {
+        tensors: $tensors:expr, features: $features:expr, horizon: $horizon:expr;)*) => {
         /// A family of learned optimizers, named as on the command line and in configs.
         #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
         pub enum LearnedKind {
@@ -100,6 +101,12 @@ macro_rules! learned_kinds {
             pub fn feature_definition(self) -> &'static str {
                 match self { $(LearnedKind::$kind => $features,)* }
             }
+
+            /// True when the kind's steps depend on the run length T given to `init_state` (its
+            /// learning-rate schedule reads t / T); the others read only t.
+            pub fn uses_horizon(self) -> bool {
+                match self { $(LearnedKind::$kind => $horizon,)* }
+            }
         }
     };
 }
@@ -108,39 +115,35 @@ learned_kinds! {
     /// The per-parameter MLP (docs/optimizers.md), `mlp-lopt`.
     MlpLopt = "mlp-lopt", dim: mlp_lopt::THETA_DIM,
         init: |seed| MlpLopt::init_theta(seed), optimizer: MlpLopt::default(),
-        tensors: mlp_lopt::TENSORS, features: mlp_lopt::FEATURE_DEFINITION;
+        tensors: mlp_lopt::TENSORS, features: mlp_lopt::FEATURE_DEFINITION, horizon: false;
     /// Adam with learned hyperparameters, `learned-adam`.
     LearnedAdam = "learned-adam", dim: learned_adam::THETA_DIM,
         init: |_seed| LearnedAdam::init_theta(), optimizer: LearnedAdam,
-        tensors: learned_adam::TENSORS, features: learned_adam::FEATURE_DEFINITION;
+        tensors: learned_adam::TENSORS, features: learned_adam::FEATURE_DEFINITION,
+        horizon: false;
     /// The scale-free, horizon-aware per-parameter MLP with a learned schedule, `rel-lopt`.
     RelLopt = "rel-lopt", dim: rel_lopt::THETA_DIM,
         init: |seed| RelLopt::init_theta(seed, Variant::Relative),
         optimizer: RelLopt::new(Variant::Relative),
-        tensors: rel_lopt::TENSORS, features: rel_lopt::FEATURE_DEFINITION;
+        tensors: rel_lopt::TENSORS, features: rel_lopt::FEATURE_DEFINITION, horizon: true;
     /// rel-lopt with Adam's direction as a nominal term, `nominal-lopt`.
     NominalLopt = "nominal-lopt", dim: rel_lopt::THETA_DIM,
         init: |seed| RelLopt::init_theta(seed, Variant::Nominal),
         optimizer: RelLopt::new(Variant::Nominal),
-        tensors: rel_lopt::TENSORS, features: rel_lopt::FEATURE_DEFINITION;
+        tensors: rel_lopt::TENSORS, features: rel_lopt::FEATURE_DEFINITION, horizon: true;
     /// nominal-lopt with a learned power of each tensor's gradient signal-to-noise ratio as a
     /// gain on its step, `snr-lopt`.
     SnrLopt = "snr-lopt", dim: rel_lopt::SNR_THETA_DIM,
         init: |seed| RelLopt::init_theta(seed, Variant::Snr),
         optimizer: RelLopt::new(Variant::Snr),
-        tensors: rel_lopt::SNR_TENSORS, features: rel_lopt::SNR_FEATURE_DEFINITION;
+        tensors: rel_lopt::SNR_TENSORS, features: rel_lopt::SNR_FEATURE_DEFINITION,
+        horizon: true;
 }
 
 impl LearnedKind {
     /// All names, comma-separated.
     pub fn names() -> String {
         Self::ALL.map(Self::name).join(", ")
-    }
-
-    /// True when the kind's steps depend on the run length T given to `init_state` (its
-    /// learning-rate schedule reads t / T); mlp-lopt and learned-adam read only t.
-    pub fn uses_horizon(self) -> bool {
-        matches!(self, LearnedKind::RelLopt | LearnedKind::NominalLopt | LearnedKind::SnrLopt)
     }
 
     /// The optimizer of this kind with meta-parameters `theta`.

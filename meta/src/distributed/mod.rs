@@ -190,7 +190,8 @@ pub fn agree(code: u8) -> Option<(usize, u8)> {
 /// A job of threads standing in for processes, one group per thread, for tests.
 #[cfg(test)]
 pub(crate) mod threads {
-    use super::Collective;
+    use super::{Collective, join, leave};
+    use std::sync::atomic::AtomicBool;
     use std::sync::{Arc, Barrier, Mutex};
 
     /// What the threads of a job share: each one's last contribution.
@@ -210,6 +211,34 @@ pub(crate) mod threads {
         let slots = Mutex::new(vec![Vec::new(); size]);
         let board = Arc::new(Board { slots, barrier: Barrier::new(size) });
         (0..size).map(|rank| Threads { rank, board: board.clone() }).collect()
+    }
+
+    /// Runs `body(rank, agreed)` on `size` threads, each joined to one job of threads as process
+    /// `rank` (its local stop flag raised from the start when `rank == stopped`, `agreed` the
+    /// flag the job agrees on), and returns their results in rank order.
+    pub fn run<T: Send>(
+        size: usize,
+        stopped: usize,
+        body: impl Fn(usize, &'static AtomicBool) -> T + Sync,
+    ) -> Vec<T> {
+        std::thread::scope(|scope| {
+            let body = &body;
+            let runs: Vec<_> = job(size)
+                .into_iter()
+                .map(|end| {
+                    scope.spawn(move || {
+                        let rank = end.rank;
+                        let local = Box::leak(Box::new(AtomicBool::new(rank == stopped)));
+                        let agreed = Box::leak(Box::new(AtomicBool::new(false)));
+                        join(Box::new(end), local, agreed);
+                        let result = body(rank, agreed);
+                        leave();
+                        result
+                    })
+                })
+                .collect();
+            runs.into_iter().map(|run| run.join().unwrap()).collect()
+        })
     }
 
     impl Threads {
@@ -294,49 +323,25 @@ mod tests {
                 Ok(())
             }
         }
-        let ends = threads::job(size);
-        std::thread::scope(|scope| {
-            let runs: Vec<_> = ends
-                .into_iter()
-                .map(|end| {
-                    scope.spawn(move || {
-                        let local = Box::leak(Box::new(AtomicBool::new(end.rank() == stopped)));
-                        let agreed = Box::leak(Box::new(AtomicBool::new(false)));
-                        join(Box::new(end), local, agreed);
-                        let system = ToyRegression { horizon: 12 };
-                        let config = EstimatorConfig {
-                            particles: 6,
-                            sigma: 0.3,
-                            truncation: 5,
-                            stagger: true,
-                            seed: 7,
-                        };
-                        let estimator = AnyEstimator::new(kind, config, &system).unwrap();
-                        let outer = OuterConfig {
-                            optimizer: OuterOptimizer::Adam {
-                                lr: 1e-2,
-                                beta1: 0.9,
-                                beta2: 0.999,
-                                eps: 1e-8,
-                            },
-                            clip_value: None,
-                            clip_norm: None,
-                        };
-                        let state =
-                            TrainState::new(system.initial_theta(), estimator, &outer).unwrap();
-                        let mut trainer = Trainer::new(system, outer, state);
-                        let mut saved = Encoded(Vec::new());
-                        trainer.run(steps, &mut Observers::default(), agreed, &mut saved).unwrap();
-                        leave();
-                        (trainer.state().theta.iter().map(|t| t.to_bits()).collect(), saved.0)
-                    })
-                })
-                .collect();
-            let mut results: Vec<(Vec<u32>, Vec<u8>)> =
-                runs.into_iter().map(|run| run.join().unwrap()).collect();
-            assert!(results.iter().all(|r| r.0 == results[0].0), "ranks disagree on theta");
-            results.swap_remove(0)
-        })
+        let mut results = threads::run(size, stopped, |_, agreed| {
+            let system = ToyRegression { horizon: 12 };
+            let config =
+                EstimatorConfig { particles: 6, sigma: 0.3, truncation: 5, stagger: true, seed: 7 };
+            let estimator = AnyEstimator::new(kind, config, &system).unwrap();
+            let outer = OuterConfig {
+                optimizer: OuterOptimizer::Adam { lr: 1e-2, beta1: 0.9, beta2: 0.999, eps: 1e-8 },
+                clip_value: None,
+                clip_norm: None,
+            };
+            let state = TrainState::new(system.initial_theta(), estimator, &outer).unwrap();
+            let mut trainer = Trainer::new(system, outer, state);
+            let mut saved = Encoded(Vec::new());
+            trainer.run(steps, &mut Observers::default(), agreed, &mut saved).unwrap();
+            let theta: Vec<u32> = trainer.state().theta.iter().map(|t| t.to_bits()).collect();
+            (theta, saved.0)
+        });
+        assert!(results.iter().all(|r| r.0 == results[0].0), "ranks disagree on theta");
+        results.swap_remove(0)
     }
 
     #[test]
@@ -358,19 +363,10 @@ mod tests {
 
     #[test]
     fn rank_0_alone_runs_as_one_process_while_the_others_wait() {
-        let ends = threads::job(3);
-        std::thread::scope(|scope| {
-            for end in ends {
-                scope.spawn(move || {
-                    let never = Box::leak(Box::new(AtomicBool::new(false)));
-                    let rank = end.rank();
-                    join(Box::new(end), never, never);
-                    let alone = alone_on_root(|| (super::rank(), size(), owned_pairs(6)));
-                    assert_eq!(alone, (rank == 0).then_some((0, 1, 0..6)));
-                    assert_eq!((super::rank(), size()), (rank, 3));
-                    leave();
-                });
-            }
+        threads::run(3, usize::MAX, |rank, _| {
+            let alone = alone_on_root(|| (super::rank(), size(), owned_pairs(6)));
+            assert_eq!(alone, (rank == 0).then_some((0, 1, 0..6)));
+            assert_eq!((super::rank(), size()), (rank, 3));
         });
     }
 

@@ -229,10 +229,9 @@ pub fn prune(format: Format, dir: &Path, step: u64, keep: usize) -> Result<(), C
 
 #[cfg(test)]
 mod tests {
-    use super::super::{Collective, join, leave, threads};
+    use super::super::threads;
     use super::*;
     use crate::checkpoint::{RUN, names};
-    use std::sync::atomic::AtomicBool;
 
     fn temp_dir(name: &str) -> PathBuf {
         let dir = std::env::temp_dir().join(format!("pesto-shards-{name}-{}", std::process::id()));
@@ -243,27 +242,13 @@ mod tests {
     /// Saves the checkpoint of `step` in `dir` from `size` threads standing in for processes,
     /// each writing its rank repeated `rank + 1` times as its shard; returns rank 0's result.
     fn save_from(size: usize, dir: &Path, step: u64, keep: usize) -> Option<PathBuf> {
-        let ends = threads::job(size);
-        std::thread::scope(|scope| {
-            let saves: Vec<_> = ends
-                .into_iter()
-                .map(|end| {
-                    scope.spawn(move || {
-                        let never = Box::leak(Box::new(AtomicBool::new(false)));
-                        let rank = end.rank();
-                        join(Box::new(end), never, never);
-                        let shard = vec![rank as u8; rank + 1];
-                        let head = || format!("head of {step}").into_bytes();
-                        let saved = save(RUN, dir, step, head, &shard, keep).unwrap();
-                        leave();
-                        saved
-                    })
-                })
-                .collect();
-            let mut saved: Vec<_> = saves.into_iter().map(|s| s.join().unwrap()).collect();
-            assert!(saved[1..].iter().all(Option::is_none));
-            saved.swap_remove(0)
-        })
+        let mut saved = threads::run(size, usize::MAX, |rank, _| {
+            let shard = vec![rank as u8; rank + 1];
+            let head = || format!("head of {step}").into_bytes();
+            save(RUN, dir, step, head, &shard, keep).unwrap()
+        });
+        assert!(saved[1..].iter().all(Option::is_none));
+        saved.swap_remove(0)
     }
 
     #[test]
@@ -348,23 +333,9 @@ mod tests {
         fs::create_dir_all(&dir).unwrap();
         let blocked = dir.join("a file, not a directory");
         fs::write(&blocked, b"").unwrap();
-        let ends = threads::job(2);
-        let results: Vec<_> = std::thread::scope(|scope| {
-            let saves: Vec<_> = ends
-                .into_iter()
-                .map(|end| {
-                    let target =
-                        if end.rank() == 1 { blocked.join("checkpoints") } else { dir.clone() };
-                    scope.spawn(move || {
-                        let never = Box::leak(Box::new(AtomicBool::new(false)));
-                        join(Box::new(end), never, never);
-                        let saved = save(RUN, &target, 4, Vec::new, b"mine", 2);
-                        leave();
-                        saved.map_err(|e| e.to_string())
-                    })
-                })
-                .collect();
-            saves.into_iter().map(|s| s.join().unwrap()).collect()
+        let results = threads::run(2, usize::MAX, |rank, _| {
+            let target = if rank == 1 { blocked.join("checkpoints") } else { dir.clone() };
+            save(RUN, &target, 4, Vec::new, b"mine", 2).map_err(|e| e.to_string())
         });
         assert_eq!(results[0], Ok(None));
         assert!(results[1].as_ref().unwrap_err().starts_with("checkpoint "), "{results:?}");

@@ -63,7 +63,7 @@ const SNR_RANGE: (f32, f32) = (-5.0, 1.0);
 /// snr-lopt's features of a tensor at step t (0-based) from the means over the tensor of
 /// m_1^2, m_2^2 and v: ln(RMS(m_hat_k) / RMS(sqrt(v_hat))) with Adam's bias corrections,
 /// clamped to [-5, 1]; zero when v is zero over the tensor.
-pub fn snr_features(
+pub(super) fn snr_features(
     mean_moment_squares: [f64; SNR_FEATURES],
     mean_v: f64,
     t: u64,

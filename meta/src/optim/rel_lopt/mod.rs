@@ -26,7 +26,7 @@ mod features;
 mod kernel;
 mod theta;
 
-pub use features::{LOSS_DECAYS, LOSS_SCALARS, schedule_features, snr_features, track_loss};
+pub use features::{LOSS_DECAYS, LOSS_SCALARS, schedule_features, track_loss};
 pub use kernel::{EXP_SCALE, PARAM_FLOOR};
 pub use theta::{
     B1, B2, B3, BS, FEATURE_DEFINITION, FEATURES, GAIN, HIDDEN, LOG_LR, MOMENTUM_DECAYS, OUTPUTS,

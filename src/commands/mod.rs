@@ -115,6 +115,14 @@ pub fn whole(min: u64, max: u64) -> impl Fn(&str) -> Result<u64, String> + Clone
     }
 }
 
+/// A clap value parser of finite numbers above zero, so that its error names the valid range.
+pub fn positive(text: &str) -> Result<f32, String> {
+    match text.parse::<f32>() {
+        Ok(v) if v > 0.0 && v.is_finite() => Ok(v),
+        _ => Err("expected a finite number above 0".to_string()),
+    }
+}
+
 /// The learned optimizer at `path` with its source; without one, the shipped optimizer: the
 /// file at `PRETRAINED_PATH` when it exists under the working directory, else the copy built
 /// into pesto.

@@ -1,6 +1,6 @@
 //! `pesto repro`: the paper's experiments and estimator diagnostics.
 
-use super::whole;
+use super::{positive, whole};
 use anyhow::Context;
 use clap::{Args, Subcommand};
 use pesto_meta::estimators::MethodKind;
@@ -40,6 +40,8 @@ pub struct TableArgs {
     steps: u64,
     #[command(flatten)]
     seed: SeedArg,
+    #[command(flatten)]
+    sigma: SigmaArg,
 }
 
 /// The seed option every experiment takes.
@@ -49,6 +51,24 @@ pub struct SeedArg {
     #[arg(long, default_value_t = 0)]
     #[arg(allow_negative_numbers = true, value_parser = whole(0, u64::MAX))]
     seed: u64,
+}
+
+/// The perturbation scale every experiment with ES-family methods takes.
+#[derive(Debug, Args)]
+pub struct SigmaArg {
+    /// Standard deviation sigma of the ES-family perturbations (default: the experiment's own,
+    /// which its summary.json records).
+    #[arg(long, allow_negative_numbers = true, value_parser = positive)]
+    sigma: Option<f32>,
+}
+
+impl SigmaArg {
+    /// Writes the chosen sigma, if one was given, into `sigma`.
+    fn apply(&self, sigma: &mut f32) {
+        if let Some(chosen) = self.sigma {
+            *sigma = chosen;
+        }
+    }
 }
 
 /// How an experiment's methods keep their runs: `OUT/runs/METHOD/` holds each method's
@@ -95,6 +115,8 @@ pub struct InfluenceBalancingArgs {
     steps: u64,
     #[command(flatten)]
     seed: SeedArg,
+    #[command(flatten)]
+    sigma: SigmaArg,
 }
 
 /// Options of `pesto repro toy-regression`.
@@ -114,6 +136,16 @@ pub struct ToyRegressionArgs {
     steps: u64,
     #[command(flatten)]
     seed: SeedArg,
+    #[command(flatten)]
+    sigma: SigmaArg,
+    /// Run the particles in lockstep, as the paper's reference code does: every pair starts at
+    /// step 0, all reset together and every truncation is K steps (default: staggered starts).
+    #[arg(long)]
+    lockstep: bool,
+    /// Inner steps RTRL and UORO take per outer step (default: K = 10, like every other
+    /// estimator; the paper's reference code takes 1).
+    #[arg(long, allow_negative_numbers = true, value_parser = whole(1, u64::MAX))]
+    online_truncation: Option<u64>,
 }
 
 /// The help of `--estimator`: every estimator's name, or `all`.
@@ -134,6 +166,8 @@ pub struct VarianceArgs {
     reps: u64,
     #[command(flatten)]
     seed: SeedArg,
+    #[command(flatten)]
+    sigma: SigmaArg,
 }
 
 /// Runs a `repro` subcommand. A stop signal ends a training experiment after a checkpoint of
@@ -160,6 +194,7 @@ pub fn run(command: Repro) -> anyhow::Result<()> {
 fn table(args: TableArgs) -> anyhow::Result<()> {
     let mut settings = TableSettings { outer_steps: args.steps, ..Default::default() };
     settings.estimator.seed = args.seed.seed;
+    args.sigma.apply(&mut settings.estimator.sigma);
     let rows = table::measure(&settings)?;
     table::write_outputs(&args.out, &settings, &rows)?;
     if args.json {
@@ -174,11 +209,12 @@ fn table(args: TableArgs) -> anyhow::Result<()> {
 
 fn influence_balancing(args: InfluenceBalancingArgs) -> anyhow::Result<()> {
     crate::signals::install().context("installing the stop-signal handlers")?;
-    let settings = InfluenceBalancingSettings {
+    let mut settings = InfluenceBalancingSettings {
         outer_steps: args.steps,
         seed: args.seed.seed,
         ..Default::default()
     };
+    args.sigma.apply(&mut settings.sigma);
     let (storage, stop) = (args.storage.storage(&args.out), &crate::signals::STOP);
     println!("{:<12} {:>10} {:>14} {:>9}", "method", "theta", "eval loss", "seconds");
     let mut runs = Vec::new();
@@ -201,8 +237,14 @@ fn toy_regression(args: ToyRegressionArgs) -> anyhow::Result<()> {
         name => vec![name.parse::<MethodKind>().context("--estimator (or `all`)")?],
     };
     crate::signals::install().context("installing the stop-signal handlers")?;
-    let mut settings = ToyRegressionSettings { outer_steps: args.steps, ..Default::default() };
+    let mut settings = ToyRegressionSettings {
+        outer_steps: args.steps,
+        online_truncation: args.online_truncation,
+        ..Default::default()
+    };
     settings.estimator.seed = args.seed.seed;
+    settings.estimator.stagger = !args.lockstep;
+    args.sigma.apply(&mut settings.estimator.sigma);
     let (storage, stop) = (args.storage.storage(&args.out), &crate::signals::STOP);
     let mut runs = Vec::new();
     println!(
@@ -229,6 +271,7 @@ fn toy_regression(args: ToyRegressionArgs) -> anyhow::Result<()> {
 fn variance(args: VarianceArgs) -> anyhow::Result<()> {
     let mut settings = VarianceSettings { reps: args.reps as usize, ..Default::default() };
     settings.estimator.seed = args.seed.seed;
+    args.sigma.apply(&mut settings.estimator.sigma);
     let rows = variance::toy_regression_variance(&settings)?;
     let [t0, t1] = settings.theta;
     println!(
@@ -271,21 +314,47 @@ mod tests {
         let _ = std::fs::remove_dir_all(&out);
         let dir = |name: &str| out.join(name).to_str().unwrap().to_string();
         let pesto = |args: &[&str]| run(Cli::parse_from([&["pesto", "repro"], args].concat()));
-        pesto(&["table", "--steps", "2", "--seed", "3", "--json", "--out", &dir("table")]).unwrap();
-        assert_eq!(json(&out.join("table/summary.json"))["settings"]["estimator"]["seed"], 3);
+        let table = ["table", "--steps", "2", "--seed", "3", "--sigma", "0.5", "--json"];
+        pesto(&[&table[..], &["--out", &dir("table")]].concat()).unwrap();
+        let settings = &json(&out.join("table/summary.json"))["settings"];
+        assert_eq!(
+            (&settings["estimator"]["seed"], &settings["estimator"]["sigma"]),
+            (&3.into(), &0.5.into())
+        );
         assert!(out.join("table/table.txt").exists());
-        pesto(&["variance", "--reps", "2", "--seed", "4", "--out", &dir("variance")]).unwrap();
-        assert_eq!(json(&out.join("variance/summary.json"))["settings"]["estimator"]["seed"], 4);
+        let variance = ["variance", "--reps", "2", "--seed", "4", "--sigma", "0.25"];
+        pesto(&[&variance[..], &["--out", &dir("variance")]].concat()).unwrap();
+        let settings = &json(&out.join("variance/summary.json"))["settings"];
+        assert_eq!(
+            (&settings["estimator"]["seed"], &settings["estimator"]["sigma"]),
+            (&4.into(), &0.25.into())
+        );
         for file in ["variance.csv", "variance.png"] {
             assert!(out.join("variance").join(file).exists(), "{file}");
         }
-        let ib = dir("ib");
-        pesto(&["influence-balancing", "--steps", "3", "--seed", "5", "--out", &ib]).unwrap();
-        assert_eq!(json(&out.join("ib/summary.json"))["settings"]["seed"], 5);
-        let toy = dir("toy");
-        let args = ["toy-regression", "--estimator", "pes", "--steps", "3", "--seed", "6"];
-        pesto(&[&args[..], &["--out", &toy]].concat()).unwrap();
-        assert_eq!(json(&out.join("toy/summary.json"))["settings"]["estimator"]["seed"], 6);
+        let ib = ["influence-balancing", "--steps", "3", "--seed", "5", "--sigma", "0.125"];
+        pesto(&[&ib[..], &["--out", &dir("ib")]].concat()).unwrap();
+        let settings = &json(&out.join("ib/summary.json"))["settings"];
+        assert_eq!((&settings["seed"], &settings["sigma"]), (&5.into(), &0.125.into()));
+        let toy = ["toy-regression", "--estimator", "pes", "--steps", "3", "--seed", "6"];
+        pesto(&[&toy[..], &["--sigma", "1", "--out", &dir("toy")]].concat()).unwrap();
+        let settings = &json(&out.join("toy/summary.json"))["settings"];
+        assert_eq!(
+            (&settings["estimator"]["seed"], &settings["estimator"]["sigma"]),
+            (&6.into(), &1.0.into())
+        );
+        assert_eq!(
+            (&settings["estimator"]["stagger"], &settings["online_truncation"]),
+            (&true.into(), &serde_json::Value::Null)
+        );
+        let toy = ["toy-regression", "--estimator", "uoro", "--steps", "3", "--lockstep"];
+        pesto(&[&toy[..], &["--online-truncation", "1", "--out", &dir("toy-ref")]].concat())
+            .unwrap();
+        let settings = &json(&out.join("toy-ref/summary.json"))["settings"];
+        assert_eq!(
+            (&settings["estimator"]["stagger"], &settings["online_truncation"]),
+            (&false.into(), &1.into())
+        );
         std::fs::remove_dir_all(&out).unwrap();
     }
 
@@ -307,6 +376,18 @@ mod tests {
         assert_eq!(
             message(&["toy-regression", "--seed", "-1"]),
             "error: invalid value '-1' for '--seed <SEED>': expected a whole number of at least 0"
+        );
+        for sigma in ["0", "-0.3", "nan", "inf", "x"] {
+            assert_eq!(
+                message(&["toy-regression", "--sigma", sigma]),
+                format!(
+                    "error: invalid value '{sigma}' for '--sigma <SIGMA>': expected a finite number above 0"
+                )
+            );
+        }
+        assert_eq!(
+            message(&["toy-regression", "--online-truncation", "0"]),
+            "error: invalid value '0' for '--online-truncation <ONLINE_TRUNCATION>': expected a whole number of at least 1"
         );
     }
 }

@@ -70,3 +70,29 @@ impl<S: UnrolledSystem> Estimator<S> for TruncatedEs<S> {
         Ok(())
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::systems::ToyRegression;
+
+    /// `pesto repro toy-regression --lockstep` runs truncated ES with one shared state per pair;
+    /// on the toy's seed-free inner problem without staggering, those states are one state, as
+    /// the reference's single shared state, through resets.
+    #[test]
+    fn unstaggered_pairs_on_a_seed_free_problem_hold_one_shared_state() {
+        let system = ToyRegression::default();
+        let config =
+            EstimatorConfig { particles: 8, sigma: 0.3, truncation: 10, stagger: false, seed: 2 };
+        let mut tes = TruncatedEs::new(config, &system).unwrap();
+        let theta = [-1.0, -2.0];
+        for step in 0..25 {
+            let estimate = tes.estimate(&system, &theta, step);
+            assert_eq!(estimate.resets, if step % 10 == 9 { 8 } else { 0 }, "step {step}");
+            assert!(tes.shared.iter().all(|s| *s == tes.shared[0]), "step {step}");
+            let truncations = tes.particles.members.iter().map(|p| p.last.steps);
+            assert!(truncations.into_iter().all(|k| k == 10), "step {step}");
+        }
+        assert_eq!(tes.shared[0].t, 50, "25 truncations of 10 steps, reset at 100 and 200");
+    }
+}

@@ -4,7 +4,7 @@
 
 use super::runner::{self, Storage};
 use super::{ReproError, summary_json, write_file};
-use crate::estimators::{AnyMethod, EstimatorConfig, GradientConfig, MethodKind};
+use crate::estimators::{AnyMethod, EstimatorConfig, GradientConfig, GradientKind, MethodKind};
 use crate::outer::{OuterConfig, OuterOptimizer};
 use crate::plot::heatmap::{self, Labels, Surface, Trajectory};
 use crate::systems::ToyRegression;
@@ -29,6 +29,10 @@ pub struct ToyRegressionSettings {
     pub estimator: EstimatorConfig,
     /// The outer optimizer.
     pub outer: OuterConfig,
+    /// Inner steps RTRL and UORO take per outer step; `None`: K, like every other estimator
+    /// (the paper's reference code takes 1).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub online_truncation: Option<u64>,
 }
 
 impl Default for ToyRegressionSettings {
@@ -50,6 +54,7 @@ impl Default for ToyRegressionSettings {
                 clip_value: None,
                 clip_norm: None,
             },
+            online_truncation: None,
         }
     }
 }
@@ -93,7 +98,11 @@ pub fn run(
     let kind = kind.into();
     let started = Instant::now();
     let system = ToyRegression::default();
-    let config = GradientConfig::from(settings.estimator.clone());
+    let mut config = GradientConfig::from(settings.estimator.clone());
+    let online = matches!(kind, MethodKind::Gradient(GradientKind::Rtrl | GradientKind::Uoro));
+    if let (true, Some(steps)) = (online, settings.online_truncation) {
+        config.estimator.truncation = steps;
+    }
     let estimator = AnyMethod::new(kind, config, &system)?;
     let state = TrainState::new(system.initial_theta(), estimator, &settings.outer)?;
     let log_every = settings.log_every.max(1);

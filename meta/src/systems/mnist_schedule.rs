@@ -163,7 +163,8 @@ impl UnrolledSystem for MnistSchedule {
                 continue;
             }
             let train = ws.task.loss_and_grad(&run.params, t, &mut ws.grad);
-            let sgd = Sgd::with_momentum(Schedule::Constant(self.learning_rate(theta, t)), MOMENTUM);
+            let sgd =
+                Sgd::with_momentum(Schedule::Constant(self.learning_rate(theta, t)), MOMENTUM);
             sgd.step(&mut run.opt, self.mlp.layout(), &mut run.params, &ws.grad, train);
             let after = ws.task.objective_loss(&run.params, t);
             let term = clip.apply(after);

@@ -73,7 +73,10 @@ impl Clone for ScheduleRun {
         }
         self.seed = source.seed;
         self.params.clone_from(&source.params);
-        self.opt.clone_from(&source.opt);
+        let (opt, from) = (&mut self.opt, &source.opt);
+        (opt.step, opt.horizon) = (from.step, from.horizon);
+        opt.slots.clone_from(&from.slots);
+        opt.scalars.clone_from(&from.scalars);
         self.diverged = source.diverged;
     }
 }
@@ -248,6 +251,11 @@ mod tests {
         let pieces: f64 = (0..3).map(|_| system.unroll(&mut run, &theta, 5).loss).sum();
         assert!(system.is_done(&run));
         assert!((pieces - whole.loss).abs() < 1e-12 * whole.loss, "{pieces} vs {}", whole.loss);
+        let twin = system.init_state(5, 0);
+        assert_eq!(twin.params, system.init_state(5, 0).params, "a pair shares its problem");
+        let plus = system.unroll(&mut twin.clone(), &[theta[0] + 0.1, theta[1] - 0.1], 12);
+        let minus = system.unroll(&mut twin.clone(), &[theta[0] - 0.1, theta[1] + 0.1], 12);
+        assert_ne!(plus.loss, minus.loss, "the pair differs only by its perturbation");
         let other = system.unroll(&mut system.init_state(6, 0), &theta, 12);
         assert_ne!(other.loss, whole.loss, "another seed draws another problem");
         // A copy made by clone_from, as truncated ES makes its particles, steps identically.
@@ -257,6 +265,19 @@ mod tests {
         let (a, b) = (system.unroll(&mut copy, &theta, 3), system.unroll(&mut source, &theta, 3));
         assert_eq!(a, b);
         assert_eq!(copy.params, source.params);
+    }
+
+    #[test]
+    fn a_truncation_allocates_nothing_and_a_same_seed_copy_keeps_its_buffers() {
+        let system = MnistSchedule::new(8, 30, 30.0);
+        let theta = system.initial_theta();
+        let (mut run, shared) = (system.init_state(3, 0), system.init_state(3, 0));
+        system.unroll(&mut run, &theta, 2);
+        let before = pesto_tasks::alloc_count::allocations();
+        let unroll = system.unroll(&mut run, &theta, 10);
+        run.clone_from(&shared);
+        assert_eq!(pesto_tasks::alloc_count::allocations(), before);
+        assert!(unroll.loss.is_finite() && unroll.steps == 10 && run.opt.step == 0);
     }
 
     #[test]

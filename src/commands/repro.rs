@@ -6,6 +6,7 @@ use clap::{Args, Subcommand};
 use pesto_meta::estimators::MethodKind;
 use pesto_meta::repro::ReproError;
 use pesto_meta::repro::influence_balancing::{self, InfluenceBalancingSettings};
+use pesto_meta::repro::mnist_schedule::{self, MnistScheduleSettings};
 use pesto_meta::repro::runner::Storage;
 use pesto_meta::repro::table::{self, TableSettings};
 use pesto_meta::repro::toy_regression::{self, ToyRegressionSettings};
@@ -23,6 +24,8 @@ pub enum Repro {
     InfluenceBalancing(InfluenceBalancingArgs),
     /// Every estimator's measured compute and memory, as in the paper's Table 1.
     Table(TableArgs),
+    /// MNIST learning-rate schedule: PES reaches weak decay, truncated ES stays at strong decay.
+    MnistSchedule(MnistScheduleArgs),
 }
 
 /// Options of `pesto repro table`.
@@ -148,6 +151,54 @@ pub struct ToyRegressionArgs {
     online_truncation: Option<u64>,
 }
 
+/// Options of `pesto repro mnist-schedule`.
+#[derive(Debug, Args)]
+pub struct MnistScheduleArgs {
+    /// Output directory for trajectory.csv, surface.csv, summary.json, mnist_schedule.png and the
+    /// methods' runs.
+    #[arg(long, default_value = "runs/mnist-schedule")]
+    out: PathBuf,
+    #[command(flatten)]
+    storage: StorageArgs,
+    /// Outer steps per method.
+    #[arg(long, default_value_t = MnistScheduleSettings::default().outer_steps)]
+    #[arg(allow_negative_numbers = true, value_parser = whole(1, u64::MAX))]
+    steps: u64,
+    /// Horizon T of an inner training run (the decay scale D equals it).
+    #[arg(long, default_value_t = MnistScheduleSettings::default().horizon)]
+    #[arg(allow_negative_numbers = true, value_parser = whole(1, 1_000_000))]
+    horizon: u64,
+    /// Side of the average-pooled images.
+    #[arg(long, default_value = "8", value_parser = ["28", "14", "8"])]
+    resolution: String,
+    /// Particles N of every method (even).
+    #[arg(long, default_value_t = MnistScheduleSettings::default().particles as u64)]
+    #[arg(allow_negative_numbers = true, value_parser = whole(2, 100_000))]
+    particles: u64,
+    /// Perturbation scale sigma.
+    #[arg(long, default_value_t = MnistScheduleSettings::default().sigma)]
+    #[arg(allow_negative_numbers = true, value_parser = positive)]
+    sigma: f32,
+    /// Grid points per axis of the heat map.
+    #[arg(long, default_value_t = MnistScheduleSettings::default().grid as u64)]
+    #[arg(allow_negative_numbers = true, value_parser = whole(2, 1000))]
+    grid: u64,
+    /// Training runs averaged in each meta-objective value (grid and trajectories).
+    #[arg(long, default_value_t = MnistScheduleSettings::default().eval_runs)]
+    #[arg(allow_negative_numbers = true, value_parser = whole(1, 1000))]
+    eval_runs: u64,
+    #[command(flatten)]
+    seed: SeedArg,
+}
+
+/// A clap value parser of positive finite numbers.
+fn positive(text: &str) -> Result<f32, String> {
+    match text.parse::<f32>() {
+        Ok(v) if v > 0.0 && v.is_finite() => Ok(v),
+        _ => Err("expected a positive finite number".to_string()),
+    }
+}
+
 /// The help of `--estimator`: every estimator's name, or `all`.
 fn estimator_help() -> String {
     let names: Vec<&str> = MethodKind::all().into_iter().map(MethodKind::name).collect();
@@ -176,6 +227,7 @@ pub fn run(command: Repro) -> anyhow::Result<()> {
     let (out, done) = match command {
         Repro::ToyRegression(args) => (args.out.clone(), toy_regression(args)),
         Repro::InfluenceBalancing(args) => (args.out.clone(), influence_balancing(args)),
+        Repro::MnistSchedule(args) => (args.out.clone(), mnist_schedule(args)),
         Repro::Variance(args) => return variance(args),
         Repro::Table(args) => return table(args),
     };
@@ -263,6 +315,46 @@ fn toy_regression(args: ToyRegressionArgs) -> anyhow::Result<()> {
     toy_regression::write_outputs(&storage.dir, &settings, &runs)?;
     println!(
         "wrote trajectory.csv, summary.json and toy_regression.png to {}",
+        storage.dir.display()
+    );
+    Ok(())
+}
+
+fn mnist_schedule(args: MnistScheduleArgs) -> anyhow::Result<()> {
+    crate::signals::install().context("installing the stop-signal handlers")?;
+    let settings = MnistScheduleSettings {
+        outer_steps: args.steps,
+        horizon: args.horizon,
+        resolution: args.resolution.parse().expect("one of the listed sides"),
+        particles: args.particles as usize,
+        sigma: args.sigma,
+        grid: args.grid as usize,
+        eval_runs: args.eval_runs,
+        seed: args.seed.seed,
+        ..Default::default()
+    };
+    let (storage, stop) = (args.storage.storage(&args.out), &crate::signals::STOP);
+    println!(
+        "{:<11} {:>10} {:>10} {:>10} {:>10} {:>15} {:>9}",
+        "method", "theta0", "theta1", "init lr", "decay", "meta-objective", "seconds"
+    );
+    let mut runs = Vec::new();
+    for method in &settings.methods {
+        let run = mnist_schedule::run(method, &settings, Some(&storage), stop)?;
+        let [t0, t1] = run.theta;
+        println!(
+            "{:<11} {t0:>10.4} {t1:>10.4} {:>10.4} {:>10.4} {:>15.3} {:>9.1}",
+            run.label, run.initial_lr, run.decay, run.meta_objective, run.seconds
+        );
+        runs.push(run);
+    }
+    let started = std::time::Instant::now();
+    let surface = mnist_schedule::surface(&settings);
+    let grid_seconds = started.elapsed().as_secs_f64();
+    println!("grid of {0} x {0} meta-objectives in {grid_seconds:.1} s", settings.grid);
+    mnist_schedule::write_outputs(&storage.dir, &settings, &runs, &surface, grid_seconds)?;
+    println!(
+        "wrote trajectory.csv, surface.csv, summary.json and mnist_schedule.png to {}",
         storage.dir.display()
     );
     Ok(())
@@ -389,5 +481,51 @@ mod tests {
             message(&["toy-regression", "--online-truncation", "0"]),
             "error: invalid value '0' for '--online-truncation <ONLINE_TRUNCATION>': expected a whole number of at least 1"
         );
+    }
+
+    #[test]
+    fn mnist_schedule_runs_small_and_names_a_bad_option_and_its_range() {
+        let message = |args: &[&str]| {
+            let err = Cli::try_parse_from([&["pesto", "repro", "mnist-schedule"], args].concat())
+                .unwrap_err();
+            assert_eq!(err.exit_code(), 2);
+            err.to_string().lines().next().unwrap().to_string()
+        };
+        assert_eq!(
+            message(&["--sigma", "-0.1"]),
+            "error: invalid value '-0.1' for '--sigma <SIGMA>': expected a positive finite number"
+        );
+        assert_eq!(
+            message(&["--sigma", "nan"]),
+            "error: invalid value 'nan' for '--sigma <SIGMA>': expected a positive finite number"
+        );
+        assert_eq!(
+            message(&["--resolution", "10"]),
+            "error: invalid value '10' for '--resolution <RESOLUTION>'"
+        );
+        assert_eq!(
+            message(&["--horizon", "0"]),
+            "error: invalid value '0' for '--horizon <HORIZON>': expected a whole number from 1 to 1000000"
+        );
+        assert_eq!(
+            message(&["--particles", "1"]),
+            "error: invalid value '1' for '--particles <PARTICLES>': expected a whole number from 2 to 100000"
+        );
+        let out = std::env::temp_dir().join(format!("pesto-repro-mnist-{}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&out);
+        let small = ["--horizon", "8", "--steps", "2", "--grid", "2", "--eval-runs", "1"];
+        let pesto = |extra: &[&str]| {
+            let args = [&["pesto", "repro", "mnist-schedule"], &small[..], extra].concat();
+            run(Cli::parse_from([&args[..], &["--out", out.to_str().unwrap()]].concat()))
+        };
+        let odd = pesto(&["--particles", "3"]).unwrap_err();
+        assert_eq!(crate::commands::exit_code(&odd), 2);
+        assert!(odd.to_string().contains("particles"), "{odd}");
+        let _ = std::fs::remove_dir_all(&out);
+        pesto(&["--particles", "2", "--seed", "7"]).unwrap();
+        assert_eq!(json(&out.join("summary.json"))["settings"]["seed"], 7);
+        assert_eq!(json(&out.join("summary.json"))["runs"].as_array().unwrap().len(), 4);
+        assert!(out.join("mnist_schedule.png").exists());
+        std::fs::remove_dir_all(&out).unwrap();
     }
 }

@@ -37,11 +37,27 @@ impl Classifier {
         }
     }
 
-    /// Fills the index buffer with the minibatch of inner step `step`.
-    fn draw_batch(&mut self, step: u64) {
-        let mut rng = stream(self.spec.seed, &[tags::BATCH, step]);
-        let n = self.data.train.len();
+    /// Fills the batch buffers with the training minibatch drawn from the stream `[tag, step]` of
+    /// the task's seed.
+    fn draw_batch(&mut self, tag: u64, step: u64) {
+        let mut rng = stream(self.spec.seed, &[tag, step]);
+        let train = &self.data.train;
+        let n = train.len();
         self.indices.iter_mut().for_each(|i| *i = rng.random_range(0..n));
+        let x_cols = self.batch_x.chunks_exact_mut(train.dim);
+        for ((&i, x), y) in self.indices.iter().zip(x_cols).zip(&mut self.batch_y) {
+            x.copy_from_slice(train.input(i));
+            *y = train.labels[i];
+        }
+    }
+
+    /// Mean loss of `params` on the `index`-th objective minibatch: a training minibatch drawn
+    /// independently of the inner steps' batches, without a gradient (a hyperparameter
+    /// meta-objective's term after an update).
+    pub fn objective_loss(&mut self, params: &[f32], index: u64) -> f32 {
+        self.draw_batch(tags::OBJECTIVE_BATCH, index);
+        let sum = self.mlp.loss_sum(params, &self.batch_x, &self.batch_y, &mut self.buffers);
+        (sum / self.batch_y.len() as f64) as f32
     }
 }
 
@@ -59,13 +75,7 @@ impl Task for Classifier {
     }
 
     fn loss_and_grad(&mut self, params: &[f32], step: u64, grad: &mut [f32]) -> f32 {
-        self.draw_batch(step);
-        let train = &self.data.train;
-        let x_cols = self.batch_x.chunks_exact_mut(train.dim);
-        for ((&i, x), y) in self.indices.iter().zip(x_cols).zip(&mut self.batch_y) {
-            x.copy_from_slice(train.input(i));
-            *y = train.labels[i];
-        }
+        self.draw_batch(tags::BATCH, step);
         self.mlp.loss_and_grad(params, &self.batch_x, &self.batch_y, grad, &mut self.buffers)
     }
 

@@ -13,6 +13,9 @@ pub const DATA_INPUT: u64 = 0x494E_5055;
 pub const TEACHER: u64 = 0x5445_4143;
 /// The minibatch indices of inner step t: `[BATCH, t]` of the task's data seed.
 pub const BATCH: u64 = 0x4241_5443;
+/// The minibatch of a hyperparameter meta-objective's term after update t: `[OBJECTIVE_BATCH, t]`
+/// of the task's data seed.
+pub const OBJECTIVE_BATCH: u64 = 0x4f42_4a42;
 /// A task's parameter initialisation: `[PARAM_INIT]` of the initialisation seed.
 pub const PARAM_INIT: u64 = 0x494E_4954;
 /// A quadratic's optimum.
@@ -64,6 +67,7 @@ mod tests {
             DATA_INPUT,
             TEACHER,
             BATCH,
+            OBJECTIVE_BATCH,
             PARAM_INIT,
             QUADRATIC_OPTIMUM,
             QUADRATIC_ROTATION,

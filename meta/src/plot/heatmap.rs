@@ -35,17 +35,27 @@ impl Surface {
         f: impl Fn(f64, f64) -> f64 + Sync,
     ) -> Self {
         use rayon::prelude::*;
-        let (dx, dy) =
-            ((x.end - x.start) / resolution as f64, (y.end - y.start) / resolution as f64);
         let values = (0..resolution * resolution)
             .into_par_iter()
             .map(|i| {
-                let (ix, iy) = (i % resolution, i / resolution);
-                f(x.start + (ix as f64 + 0.5) * dx, y.start + (iy as f64 + 0.5) * dy)
+                let (cx, cy) = cell_centre(&x, &y, resolution, i);
+                f(cx, cy)
             })
             .collect();
         Self { x, y, resolution, values }
     }
+
+    /// The point (x, y) at the centre of cell `i` of `values`.
+    pub fn centre(&self, i: usize) -> (f64, f64) {
+        cell_centre(&self.x, &self.y, self.resolution, i)
+    }
+}
+
+/// The centre of cell `i` (row-major, `resolution` cells a row) of a grid over `x` times `y`.
+fn cell_centre(x: &Range<f64>, y: &Range<f64>, resolution: usize, i: usize) -> (f64, f64) {
+    let (dx, dy) = ((x.end - x.start) / resolution as f64, (y.end - y.start) / resolution as f64);
+    let (ix, iy) = (i % resolution, i / resolution);
+    (x.start + (ix as f64 + 0.5) * dx, y.start + (iy as f64 + 0.5) * dy)
 }
 
 /// A named path drawn over the heat map.

@@ -3,8 +3,10 @@
 
 mod influence_balancing;
 mod linear_quadratic;
+mod mnist_schedule;
 mod toy_regression;
 
 pub use influence_balancing::{IbState, InfluenceBalancing};
 pub use linear_quadratic::{LinearQuadratic, LqState};
+pub use mnist_schedule::{MnistSchedule, ScheduleRun};
 pub use toy_regression::{ToyRegression, ToyState};

@@ -175,10 +175,6 @@ pub struct MnistScheduleArgs {
     #[arg(long, default_value_t = MnistScheduleSettings::default().particles as u64)]
     #[arg(allow_negative_numbers = true, value_parser = whole(2, 100_000))]
     particles: u64,
-    /// Perturbation scale sigma.
-    #[arg(long, default_value_t = MnistScheduleSettings::default().sigma)]
-    #[arg(allow_negative_numbers = true, value_parser = positive)]
-    sigma: f32,
     /// Grid points per axis of the heat map.
     #[arg(long, default_value_t = MnistScheduleSettings::default().grid as u64)]
     #[arg(allow_negative_numbers = true, value_parser = whole(2, 1000))]
@@ -189,14 +185,8 @@ pub struct MnistScheduleArgs {
     eval_runs: u64,
     #[command(flatten)]
     seed: SeedArg,
-}
-
-/// A clap value parser of positive finite numbers.
-fn positive(text: &str) -> Result<f32, String> {
-    match text.parse::<f32>() {
-        Ok(v) if v > 0.0 && v.is_finite() => Ok(v),
-        _ => Err("expected a positive finite number".to_string()),
-    }
+    #[command(flatten)]
+    sigma: SigmaArg,
 }
 
 /// The help of `--estimator`: every estimator's name, or `all`.
@@ -322,17 +312,17 @@ fn toy_regression(args: ToyRegressionArgs) -> anyhow::Result<()> {
 
 fn mnist_schedule(args: MnistScheduleArgs) -> anyhow::Result<()> {
     crate::signals::install().context("installing the stop-signal handlers")?;
-    let settings = MnistScheduleSettings {
+    let mut settings = MnistScheduleSettings {
         outer_steps: args.steps,
         horizon: args.horizon,
         resolution: args.resolution.parse().expect("one of the listed sides"),
         particles: args.particles as usize,
-        sigma: args.sigma,
         grid: args.grid as usize,
         eval_runs: args.eval_runs,
         seed: args.seed.seed,
         ..Default::default()
     };
+    args.sigma.apply(&mut settings.sigma);
     let (storage, stop) = (args.storage.storage(&args.out), &crate::signals::STOP);
     println!(
         "{:<11} {:>10} {:>10} {:>10} {:>10} {:>15} {:>9}",
@@ -493,11 +483,11 @@ mod tests {
         };
         assert_eq!(
             message(&["--sigma", "-0.1"]),
-            "error: invalid value '-0.1' for '--sigma <SIGMA>': expected a positive finite number"
+            "error: invalid value '-0.1' for '--sigma <SIGMA>': expected a finite number above 0"
         );
         assert_eq!(
             message(&["--sigma", "nan"]),
-            "error: invalid value 'nan' for '--sigma <SIGMA>': expected a positive finite number"
+            "error: invalid value 'nan' for '--sigma <SIGMA>': expected a finite number above 0"
         );
         assert_eq!(
             message(&["--resolution", "10"]),

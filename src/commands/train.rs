@@ -1,7 +1,7 @@
 //! `pesto train`: trains one task with a hand-designed or learned optimizer and writes its loss
 //! curve.
 
-use super::whole;
+use super::{positive, whole};
 use anyhow::Context;
 use clap::{Args, ValueEnum};
 use indicatif::{ProgressBar, ProgressStyle};
@@ -62,13 +62,6 @@ enum OptimizerKind {
 enum ScheduleKind {
     Constant,
     Cosine,
-}
-
-fn positive(text: &str) -> Result<f32, String> {
-    match text.parse::<f32>() {
-        Ok(v) if v.is_finite() && v > 0.0 => Ok(v),
-        _ => Err(format!("`{text}` is not a positive number")),
-    }
 }
 
 /// What summary.json records.
@@ -228,7 +221,7 @@ mod tests {
         };
         assert_eq!(
             parse("--lr", "-1"),
-            "error: invalid value '-1' for '--lr <LR>': `-1` is not a positive number\n\n\
+            "error: invalid value '-1' for '--lr <LR>': expected a finite number above 0\n\n\
              For more information, try '--help'.\n"
         );
         assert!(

@@ -105,7 +105,8 @@ impl Default for ControlSettings {
 
 /// An ES-family estimator whose estimate g is optionally replaced by g sigma / sd, sd the
 /// standard deviation of its particles' truncation losses: 1/(N sd) sum_i L_i z_i with
-/// z_i = v_i / sigma, the paper's normalised update over pairs divided by 2.
+/// z_i = v_i / sigma, the paper's normalised update over pairs divided by 2. Equal losses
+/// (sd = 0) leave g as it is: zero for antithetic pairs.
 #[derive(Serialize, Deserialize)]
 struct Normalized {
     inner: AnyEstimator<Swimmer>,
@@ -125,8 +126,10 @@ impl Estimator<Swimmer> for Normalized {
             let n = losses.len() as f64;
             let mean = losses.iter().sum::<f64>() / n;
             let sd = (losses.iter().map(|l| (l - mean).powi(2)).sum::<f64>() / n).sqrt();
-            let scale = f64::from(particles.config.sigma) / sd;
-            estimate.grad.iter_mut().for_each(|g| *g = (f64::from(*g) * scale) as f32);
+            if sd > 0.0 {
+                let scale = f64::from(particles.config.sigma) / sd;
+                estimate.grad.iter_mut().for_each(|g| *g = (f64::from(*g) * scale) as f32);
+            }
         }
         estimate
     }

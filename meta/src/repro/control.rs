@@ -217,16 +217,18 @@ pub fn run(
     let theta = trainer.system().initial_theta();
     let start = trainer.system().evaluate(&theta, episodes, seed);
     let mut curve = vec![CurvePoint { outer_step: 0, env_steps: 0, eval_return: start }];
-    let mut env_steps = 0;
+    // Every outer step takes `per_step` environment steps (a test checks it against the
+    // estimators); a resumed run's log holds no step counts.
     for record in &records {
-        env_steps += record.inner_steps;
         if let Some(loss) = record.heldout_loss {
+            let env_steps = record.step * per_step;
             curve.push(CurvePoint { outer_step: record.step, env_steps, eval_return: -loss });
         }
     }
     let last = trainer.state();
     if curve.last().is_some_and(|p| p.outer_step != last.step) {
         let eval_return = trainer.system().evaluate(&last.theta, episodes, seed);
+        let env_steps = last.step * per_step;
         curve.push(CurvePoint { outer_step: last.step, env_steps, eval_return });
     }
     Ok(MethodRun {
@@ -360,5 +362,30 @@ mod tests {
             assert_eq!(estimate.inner_steps, method.env_steps_per_outer_step(6, 20), "{method:?}");
             assert!(estimate.grad.iter().all(|g| g.is_finite()), "{method:?}");
         }
+    }
+
+    #[test]
+    fn a_resumed_run_keeps_its_curve_and_environment_steps() {
+        let xml = Swimmer::gymnasium_xml(&python()).unwrap();
+        let settings = |env_steps| ControlSettings {
+            env_steps,
+            eval_every: 2000,
+            eval_episodes: 1,
+            ..Default::default()
+        };
+        let pes = &ControlSettings::default().methods[0];
+        let stop = AtomicBool::new(false);
+        let straight = run(pes, &settings(6000), 3, &xml, None, &stop).unwrap();
+        let dir = std::env::temp_dir().join(format!("pesto-control-{}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&dir);
+        let mut storage =
+            Storage { dir: dir.clone(), resume: false, checkpoint_every: 1, tensorboard: false };
+        run(pes, &settings(2000), 3, &xml, Some(&storage), &stop).unwrap();
+        storage.resume = true;
+        let resumed = run(pes, &settings(6000), 3, &xml, Some(&storage), &stop).unwrap();
+        assert_eq!(resumed.curve, straight.curve);
+        let steps: Vec<u64> = resumed.curve.iter().map(|p| p.env_steps).collect();
+        assert_eq!(steps, [0, 2000, 4000, 6000]);
+        std::fs::remove_dir_all(&dir).unwrap();
     }
 }

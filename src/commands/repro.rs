@@ -5,12 +5,16 @@ use anyhow::Context;
 use clap::{Args, Subcommand};
 use pesto_meta::estimators::MethodKind;
 use pesto_meta::repro::ReproError;
+#[cfg(feature = "mujoco")]
+use pesto_meta::repro::control::{self, ControlSettings};
 use pesto_meta::repro::influence_balancing::{self, InfluenceBalancingSettings};
 use pesto_meta::repro::mnist_schedule::{self, MnistScheduleSettings};
 use pesto_meta::repro::runner::Storage;
 use pesto_meta::repro::table::{self, TableSettings};
 use pesto_meta::repro::toy_regression::{self, ToyRegressionSettings};
 use pesto_meta::repro::variance::{self, VarianceSettings};
+#[cfg(feature = "mujoco")]
+use pesto_meta::systems::Swimmer;
 use std::path::{Path, PathBuf};
 
 /// Reproduce an experiment of the paper.
@@ -26,6 +30,41 @@ pub enum Repro {
     Table(TableArgs),
     /// MNIST learning-rate schedule: PES reaches weak decay, truncated ES stays at strong decay.
     MnistSchedule(MnistScheduleArgs),
+    /// Continuous control: MuJoCo Swimmer's linear policy with PES, full ES and truncated ES.
+    #[cfg(feature = "mujoco")]
+    Control(ControlArgs),
+}
+
+/// Options of `pesto repro control`.
+#[cfg(feature = "mujoco")]
+#[derive(Debug, Args)]
+pub struct ControlArgs {
+    /// Output directory for curves.csv, summary.json, control.png and the methods' runs.
+    #[arg(long, default_value = "runs/control")]
+    out: PathBuf,
+    #[command(flatten)]
+    storage: StorageArgs,
+    /// Environment steps each method consumes per seed, all particles together.
+    #[arg(long, default_value_t = ControlSettings::default().env_steps)]
+    #[arg(allow_negative_numbers = true, value_parser = whole(1, u64::MAX))]
+    env_steps: u64,
+    /// First seed; the methods run with seeds SEED, SEED + 1, ...
+    #[command(flatten)]
+    seed: SeedArg,
+    /// Seeds per method.
+    #[arg(long, default_value_t = ControlSettings::default().seeds)]
+    #[arg(allow_negative_numbers = true, value_parser = whole(1, 1000))]
+    seeds: u64,
+    /// Sets sigma of every method (default: the paper's, per method).
+    #[command(flatten)]
+    sigma: SigmaArg,
+    /// Do not divide each estimate by the standard deviation of its particles' returns.
+    #[arg(long)]
+    raw_returns: bool,
+    /// Swimmer's MuJoCo model (default: Gymnasium's swimmer.xml, found with the Python of
+    /// PESTO_PYTHON, else .venv/bin/python, else python3).
+    #[arg(long)]
+    xml: Option<PathBuf>,
 }
 
 /// Options of `pesto repro table`.
@@ -218,6 +257,8 @@ pub fn run(command: Repro) -> anyhow::Result<()> {
         Repro::ToyRegression(args) => (args.out.clone(), toy_regression(args)),
         Repro::InfluenceBalancing(args) => (args.out.clone(), influence_balancing(args)),
         Repro::MnistSchedule(args) => (args.out.clone(), mnist_schedule(args)),
+        #[cfg(feature = "mujoco")]
+        Repro::Control(args) => (args.out.clone(), control(args)),
         Repro::Variance(args) => return variance(args),
         Repro::Table(args) => return table(args),
     };
@@ -347,6 +388,48 @@ fn mnist_schedule(args: MnistScheduleArgs) -> anyhow::Result<()> {
         "wrote trajectory.csv, surface.csv, summary.json and mnist_schedule.png to {}",
         storage.dir.display()
     );
+    Ok(())
+}
+
+#[cfg(feature = "mujoco")]
+fn control(args: ControlArgs) -> anyhow::Result<()> {
+    let xml = match args.xml {
+        Some(xml) => xml,
+        None => {
+            let venv = Path::new(".venv/bin/python");
+            let python = std::env::var_os("PESTO_PYTHON").map(PathBuf::from).unwrap_or_else(|| {
+                if venv.exists() { venv.to_path_buf() } else { PathBuf::from("python3") }
+            });
+            Swimmer::gymnasium_xml(&python).map_err(ReproError::Swimmer)?
+        }
+    };
+    crate::signals::install().context("installing the stop-signal handlers")?;
+    let mut settings = ControlSettings {
+        env_steps: args.env_steps,
+        seed: args.seed.seed,
+        seeds: args.seeds,
+        normalize: !args.raw_returns,
+        ..Default::default()
+    };
+    settings.methods.iter_mut().for_each(|m| args.sigma.apply(&mut m.sigma));
+    let (storage, stop) = (args.storage.storage(&args.out), &crate::signals::STOP);
+    println!("{:<10} {:>5} {:>13} {:>9}", "method", "seed", "final return", "seconds");
+    let mut runs = Vec::new();
+    for method in &settings.methods {
+        for seed in settings.seed..settings.seed + settings.seeds {
+            let run = control::run(method, &settings, seed, &xml, Some(&storage), stop)?;
+            println!("{:<10} {seed:>5} {:>13.2} {:>9.2}", run.label, run.final_return, run.seconds);
+            runs.push(run);
+        }
+    }
+    control::write_outputs(&storage.dir, &settings, &xml, &runs)?;
+    for r in control::final_returns(&runs) {
+        println!(
+            "{:<10} final return {:.1} +- {:.1} over {} seeds",
+            r.label, r.mean, r.sd, r.seeds
+        );
+    }
+    println!("wrote curves.csv, summary.json and control.png to {}", storage.dir.display());
     Ok(())
 }
 
@@ -516,6 +599,42 @@ mod tests {
         assert_eq!(json(&out.join("summary.json"))["settings"]["seed"], 7);
         assert_eq!(json(&out.join("summary.json"))["runs"].as_array().unwrap().len(), 4);
         assert!(out.join("mnist_schedule.png").exists());
+        std::fs::remove_dir_all(&out).unwrap();
+    }
+
+    #[cfg(feature = "mujoco")]
+    #[test]
+    fn control_names_bad_options_and_writes_its_outputs() {
+        let message = |args: &[&str]| {
+            let err = Cli::try_parse_from([&["pesto", "repro", "control"], args].concat());
+            err.unwrap_err().to_string().lines().next().unwrap().to_string()
+        };
+        assert_eq!(
+            message(&["--seeds", "0"]),
+            "error: invalid value '0' for '--seeds <SEEDS>': expected a whole number from 1 to 1000"
+        );
+        assert_eq!(
+            message(&["--env-steps", "0"]),
+            "error: invalid value '0' for '--env-steps <ENV_STEPS>': expected a whole number of at least 1"
+        );
+        assert_eq!(
+            message(&["--sigma", "-0.1"]),
+            "error: invalid value '-0.1' for '--sigma <SIGMA>': expected a finite number above 0"
+        );
+        let out = std::env::temp_dir().join(format!("pesto-control-cli-{}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&out);
+        let pesto = |args: &[&str]| {
+            let args = [&["pesto", "repro", "control", "--out", out.to_str().unwrap()], args];
+            run(Cli::parse_from(args.concat()))
+        };
+        let err = pesto(&["--xml", "/nonexistent/swimmer.xml"]).unwrap_err();
+        assert!(err.to_string().starts_with("/nonexistent/swimmer.xml: "), "{err}");
+        assert_eq!(crate::commands::exit_code(&err), 2);
+        pesto(&["--env-steps", "2000", "--seeds", "1", "--seed", "7"]).unwrap();
+        assert_eq!(json(&out.join("summary.json"))["settings"]["seed"], 7);
+        for file in ["curves.csv", "control.png"] {
+            assert!(out.join(file).exists(), "{file}");
+        }
         std::fs::remove_dir_all(&out).unwrap();
     }
 }

@@ -7,7 +7,7 @@ mod curves;
 #[cfg(feature = "progress")]
 mod progress;
 #[cfg(feature = "tensorboard")]
-mod tensorboard;
+pub(crate) mod tensorboard;
 
 pub use csv::CsvLog;
 #[cfg(feature = "plot")]

@@ -204,14 +204,14 @@ impl Observer for TensorBoard {
 }
 
 #[cfg(test)]
-mod tests {
+pub(crate) mod tests {
     use super::*;
     use std::collections::HashMap;
     use std::process::Command;
 
     /// The Python interpreter with TensorBoard installed: `PESTO_PYTHON`, else the workspace's
     /// `.venv` (see the README's test command).
-    fn python() -> PathBuf {
+    pub(crate) fn python() -> PathBuf {
         std::env::var_os("PESTO_PYTHON")
             .map(PathBuf::from)
             .unwrap_or_else(|| Path::new(env!("CARGO_MANIFEST_DIR")).join("../.venv/bin/python"))

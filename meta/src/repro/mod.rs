@@ -1,6 +1,8 @@
 //! Reproductions of the paper's experiments (docs/estimators.md) and estimator diagnostics; the
 //! CLI only parses their options and prints their results.
 
+#[cfg(feature = "mujoco")]
+pub mod control;
 pub mod influence_balancing;
 pub mod mnist_schedule;
 pub mod runner;
@@ -53,6 +55,9 @@ pub enum ReproError {
         /// Outer steps completed.
         step: u64,
     },
+    /// The Swimmer's model file could not be found or loaded.
+    #[error("{0}")]
+    Swimmer(String),
     /// A result file could not be written.
     #[error("cannot write `{path}`: {source}")]
     Io {
@@ -88,7 +93,7 @@ impl ReproError {
     /// True when the error comes from a bad setting rather than from the environment.
     pub fn is_user_input(&self) -> bool {
         match self {
-            Self::Estimator(_) | Self::Outer(_) | Self::Exists { .. } => true,
+            Self::Estimator(_) | Self::Outer(_) | Self::Exists { .. } | Self::Swimmer(_) => true,
             Self::Checkpoint(err) => err.is_user_input(),
             Self::Lock(err) => matches!(err, LockError::Held { .. }),
             _ => false,

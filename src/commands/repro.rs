@@ -6,10 +6,12 @@ use clap::{Args, Subcommand};
 use pesto_meta::estimators::MethodKind;
 use pesto_meta::repro::ReproError;
 use pesto_meta::repro::influence_balancing::{self, InfluenceBalancingSettings};
+use pesto_meta::repro::lstm_variance::{self, LstmVarianceSettings};
 use pesto_meta::repro::runner::Storage;
 use pesto_meta::repro::table::{self, TableSettings};
 use pesto_meta::repro::toy_regression::{self, ToyRegressionSettings};
 use pesto_meta::repro::variance::{self, VarianceSettings};
+use pesto_meta::systems::TextStart;
 use std::path::{Path, PathBuf};
 
 /// Reproduce an experiment of the paper.
@@ -23,6 +25,30 @@ pub enum Repro {
     InfluenceBalancing(InfluenceBalancingArgs),
     /// Every estimator's measured compute and memory, as in the paper's Table 1.
     Table(TableArgs),
+    /// Variance of truncated ES, PES and full ES on a character-level LSTM against K.
+    LstmVariance(LstmVarianceArgs),
+}
+
+/// Options of `pesto repro lstm-variance`.
+#[derive(Debug, Args)]
+pub struct LstmVarianceArgs {
+    /// Output directory for variance.csv, summary.json and lstm_variance.png.
+    #[arg(long, default_value = "runs/lstm-variance")]
+    out: PathBuf,
+    /// Independent samples per estimator and truncation length.
+    #[arg(long, default_value_t = LstmVarianceSettings::default().reps as u64)]
+    #[arg(allow_negative_numbers = true, value_parser = whole(2, u64::MAX))]
+    reps: u64,
+    /// Perturbation scale sigma of every estimator.
+    #[arg(long, default_value_t = LstmVarianceSettings::default().sigma)]
+    #[arg(allow_negative_numbers = true, value_parser = super::train::positive)]
+    sigma: f32,
+    /// Start each inner problem at a text position drawn from its seed, instead of reading the
+    /// text's first T + 1 characters every time.
+    #[arg(long)]
+    drawn_sequences: bool,
+    #[command(flatten)]
+    seed: SeedArg,
 }
 
 /// Options of `pesto repro table`.
@@ -144,6 +170,7 @@ pub fn run(command: Repro) -> anyhow::Result<()> {
         Repro::InfluenceBalancing(args) => (args.out.clone(), influence_balancing(args)),
         Repro::Variance(args) => return variance(args),
         Repro::Table(args) => return table(args),
+        Repro::LstmVariance(args) => return lstm_variance(args),
     };
     match done {
         Err(ref err) if let Some(ReproError::Interrupted { label, step }) = err.downcast_ref() => {
@@ -252,6 +279,43 @@ fn variance(args: VarianceArgs) -> anyhow::Result<()> {
     }
     variance::write_outputs(&args.out, &settings, &rows)?;
     println!("wrote variance.csv, summary.json and variance.png to {}", args.out.display());
+    Ok(())
+}
+
+fn lstm_variance(args: LstmVarianceArgs) -> anyhow::Result<()> {
+    let settings = LstmVarianceSettings {
+        reps: args.reps as usize,
+        sigma: args.sigma,
+        start: if args.drawn_sequences { TextStart::Drawn } else { TextStart::Fixed(0) },
+        seed: args.seed.seed,
+        ..Default::default()
+    };
+    let (truth, rows) = lstm_variance::measure_all(&settings)?;
+    println!(
+        "gradient estimates summed over one inner problem (T = {}, N = {}, sigma = {}), {} samples each;",
+        settings.horizon, settings.particles, settings.sigma, settings.reps
+    );
+    println!(
+        "ground truth: {} full-ES estimates, its own relative variance {:.4}",
+        truth.moments.samples, truth.relative_variance
+    );
+    println!(
+        "{:<5} {:>5} {:>7} {:>24} {:>12} {:>12}",
+        "est", "K", "unrolls", "E|g-g*|^2/|g*|^2 +- se", "variance", "bias^2"
+    );
+    for r in &rows {
+        println!(
+            "{:<5} {:>5} {:>7} {:>24} {:>12.4} {:>12.4}",
+            r.estimator,
+            r.truncation,
+            r.unrolls,
+            format!("{:.4} +- {:.4}", r.relative_squared_error, r.relative_squared_error_se),
+            r.relative_variance,
+            r.relative_squared_bias
+        );
+    }
+    lstm_variance::write_outputs(&args.out, &settings, &truth, &rows)?;
+    println!("wrote variance.csv, summary.json and lstm_variance.png to {}", args.out.display());
     Ok(())
 }
 

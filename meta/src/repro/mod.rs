@@ -2,6 +2,7 @@
 //! CLI only parses their options and prints their results.
 
 pub mod influence_balancing;
+pub mod lstm_variance;
 pub mod runner;
 pub mod table;
 pub mod toy_regression;

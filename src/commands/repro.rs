@@ -369,6 +369,18 @@ mod tests {
             "error: invalid value '-3' for '--steps <STEPS>': expected a whole number of at least 1"
         );
         assert_eq!(
+            message(&["lstm-variance", "--reps", "0"]),
+            "error: invalid value '0' for '--reps <REPS>': expected a whole number of at least 2"
+        );
+        for sigma in ["0", "-0.1", "nan", "inf", "x"] {
+            assert_eq!(
+                message(&["lstm-variance", "--sigma", sigma]),
+                format!(
+                    "error: invalid value '{sigma}' for '--sigma <SIGMA>': `{sigma}` is not a positive number"
+                )
+            );
+        }
+        assert_eq!(
             message(&["toy-regression", "--seed", "-1"]),
             "error: invalid value '-1' for '--seed <SEED>': expected a whole number of at least 0"
         );

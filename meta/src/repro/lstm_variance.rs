@@ -88,7 +88,9 @@ pub struct LstmVarianceRow {
     pub relative_squared_error: f64,
     /// Standard error of `relative_squared_error`.
     pub relative_squared_error_se: f64,
-    /// |mean - g*|^2 / |g*|^2: the squared bias, plus the noise of both means.
+    /// The squared bias relative to |g*|^2: |mean - g*|^2 / |g*|^2 less the noise of both means
+    /// (the relative variances over the sample counts), so about 0 for an unbiased estimator
+    /// (and then as often slightly negative as positive).
     pub relative_squared_bias: f64,
 }
 
@@ -156,7 +158,9 @@ fn measure(
         relative_variance: moments.total_variance() / truth.squared_norm,
         relative_squared_error: error.mean[0],
         relative_squared_error_se: error.std_error()[0],
-        relative_squared_bias: distance(&moments.mean),
+        relative_squared_bias: distance(&moments.mean)
+            - moments.total_variance() / truth.squared_norm / settings.reps as f64
+            - truth.relative_variance,
         moments,
     })
 }

@@ -44,6 +44,8 @@ pub struct CharLstm {
     horizon: u64,
     start: TextStart,
     layout: ParamLayout,
+    /// The ranges of the layout's five tensors in theta.
+    tensors: [Range<usize>; 5],
 }
 
 /// One inner problem: the LSTM's (h, c), where it reads in the text, its step, and scratch.
@@ -84,7 +86,8 @@ impl CharLstm {
         layout.push("lstm.bias", &[4 * h]);
         layout.push("decoder.weight", &[h, v]);
         layout.push("decoder.bias", &[v]);
-        Self { text, hidden, horizon, start, layout }
+        let tensors = std::array::from_fn(|i| layout.tensors()[i].range());
+        Self { text, hidden, horizon, start, layout, tensors }
     }
 
     /// The names, shapes and offsets of theta's tensors.
@@ -94,7 +97,7 @@ impl CharLstm {
 
     /// The range of tensor `i` of the layout in theta.
     fn tensor(&self, i: usize) -> Range<usize> {
-        self.layout.tensors()[i].range()
+        self.tensors[i].clone()
     }
 
     /// One step: reads the character at the state's position, updates (h, c) and returns the

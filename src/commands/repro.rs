@@ -8,6 +8,7 @@ use pesto_meta::repro::ReproError;
 #[cfg(feature = "mujoco")]
 use pesto_meta::repro::control::{self, ControlSettings};
 use pesto_meta::repro::influence_balancing::{self, InfluenceBalancingSettings};
+use pesto_meta::repro::lstm_variance::{self, LstmVarianceSettings};
 use pesto_meta::repro::mnist_schedule::{self, MnistScheduleSettings};
 use pesto_meta::repro::runner::Storage;
 use pesto_meta::repro::table::{self, TableSettings};
@@ -15,6 +16,7 @@ use pesto_meta::repro::toy_regression::{self, ToyRegressionSettings};
 use pesto_meta::repro::variance::{self, VarianceSettings};
 #[cfg(feature = "mujoco")]
 use pesto_meta::systems::Swimmer;
+use pesto_meta::systems::TextStart;
 use std::path::{Path, PathBuf};
 
 /// Reproduce an experiment of the paper.
@@ -33,6 +35,8 @@ pub enum Repro {
     /// Continuous control: MuJoCo Swimmer's linear policy with PES, full ES and truncated ES.
     #[cfg(feature = "mujoco")]
     Control(ControlArgs),
+    /// Variance of truncated ES, PES and full ES on a character-level LSTM against K.
+    LstmVariance(LstmVarianceArgs),
 }
 
 /// Options of `pesto repro control`.
@@ -65,6 +69,26 @@ pub struct ControlArgs {
     /// PESTO_PYTHON, else .venv/bin/python, else python3).
     #[arg(long)]
     xml: Option<PathBuf>,
+}
+
+/// Options of `pesto repro lstm-variance`.
+#[derive(Debug, Args)]
+pub struct LstmVarianceArgs {
+    /// Output directory for variance.csv, summary.json and lstm_variance.png.
+    #[arg(long, default_value = "runs/lstm-variance")]
+    out: PathBuf,
+    /// Independent samples per estimator and truncation length.
+    #[arg(long, default_value_t = LstmVarianceSettings::default().reps as u64)]
+    #[arg(allow_negative_numbers = true, value_parser = whole(2, u64::MAX))]
+    reps: u64,
+    #[command(flatten)]
+    sigma: SigmaArg,
+    /// Start each inner problem at a text position drawn from its seed, instead of reading the
+    /// text's first T + 1 characters every time.
+    #[arg(long)]
+    drawn_sequences: bool,
+    #[command(flatten)]
+    seed: SeedArg,
 }
 
 /// Options of `pesto repro table`.
@@ -261,6 +285,7 @@ pub fn run(command: Repro) -> anyhow::Result<()> {
         Repro::Control(args) => (args.out.clone(), control(args)),
         Repro::Variance(args) => return variance(args),
         Repro::Table(args) => return table(args),
+        Repro::LstmVariance(args) => return lstm_variance(args),
     };
     match done {
         Err(ref err) if let Some(ReproError::Interrupted { label, step }) = err.downcast_ref() => {
@@ -463,6 +488,43 @@ fn variance(args: VarianceArgs) -> anyhow::Result<()> {
     Ok(())
 }
 
+fn lstm_variance(args: LstmVarianceArgs) -> anyhow::Result<()> {
+    let mut settings = LstmVarianceSettings {
+        reps: args.reps as usize,
+        start: if args.drawn_sequences { TextStart::Drawn } else { TextStart::Fixed(0) },
+        seed: args.seed.seed,
+        ..Default::default()
+    };
+    args.sigma.apply(&mut settings.sigma);
+    let (truth, rows) = lstm_variance::measure_all(&settings)?;
+    println!(
+        "gradient estimates summed over one inner problem (T = {}, N = {}, sigma = {}), {} samples each;",
+        settings.horizon, settings.particles, settings.sigma, settings.reps
+    );
+    println!(
+        "ground truth: {} full-ES estimates, its own relative variance {:.4}",
+        truth.moments.samples, truth.relative_variance
+    );
+    println!(
+        "{:<5} {:>5} {:>7} {:>24} {:>12} {:>12}",
+        "est", "K", "unrolls", "E|g-g*|^2/|g*|^2 +- se", "variance", "bias^2"
+    );
+    for r in &rows {
+        println!(
+            "{:<5} {:>5} {:>7} {:>24} {:>12.4} {:>12.4}",
+            r.estimator,
+            r.truncation,
+            r.unrolls,
+            format!("{:.4} +- {:.4}", r.relative_squared_error, r.relative_squared_error_se),
+            r.relative_variance,
+            r.relative_squared_bias
+        );
+    }
+    lstm_variance::write_outputs(&args.out, &settings, &truth, &rows)?;
+    println!("wrote variance.csv, summary.json and lstm_variance.png to {}", args.out.display());
+    Ok(())
+}
+
 #[cfg(test)]
 mod tests {
     use crate::commands::{Cli, run};
@@ -539,16 +601,31 @@ mod tests {
             "error: invalid value '-3' for '--steps <STEPS>': expected a whole number of at least 1"
         );
         assert_eq!(
+            message(&["lstm-variance", "--reps", "0"]),
+            "error: invalid value '0' for '--reps <REPS>': expected a whole number of at least 2"
+        );
+        assert_eq!(
             message(&["toy-regression", "--seed", "-1"]),
             "error: invalid value '-1' for '--seed <SEED>': expected a whole number of at least 0"
         );
-        for sigma in ["0", "-0.3", "nan", "inf", "x"] {
-            assert_eq!(
-                message(&["toy-regression", "--sigma", sigma]),
-                format!(
-                    "error: invalid value '{sigma}' for '--sigma <SIGMA>': expected a finite number above 0"
-                )
-            );
+        let experiments = [
+            "table",
+            "variance",
+            "influence-balancing",
+            "toy-regression",
+            "mnist-schedule",
+            "lstm-variance",
+        ];
+        for experiment in experiments {
+            for sigma in ["0", "-0.3", "nan", "inf", "x"] {
+                assert_eq!(
+                    message(&[experiment, "--sigma", sigma]),
+                    format!(
+                        "error: invalid value '{sigma}' for '--sigma <SIGMA>': expected a finite number above 0"
+                    ),
+                    "{experiment}"
+                );
+            }
         }
         assert_eq!(
             message(&["toy-regression", "--online-truncation", "0"]),
@@ -564,14 +641,6 @@ mod tests {
             assert_eq!(err.exit_code(), 2);
             err.to_string().lines().next().unwrap().to_string()
         };
-        assert_eq!(
-            message(&["--sigma", "-0.1"]),
-            "error: invalid value '-0.1' for '--sigma <SIGMA>': expected a finite number above 0"
-        );
-        assert_eq!(
-            message(&["--sigma", "nan"]),
-            "error: invalid value 'nan' for '--sigma <SIGMA>': expected a finite number above 0"
-        );
         assert_eq!(
             message(&["--resolution", "10"]),
             "error: invalid value '10' for '--resolution <RESOLUTION>'"

@@ -54,6 +54,8 @@ pub const ARTBP: u64 = 0x6172_7462;
 pub const UORO: u64 = 0x756f_726f;
 /// Inner-problem seeds of a gradient-based estimator's trajectory: `[GRADIENT_TASK, episode]`.
 pub const GRADIENT_TASK: u64 = 0x6772_6164;
+/// Where a character-level inner problem starts in its text: `[TEXT_START]` of its seed.
+pub const TEXT_START: u64 = 0x7465_7874;
 
 #[cfg(test)]
 mod tests {
@@ -87,6 +89,7 @@ mod tests {
             ARTBP,
             UORO,
             GRADIENT_TASK,
+            TEXT_START,
         ];
         let distinct: std::collections::BTreeSet<u64> = tags.into_iter().collect();
         assert_eq!(distinct.len(), tags.len());

@@ -4,6 +4,7 @@
 #[cfg(feature = "mujoco")]
 pub mod control;
 pub mod influence_balancing;
+pub mod lstm_variance;
 pub mod mnist_schedule;
 pub mod runner;
 pub mod table;

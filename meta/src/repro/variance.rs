@@ -9,6 +9,7 @@ use crate::estimators::{
 use crate::plot::BarChart;
 use crate::unrolled::UnrolledSystem;
 use pesto_tasks::rng;
+use rayon::prelude::*;
 use serde::{Deserialize, Serialize};
 use std::path::Path;
 
@@ -73,8 +74,29 @@ pub fn inner_problem_estimate<S: UnrolledSystem>(
     Ok((sum, inner_steps))
 }
 
-/// Moments of `reps` independent inner-problem estimates (seeds derived from `config.seed`);
-/// also returns the inner steps of one estimate.
+/// `reps` independent inner-problem estimates (seeds derived from `config.seed` and the
+/// repetition, computed in parallel, returned in repetition order); also returns the inner steps
+/// of one estimate.
+pub fn estimator_samples<S: UnrolledSystem>(
+    kind: EstimatorKind,
+    config: &EstimatorConfig,
+    system: &S,
+    theta: &[f32],
+    reps: usize,
+) -> Result<(Vec<Vec<f64>>, u64), EstimatorError> {
+    let samples = (0..reps as u64)
+        .into_par_iter()
+        .map(|rep| {
+            let seed = rng::derive(config.seed, &[rep]);
+            inner_problem_estimate(kind, EstimatorConfig { seed, ..config.clone() }, system, theta)
+        })
+        .collect::<Result<Vec<_>, _>>()?;
+    let inner_steps = samples.first().map_or(0, |(_, steps)| *steps);
+    Ok((samples.into_iter().map(|(sum, _)| sum).collect(), inner_steps))
+}
+
+/// Moments of `reps` independent inner-problem estimates (`estimator_samples`); also returns
+/// the inner steps of one estimate.
 pub fn estimator_moments<S: UnrolledSystem>(
     kind: EstimatorKind,
     config: &EstimatorConfig,
@@ -82,16 +104,7 @@ pub fn estimator_moments<S: UnrolledSystem>(
     theta: &[f32],
     reps: usize,
 ) -> Result<(Moments, u64), EstimatorError> {
-    let mut inner_steps = 0;
-    let samples = (0..reps as u64)
-        .map(|rep| {
-            let seed = rng::derive(config.seed, &[rep]);
-            let config = EstimatorConfig { seed, ..config.clone() };
-            let (sum, steps) = inner_problem_estimate(kind, config, system, theta)?;
-            inner_steps = steps;
-            Ok(sum)
-        })
-        .collect::<Result<Vec<_>, _>>()?;
+    let (samples, inner_steps) = estimator_samples(kind, config, system, theta, reps)?;
     Ok((Moments::of(&samples), inner_steps))
 }
 

@@ -1,9 +1,10 @@
 //! Labelled datasets for the classification families: synthetic teacher-student data, the
-//! bundled 8x8 digits and the bundled MNIST digits.
+//! bundled 8x8 digits and the bundled MNIST digits; and a bundled text for character models.
 
 pub mod digits;
 pub mod mnist;
 pub mod synthetic;
+pub mod text;
 
 /// Labelled examples: inputs as a column-major `dim x len` matrix and one label per column.
 #[derive(Clone, Debug, PartialEq)]

@@ -535,6 +535,13 @@ mod tests {
         serde_json::from_str(&std::fs::read_to_string(path).unwrap()).unwrap()
     }
 
+    /// The first line of the usage error `pesto repro ARGS` exits with (code 2).
+    fn message(args: &[&str]) -> String {
+        let err = Cli::try_parse_from([&["pesto", "repro"], args].concat()).unwrap_err();
+        assert_eq!(err.exit_code(), 2);
+        err.to_string().lines().next().unwrap().to_string()
+    }
+
     #[test]
     fn every_experiment_takes_a_seed_and_writes_a_summary() {
         let out = std::env::temp_dir().join(format!("pesto-repro-cli-{}", std::process::id()));
@@ -587,11 +594,6 @@ mod tests {
 
     #[test]
     fn negative_and_out_of_range_numbers_name_the_option_and_the_range() {
-        let message = |args: &[&str]| {
-            let err = Cli::try_parse_from([&["pesto", "repro"], args].concat()).unwrap_err();
-            assert_eq!(err.exit_code(), 2);
-            err.to_string().lines().next().unwrap().to_string()
-        };
         assert_eq!(
             message(&["variance", "--reps", "1"]),
             "error: invalid value '1' for '--reps <REPS>': expected a whole number of at least 2"
@@ -635,22 +637,16 @@ mod tests {
 
     #[test]
     fn mnist_schedule_runs_small_and_names_a_bad_option_and_its_range() {
-        let message = |args: &[&str]| {
-            let err = Cli::try_parse_from([&["pesto", "repro", "mnist-schedule"], args].concat())
-                .unwrap_err();
-            assert_eq!(err.exit_code(), 2);
-            err.to_string().lines().next().unwrap().to_string()
-        };
         assert_eq!(
-            message(&["--resolution", "10"]),
+            message(&["mnist-schedule", "--resolution", "10"]),
             "error: invalid value '10' for '--resolution <RESOLUTION>'"
         );
         assert_eq!(
-            message(&["--horizon", "0"]),
+            message(&["mnist-schedule", "--horizon", "0"]),
             "error: invalid value '0' for '--horizon <HORIZON>': expected a whole number from 1 to 1000000"
         );
         assert_eq!(
-            message(&["--particles", "1"]),
+            message(&["mnist-schedule", "--particles", "1"]),
             "error: invalid value '1' for '--particles <PARTICLES>': expected a whole number from 2 to 100000"
         );
         let out = std::env::temp_dir().join(format!("pesto-repro-mnist-{}", std::process::id()));
@@ -674,20 +670,16 @@ mod tests {
     #[cfg(feature = "mujoco")]
     #[test]
     fn control_names_bad_options_and_writes_its_outputs() {
-        let message = |args: &[&str]| {
-            let err = Cli::try_parse_from([&["pesto", "repro", "control"], args].concat());
-            err.unwrap_err().to_string().lines().next().unwrap().to_string()
-        };
         assert_eq!(
-            message(&["--seeds", "0"]),
+            message(&["control", "--seeds", "0"]),
             "error: invalid value '0' for '--seeds <SEEDS>': expected a whole number from 1 to 1000"
         );
         assert_eq!(
-            message(&["--env-steps", "0"]),
+            message(&["control", "--env-steps", "0"]),
             "error: invalid value '0' for '--env-steps <ENV_STEPS>': expected a whole number of at least 1"
         );
         assert_eq!(
-            message(&["--sigma", "-0.1"]),
+            message(&["control", "--sigma", "-0.1"]),
             "error: invalid value '-0.1' for '--sigma <SIGMA>': expected a finite number above 0"
         );
         let out = std::env::temp_dir().join(format!("pesto-control-cli-{}", std::process::id()));

@@ -4,6 +4,7 @@
 //! [-2.2, 2.2] and log10 initial learning rate in [-3, -0.5].
 
 use super::runner::{self, Storage};
+use super::toy_regression::{self, TrajectoryPoint};
 use super::{ReproError, summary_json, write_file};
 use crate::estimators::{AnyEstimator, EstimatorConfig, EstimatorKind};
 use crate::outer::{OuterConfig, OuterOptimizer};
@@ -111,22 +112,10 @@ impl MnistScheduleSettings {
     }
 }
 
-/// One evaluated point of a trajectory.
-#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
-pub struct TrajectoryPoint {
-    /// Outer steps taken.
-    pub step: u64,
-    /// theta = (ln initial learning rate, ln decay exponent) after those steps.
-    pub theta: [f32; 2],
-    /// The meta-objective at theta.
-    pub meta_objective: f64,
-}
-
-impl TrajectoryPoint {
-    /// (log10 decay, log10 initial learning rate): the point on the heat map.
-    pub fn on_map(&self) -> (f64, f64) {
-        (f64::from(self.theta[1]) / LN_10, f64::from(self.theta[0]) / LN_10)
-    }
+/// (log10 decay, log10 initial learning rate): where a trajectory's point, theta = (ln initial
+/// learning rate, ln decay exponent), lies on the heat map.
+pub fn on_map(point: &TrajectoryPoint) -> (f64, f64) {
+    (f64::from(point.theta[1]) / LN_10, f64::from(point.theta[0]) / LN_10)
 }
 
 /// The result of one method.
@@ -182,20 +171,11 @@ pub fn run(
     let key = serde_json::json!({ "method": method, "settings": resumable });
     let records = runner::train(&mut trainer, settings.outer_steps, &label, &key, storage, stop)?;
     let system = trainer.system();
-    let point = |step, theta: &[f32]| TrajectoryPoint {
-        step,
-        theta: [theta[0], theta[1]],
-        meta_objective: objective(system, theta),
-    };
-    let mut trajectory = vec![point(0, &system.initial_theta())];
-    trajectory.extend(records.iter().filter_map(|r| {
-        let meta_objective = r.heldout_loss?;
-        Some(TrajectoryPoint { step: r.step, theta: [r.theta[0], r.theta[1]], meta_objective })
-    }));
-    let state = trainer.state();
-    if trajectory.last().is_some_and(|p| p.step != state.step) {
-        trajectory.push(point(state.step, &state.theta));
-    }
+    let (start, state) = (system.initial_theta(), trainer.state());
+    let trajectory =
+        toy_regression::trajectory(&start, &records, (state.step, &state.theta), |t| {
+            objective(system, t)
+        });
     let last = trajectory[trajectory.len() - 1].clone();
     Ok(MethodRun {
         label,
@@ -239,7 +219,7 @@ pub fn write_outputs(
         String::from("step,method,theta0,theta1,log10_decay,log10_init_lr,meta_objective\n");
     for run in runs {
         for p in &run.trajectory {
-            let ([t0, t1], (x, y)) = (p.theta, p.on_map());
+            let ([t0, t1], (x, y)) = (p.theta, on_map(p));
             let _ =
                 writeln!(csv, "{},{},{t0},{t1},{x},{y},{}", p.step, run.label, p.meta_objective);
         }
@@ -263,7 +243,7 @@ fn draw_figure(file: &Path, runs: &[MethodRun], surface: &Surface) -> Result<(),
         .iter()
         .map(|run| Trajectory {
             label: run.label.clone(),
-            points: run.trajectory.iter().map(TrajectoryPoint::on_map).collect(),
+            points: run.trajectory.iter().map(on_map).collect(),
         })
         .collect();
     let labels = Labels {
@@ -305,7 +285,7 @@ mod tests {
         assert_eq!(run.meta_objective, system.meta_objective(&run.theta, &settings.eval_seeds()));
         assert_eq!(run.initial_lr, f64::from(run.theta[0]).exp());
         assert_ne!(run.theta.to_vec(), system.initial_theta(), "six Adam steps move theta");
-        let (x, y) = run.trajectory[0].on_map();
+        let (x, y) = on_map(&run.trajectory[0]);
         assert!((x - 30f64.log10()).abs() < 1e-6 && (y - 0.003f64.log10()).abs() < 1e-6);
     }
 

@@ -5,6 +5,7 @@
 use super::runner::{self, Storage};
 use super::{ReproError, summary_json, write_file};
 use crate::estimators::{AnyMethod, EstimatorConfig, GradientConfig, GradientKind, MethodKind};
+use crate::observe::OuterRecord;
 use crate::outer::{OuterConfig, OuterOptimizer};
 use crate::plot::heatmap::{self, Labels, Surface, Trajectory};
 use crate::systems::ToyRegression;
@@ -114,20 +115,10 @@ pub fn run(
     let records =
         runner::train(&mut trainer, settings.outer_steps, kind.name(), &key, storage, stop)?;
     let system = trainer.system();
-    let point = |step, theta: &[f32]| TrajectoryPoint {
-        step,
-        theta: [theta[0], theta[1]],
-        meta_objective: system.meta_objective(theta),
-    };
-    let mut trajectory = vec![point(0, &system.initial_theta())];
-    trajectory.extend(records.iter().filter_map(|r| {
-        let meta_objective = r.heldout_loss?;
-        Some(TrajectoryPoint { step: r.step, theta: [r.theta[0], r.theta[1]], meta_objective })
-    }));
-    let state = trainer.state();
-    if trajectory.last().is_some_and(|p| p.step != state.step) {
-        trajectory.push(point(state.step, &state.theta));
-    }
+    let (start, state) = (system.initial_theta(), trainer.state());
+    let trajectory = trajectory(&start, &records, (state.step, &state.theta), |theta| {
+        system.meta_objective(theta)
+    });
     let last = trajectory[trajectory.len() - 1].clone();
     Ok(EstimatorRun {
         estimator: kind,
@@ -136,6 +127,31 @@ pub fn run(
         seconds: started.elapsed().as_secs_f64(),
         trajectory,
     })
+}
+
+/// The trajectory of a 2-D theta: the start at step 0, every record the outer loop evaluated
+/// (its held-out loss is the meta-objective), and the final theta `last` = (step, theta) if the
+/// last record was not evaluated; `objective` evaluates the points the records do not.
+pub(super) fn trajectory(
+    start: &[f32],
+    records: &[OuterRecord],
+    last: (u64, &[f32]),
+    objective: impl Fn(&[f32]) -> f64,
+) -> Vec<TrajectoryPoint> {
+    let point = |step, theta: &[f32]| TrajectoryPoint {
+        step,
+        theta: [theta[0], theta[1]],
+        meta_objective: objective(theta),
+    };
+    let mut trajectory = vec![point(0, start)];
+    trajectory.extend(records.iter().filter_map(|r| {
+        let meta_objective = r.heldout_loss?;
+        Some(TrajectoryPoint { step: r.step, theta: [r.theta[0], r.theta[1]], meta_objective })
+    }));
+    if trajectory.last().is_some_and(|p| p.step != last.0) {
+        trajectory.push(point(last.0, last.1));
+    }
+    trajectory
 }
 
 /// `settings` without its outer-step count, which a resumed run may extend.

@@ -9,7 +9,7 @@ use serde::{Deserialize, Serialize};
 
 /// An optimizer's state over one training run: the step counter t, the run length T, slots of
 /// one value per parameter (momentum, second moment, ...) and a few per-run scalars.
-#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Default, PartialEq, Serialize, Deserialize)]
 pub struct OptState {
     /// Number of updates taken so far, t.
     pub step: u64,
@@ -19,6 +19,21 @@ pub struct OptState {
     pub slots: Vec<Vec<f32>>,
     /// Per-run scalar accumulators (e.g. running averages of the loss).
     pub scalars: Vec<f32>,
+}
+
+impl Clone for OptState {
+    fn clone(&self) -> Self {
+        let (step, horizon) = (self.step, self.horizon);
+        Self { step, horizon, slots: self.slots.clone(), scalars: self.scalars.clone() }
+    }
+
+    /// Copies into the buffers already held, so that copying a state into one of the same
+    /// shape allocates nothing.
+    fn clone_from(&mut self, source: &Self) {
+        (self.step, self.horizon) = (source.step, source.horizon);
+        self.slots.clone_from(&source.slots);
+        self.scalars.clone_from(&source.scalars);
+    }
 }
 
 impl OptState {

@@ -73,10 +73,7 @@ impl Clone for ScheduleRun {
         }
         self.seed = source.seed;
         self.params.clone_from(&source.params);
-        let (opt, from) = (&mut self.opt, &source.opt);
-        (opt.step, opt.horizon) = (from.step, from.horizon);
-        opt.slots.clone_from(&from.slots);
-        opt.scalars.clone_from(&from.scalars);
+        self.opt.clone_from(&source.opt);
         self.diverged = source.diverged;
     }
 }

@@ -34,7 +34,7 @@ pub struct Method {
 impl Method {
     /// The legend label, e.g. `PES K=100`.
     pub fn label(&self) -> String {
-        format!("{} K={}", self.kind.name().to_uppercase(), self.truncation)
+        super::method_label(self.kind.name(), self.truncation)
     }
 
     /// Environment steps one outer step consumes with `n` particles and horizon `t`: every
@@ -214,23 +214,19 @@ pub fn run(
     let resumable = ControlSettings { env_steps: 0, seeds: 0, seed, ..settings.clone() };
     let key = serde_json::json!({ "method": method, "settings": resumable });
     let records = runner::train(&mut trainer, outer_steps, &label, &key, storage, stop)?;
-    let theta = trainer.system().initial_theta();
-    let start = trainer.system().evaluate(&theta, episodes, seed);
-    let mut curve = vec![CurvePoint { outer_step: 0, env_steps: 0, eval_return: start }];
+    let (system, last) = (trainer.system(), trainer.state());
+    let start = system.initial_theta();
+    let path = runner::evaluated_path(&start, &records, (last.step, &last.theta), |theta| {
+        -system.evaluate(theta, episodes, seed)
+    });
     // Every outer step takes `per_step` environment steps (a test checks it against the
     // estimators); a resumed run's log holds no step counts.
-    for record in &records {
-        if let Some(loss) = record.heldout_loss {
-            let env_steps = record.step * per_step;
-            curve.push(CurvePoint { outer_step: record.step, env_steps, eval_return: -loss });
-        }
-    }
-    let last = trainer.state();
-    if curve.last().is_some_and(|p| p.outer_step != last.step) {
-        let eval_return = trainer.system().evaluate(&last.theta, episodes, seed);
-        let env_steps = last.step * per_step;
-        curve.push(CurvePoint { outer_step: last.step, env_steps, eval_return });
-    }
+    let point = |(outer_step, _, loss): (u64, &[f32], f64)| CurvePoint {
+        outer_step,
+        env_steps: outer_step * per_step,
+        eval_return: -loss,
+    };
+    let curve: Vec<CurvePoint> = path.into_iter().map(point).collect();
     Ok(MethodRun {
         label: method.label(),
         seed,

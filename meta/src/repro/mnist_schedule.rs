@@ -38,7 +38,7 @@ pub struct Method {
 impl Method {
     /// The legend label, e.g. `PES K=10`.
     pub fn label(&self) -> String {
-        format!("{} K={}", self.kind.name().to_uppercase(), self.truncation)
+        super::method_label(self.kind.name(), self.truncation)
     }
 }
 

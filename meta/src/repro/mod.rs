@@ -69,6 +69,12 @@ pub enum ReproError {
     },
 }
 
+/// A method's legend label: the estimator's name in capitals and its truncation, e.g.
+/// `PES K=100`.
+pub(crate) fn method_label(name: &str, truncation: u64) -> String {
+    format!("{} K={truncation}", name.to_uppercase())
+}
+
 /// Writes `contents` to `dir/name`, creating `dir` if needed.
 pub(crate) fn write_file(
     dir: &Path,

@@ -144,6 +144,23 @@ where
     finished(trainer, steps, label, records)
 }
 
+/// theta's evaluated path through a run: (outer step, theta, held-out meta-loss) at step 0
+/// (`start`), at every record the outer loop evaluated, and at `last` = (step, theta) when the
+/// last record was not evaluated; `evaluate` scores the two ends the records do not.
+pub fn evaluated_path<'a>(
+    start: &'a [f32],
+    records: &'a [OuterRecord],
+    last: (u64, &'a [f32]),
+    evaluate: impl Fn(&[f32]) -> f64,
+) -> Vec<(u64, &'a [f32], f64)> {
+    let mut path = vec![(0, start, evaluate(start))];
+    path.extend(records.iter().filter_map(|r| Some((r.step, &r.theta[..], r.heldout_loss?))));
+    if path.last().is_some_and(|&(step, _, _)| step != last.0) {
+        path.push((last.0, last.1, evaluate(last.1)));
+    }
+    path
+}
+
 /// Continues `trainer` from the newest checkpoint in `dir` of the same `settings` (none: from
 /// step 0).
 fn restore<S, E>(trainer: &mut Trainer<S, E>, dir: &Path, settings: &str) -> Result<(), ReproError>

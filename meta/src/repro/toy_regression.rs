@@ -129,29 +129,21 @@ pub fn run(
     })
 }
 
-/// The trajectory of a 2-D theta: the start at step 0, every record the outer loop evaluated
-/// (its held-out loss is the meta-objective), and the final theta `last` = (step, theta) if the
-/// last record was not evaluated; `objective` evaluates the points the records do not.
+/// The trajectory of a 2-D theta (`runner::evaluated_path`), its meta-objective from the
+/// records' held-out losses and, where they have none, from `objective`.
 pub(super) fn trajectory(
     start: &[f32],
     records: &[OuterRecord],
     last: (u64, &[f32]),
     objective: impl Fn(&[f32]) -> f64,
 ) -> Vec<TrajectoryPoint> {
-    let point = |step, theta: &[f32]| TrajectoryPoint {
+    let path = runner::evaluated_path(start, records, last, objective);
+    let point = |(step, theta, meta_objective): (u64, &[f32], f64)| TrajectoryPoint {
         step,
         theta: [theta[0], theta[1]],
-        meta_objective: objective(theta),
+        meta_objective,
     };
-    let mut trajectory = vec![point(0, start)];
-    trajectory.extend(records.iter().filter_map(|r| {
-        let meta_objective = r.heldout_loss?;
-        Some(TrajectoryPoint { step: r.step, theta: [r.theta[0], r.theta[1]], meta_objective })
-    }));
-    if trajectory.last().is_some_and(|p| p.step != last.0) {
-        trajectory.push(point(last.0, last.1));
-    }
-    trajectory
+    path.into_iter().map(point).collect()
 }
 
 /// `settings` without its outer-step count, which a resumed run may extend.

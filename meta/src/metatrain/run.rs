@@ -235,10 +235,14 @@ impl Checkpointer<AnyEstimator<LoptTraining>> for RunCheckpoints<'_> {
             checkpoint::save(checkpoint::RUN, &dir, step, &state, keep)?;
             shards::prune(checkpoint::RUN, &dir, step, keep)?;
         }
-        let kind = self.config.optimizer.kind;
-        let saved = SavedOptimizer { kind, theta: train.theta.clone(), outer_steps: train.step };
-        saved.save(&self.dir.join(SAVED_OPTIMIZER_FILE))
+        saved_optimizer(self.config, train).save(&self.dir.join(SAVED_OPTIMIZER_FILE))
     }
+}
+
+/// The learned optimizer of `train`, as the run's optimizer file holds it.
+fn saved_optimizer(config: &MetaTrainConfig, train: &LoptTrainState) -> SavedOptimizer {
+    let kind = config.optimizer.kind;
+    SavedOptimizer { kind, theta: train.theta.clone(), outer_steps: train.step }
 }
 
 /// The held-out evaluation of `config`: the mean normalised training loss of whole inner runs
@@ -375,8 +379,23 @@ impl MetaTrainer {
                 }
                 Err(err) => return Err(err.into()),
             };
+        if lock.is_some() && !resumed.from_config {
+            trainer.restore_saved_optimizer()?;
+        }
         trainer._lock = lock;
         Ok((trainer, resumed))
+    }
+
+    /// Rewrites the run's optimizer file when it does not hold the resumed state's optimizer: a
+    /// process killed between writing a checkpoint and writing that file left it a checkpoint
+    /// behind, and a run resumed at its last step takes no step that would write it again.
+    fn restore_saved_optimizer(&self) -> Result<(), RunError> {
+        let saved = saved_optimizer(&self.config, self.trainer.state());
+        let path = self.dir.join(SAVED_OPTIMIZER_FILE);
+        if SavedOptimizer::load(&path).is_ok_and(|on_disk| on_disk == saved) {
+            return Ok(());
+        }
+        Ok(saved.save(&path)?)
     }
 
     /// The run's config.
@@ -613,6 +632,31 @@ mod tests {
         let file = |dir: &Path| std::fs::read(checkpoint_dir(dir).join(checkpoint::file_name(8)));
         assert!(file(&dir).unwrap() == file(&straight_dir).unwrap());
         std::fs::remove_dir_all(&straight_dir).unwrap();
+        std::fs::remove_dir_all(&dir).unwrap();
+    }
+
+    #[test]
+    fn resuming_restores_an_optimizer_file_left_a_checkpoint_behind() {
+        let dir = temp_dir("optimizer-behind");
+        let never = AtomicBool::new(false);
+        let mut trainer = MetaTrainer::new(config("mlp-lopt"), &dir).unwrap();
+        trainer.run(3, &mut Observers::default(), &never).unwrap();
+        let file = dir.join(SAVED_OPTIMIZER_FILE);
+        let behind = std::fs::read(&file).unwrap();
+        trainer.run(6, &mut Observers::default(), &never).unwrap();
+        let current = std::fs::read(&file).unwrap();
+        drop(trainer);
+        // A kill between the checkpoint of step 6 and the optimizer file.
+        std::fs::write(&file, &behind).unwrap();
+        let (resumed, _) = MetaTrainer::resume(&dir).unwrap();
+        assert_eq!(resumed.state().step, 6);
+        assert!(std::fs::read(&file).unwrap() == current, "the optimizer file is not step 6's");
+        drop(resumed);
+        for damaged in [b"not an optimizer".to_vec(), Vec::new()] {
+            std::fs::write(&file, damaged).unwrap();
+            drop(MetaTrainer::resume(&dir).unwrap());
+            assert!(std::fs::read(&file).unwrap() == current);
+        }
         std::fs::remove_dir_all(&dir).unwrap();
     }
 

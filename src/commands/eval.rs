@@ -4,7 +4,7 @@ use super::whole;
 use anyhow::Context;
 use clap::Args;
 use indicatif::{ProgressBar, ProgressStyle};
-use pesto_meta::eval::{EvalReport, EvalSettings, evaluate, table, write_outputs};
+use pesto_meta::eval::{EvalReport, EvalSettings, Progress, evaluate, table, write_outputs};
 use pesto_tasks::suite::Suite;
 use std::path::{Path, PathBuf};
 use std::time::Instant;
@@ -42,7 +42,8 @@ pub fn run(args: EvalArgs) -> anyhow::Result<()> {
     };
     let settings = EvalSettings { seeds: args.seeds, ..EvalSettings::default() };
     eprintln!(
-        "evaluating {} ({} outer steps) on suite `{}`: {} tasks x {} seeds x (1 + 2 x {} grid points)",
+        "evaluating {} ({} outer steps) on suite `{}`: {} tasks x {} seeds x (1 + 2 x {} grid points, \
+         more where a baseline is best at an end)",
         saved.kind,
         saved.outer_steps,
         suite.name(),
@@ -55,7 +56,10 @@ pub fn run(args: EvalArgs) -> anyhow::Result<()> {
         ProgressStyle::with_template("{bar:40} {pos}/{len} runs  {elapsed} elapsed  ETA {eta}")
             .expect("valid progress template"),
     );
-    let report = evaluate(&suite, &saved, &settings, &|| bar.inc(1));
+    let report = evaluate(&suite, &saved, &settings, &|progress| match progress {
+        Progress::RunDone => bar.inc(1),
+        Progress::RunsAdded(runs) => bar.inc_length(runs),
+    });
     bar.finish_and_clear();
     let report = EvalReport { optimizer_file: Some(source), ..report? };
     std::fs::create_dir_all(&args.out)

@@ -1,7 +1,9 @@
 //! Evaluation of a learned optimizer on a suite against tuned hand-designed baselines: Adam and
 //! SGD with momentum over a learning-rate grid, several seeds per task, each task's horizon.
 //! The best grid point of each baseline is the one with the lowest mean final training loss; its
-//! held-out loss is reported as it is, not tuned for.
+//! held-out loss is reported as it is, not tuned for. While a baseline's best point sits at an
+//! end of the rates it tried on a task, the grid grows past that end for that task, so that no
+//! baseline is left untuned by the grid's range.
 
 mod output;
 pub mod score;
@@ -23,6 +25,10 @@ use thiserror::Error;
 pub const LR_GRID: [f32; 7] = [1e-4, 3.162_278e-4, 1e-3, 3.162_278e-3, 1e-2, 3.162_278e-2, 1e-1];
 /// Momentum of the SGD-momentum baseline.
 pub const MOMENTUM: f32 = 0.9;
+/// The learning rates a task's grid may grow to, past `LR_GRID`'s ends.
+pub const LR_LIMITS: (f32, f32) = (1e-6, 1.0);
+/// The factor between neighbouring grid points (half a decade).
+const GRID_STEP: f32 = 3.162_278;
 
 /// Why an evaluation could not be written.
 #[derive(Debug, Error)]
@@ -40,8 +46,12 @@ pub enum EvalError {
 pub struct EvalSettings {
     /// Initialisation seeds per task.
     pub seeds: u64,
-    /// Learning rates tried for each baseline.
+    /// Learning rates tried for each baseline on every task.
     pub lr_grid: Vec<f32>,
+    /// The lowest and highest learning rates a task's grid grows to, a factor `GRID_STEP` at a
+    /// time, while a baseline's best point sits at an end of the rates tried (equal to the grid's
+    /// ends: no growth).
+    pub lr_limits: (f32, f32),
     /// Fraction of the last steps whose minibatch losses average into the final training loss.
     pub tail: f64,
     /// Held-out evaluations per run.
@@ -49,8 +59,8 @@ pub struct EvalSettings {
 }
 
 impl EvalSettings {
-    /// Training runs an evaluation of `tasks` tasks makes: the learned optimizer and every grid
-    /// point of both baselines, for every seed.
+    /// Training runs an evaluation of `tasks` tasks makes before any grid grows: the learned
+    /// optimizer and every grid point of both baselines, for every seed.
     pub fn runs(&self, tasks: usize) -> u64 {
         tasks as u64 * (1 + 2 * self.lr_grid.len() as u64) * self.seeds
     }
@@ -58,7 +68,8 @@ impl EvalSettings {
 
 impl Default for EvalSettings {
     fn default() -> Self {
-        Self { seeds: 3, lr_grid: LR_GRID.to_vec(), tail: 0.1, heldout_points: 20 }
+        let lr_grid = LR_GRID.to_vec();
+        Self { seeds: 3, lr_grid, lr_limits: LR_LIMITS, tail: 0.1, heldout_points: 20 }
     }
 }
 
@@ -89,6 +100,15 @@ impl Contender {
         match *self {
             Contender::Learned => None,
             Contender::Adam(lr) | Contender::Momentum(lr) => Some(lr),
+        }
+    }
+
+    /// The same baseline at learning rate `lr`.
+    fn at(&self, lr: f32) -> Self {
+        match self {
+            Contender::Learned => Contender::Learned,
+            Contender::Adam(_) => Contender::Adam(lr),
+            Contender::Momentum(_) => Contender::Momentum(lr),
         }
     }
 
@@ -141,7 +161,8 @@ pub struct TaskResult {
     pub adam: Entry,
     /// The best SGD-momentum grid point.
     pub momentum: Entry,
-    /// Every grid point: (contender, mean final training loss).
+    /// Every grid point tried on this task, the grown ones included, by family and rate:
+    /// (contender, mean final training loss).
     pub grid: Vec<(Contender, f64)>,
     /// The learned optimizer against the best Adam grid point.
     pub vs_adam: TaskScore,
@@ -161,61 +182,58 @@ pub struct EvalReport {
     pub optimizer_file: Option<OptimizerSource>,
     /// Seeds per task.
     pub seeds: u64,
+    /// The learning rates every task's grid started from (`TaskResult::grid` has those tried).
+    pub lr_grid: Vec<f32>,
     /// The learned optimizer against the best Adam over the whole suite.
     pub summary: SuiteSummary,
     /// Per task.
     pub tasks: Vec<TaskResult>,
 }
 
-/// Trains every task of `suite` with the learned optimizer and every baseline grid point, calling
-/// `progress` after each run; the results do not depend on the number of threads.
+/// How far an evaluation has got, for a progress display.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub enum Progress {
+    /// One training run finished.
+    RunDone,
+    /// The grids grew by this many runs beyond `EvalSettings::runs`.
+    RunsAdded(u64),
+}
+
+/// Trains every task of `suite` with the learned optimizer and every baseline grid point, growing
+/// a task's grid while a baseline's best point sits at its end (`EvalSettings::lr_limits`), and
+/// reports each run to `progress`; the results do not depend on the number of threads.
 pub fn evaluate(
     suite: &Suite,
     saved: &SavedOptimizer,
     settings: &EvalSettings,
-    progress: &(dyn Fn() + Sync),
+    progress: &(dyn Fn(Progress) + Sync),
 ) -> Result<EvalReport, TaskError> {
     let specs = suite.members();
     let tasks: Vec<Box<dyn Task>> = specs.iter().map(registry::build).collect::<Result<_, _>>()?;
     let mut contenders = vec![Contender::Learned];
     contenders.extend(settings.lr_grid.iter().map(|&lr| Contender::Adam(lr)));
     contenders.extend(settings.lr_grid.iter().map(|&lr| Contender::Momentum(lr)));
-    let jobs: Vec<(usize, Contender, u64)> = (0..tasks.len())
-        .flat_map(|t| {
-            contenders.iter().flat_map(move |&c| (0..settings.seeds).map(move |s| (t, c, s)))
-        })
-        .collect();
-    let curves: Vec<Curve> = jobs
-        .par_iter()
-        .map(|&(t, contender, seed)| {
-            let mut task = tasks[t].boxed_clone();
-            let steps = task.horizon();
-            let every = (steps / settings.heldout_points.max(1)).max(1);
-            let curve = train_task(
-                task.as_mut(),
-                contender.optimizer(saved).as_ref(),
-                seed,
-                steps,
-                every,
-                &mut (),
-            );
-            progress();
-            curve
-        })
-        .collect();
-    let mut curves = curves.into_iter();
+    let mut jobs: Vec<(usize, Contender)> =
+        (0..tasks.len()).flat_map(|t| contenders.iter().map(move |&c| (t, c))).collect();
+    let mut entries: Vec<Vec<Entry>> = tasks.iter().map(|_| Vec::new()).collect();
+    while !jobs.is_empty() {
+        for ((t, contender), curves) in
+            jobs.iter().zip(run(&tasks, saved, settings, &jobs, progress))
+        {
+            entries[*t].push(entry(*contender, curves, settings.tail));
+        }
+        jobs = (0..tasks.len())
+            .flat_map(|t| grown(&entries[t], settings.lr_limits).into_iter().map(move |c| (t, c)))
+            .collect();
+        if !jobs.is_empty() {
+            progress(Progress::RunsAdded(jobs.len() as u64 * settings.seeds));
+        }
+    }
     let results: Vec<TaskResult> = specs
         .iter()
         .zip(&tasks)
-        .map(|(spec, task)| {
-            let entries: Vec<Entry> = contenders
-                .iter()
-                .map(|&c| {
-                    entry(c, curves.by_ref().take(settings.seeds as usize).collect(), settings.tail)
-                })
-                .collect();
-            task_result(spec, task.as_ref(), entries, settings.tail)
-        })
+        .zip(entries)
+        .map(|((spec, task), entries)| task_result(spec, task.as_ref(), entries, settings.tail))
         .collect();
     let mean = |f: fn(&TaskResult) -> f64| {
         results.iter().map(f).sum::<f64>() / results.len().max(1) as f64
@@ -232,9 +250,59 @@ pub fn evaluate(
         outer_steps: saved.outer_steps,
         optimizer_file: None,
         seeds: settings.seeds,
+        lr_grid: settings.lr_grid.clone(),
         summary: SuiteSummary::of(&scores, mean_final_train),
         tasks: results,
     })
+}
+
+/// Trains every seed of each `(task, contender)` job in parallel; the curves come back grouped
+/// by job, seeds in order.
+fn run(
+    tasks: &[Box<dyn Task>],
+    saved: &SavedOptimizer,
+    settings: &EvalSettings,
+    jobs: &[(usize, Contender)],
+    progress: &(dyn Fn(Progress) + Sync),
+) -> Vec<Vec<Curve>> {
+    let runs: Vec<(usize, Contender, u64)> =
+        jobs.iter().flat_map(|&(t, c)| (0..settings.seeds).map(move |seed| (t, c, seed))).collect();
+    let curves: Vec<Curve> = runs
+        .par_iter()
+        .map(|&(t, contender, seed)| {
+            let mut task = tasks[t].boxed_clone();
+            let steps = task.horizon();
+            let every = (steps / settings.heldout_points.max(1)).max(1);
+            let optimizer = contender.optimizer(saved);
+            let curve = train_task(task.as_mut(), optimizer.as_ref(), seed, steps, every, &mut ());
+            progress(Progress::RunDone);
+            curve
+        })
+        .collect();
+    let mut curves = curves.into_iter();
+    jobs.iter().map(|_| curves.by_ref().take(settings.seeds as usize).collect()).collect()
+}
+
+/// The grid points to add for one task: for each baseline whose best point is the lowest
+/// (highest) rate it tried, the next rate below (above), within `limits`.
+fn grown(entries: &[Entry], (low, high): (f32, f32)) -> Vec<Contender> {
+    let mut next = Vec::new();
+    for family in ["adam", "momentum"] {
+        let tried: Vec<&Entry> =
+            entries.iter().filter(|e| e.contender.family() == family).collect();
+        let Some(best) = tried.iter().min_by(|a, b| a.rank().total_cmp(&b.rank())) else {
+            continue;
+        };
+        let lrs = || tried.iter().filter_map(|e| e.contender.lr());
+        let (lowest, highest) = (lrs().fold(f32::INFINITY, f32::min), lrs().fold(0.0, f32::max));
+        let lr = best.contender.lr().expect("a baseline has a learning rate");
+        if lr == lowest && lowest / GRID_STEP >= low * 0.999 {
+            next.push(best.contender.at(lowest / GRID_STEP));
+        } else if lr == highest && highest * GRID_STEP <= high * 1.001 {
+            next.push(best.contender.at(highest * GRID_STEP));
+        }
+    }
+    next
 }
 
 /// Steps whose minibatch losses average into the final training loss: the last `tail` fraction
@@ -261,7 +329,10 @@ fn entry(contender: Contender, curves: Vec<Curve>, tail: f64) -> Entry {
 /// Picks the best grid point of each baseline for one task and scores the learned optimizer
 /// against the best Adam.
 fn task_result(spec: &TaskSpec, task: &dyn Task, mut entries: Vec<Entry>, tail: f64) -> TaskResult {
-    let grid = entries[1..].iter().map(|e| (e.contender, e.final_train)).collect();
+    let mut grid: Vec<(Contender, f64)> =
+        entries[1..].iter().map(|e| (e.contender, e.final_train)).collect();
+    let lr = |c: &Contender| c.lr().unwrap_or(0.0);
+    grid.sort_by(|a, b| a.0.family().cmp(b.0.family()).then(lr(&a.0).total_cmp(&lr(&b.0))));
     let best = |entries: &mut Vec<Entry>, family: &str| {
         let index = (0..entries.len())
             .filter(|&i| entries[i].contender.family() == family)
@@ -310,15 +381,15 @@ mod tests {
         .unwrap();
         let kind = LearnedKind::LearnedAdam;
         let saved = SavedOptimizer { kind, theta: kind.init_theta(0), outer_steps: 0 };
-        let settings =
-            EvalSettings { seeds: 2, lr_grid: vec![1e-3, 1e-1], tail: 0.1, heldout_points: 4 };
+        let (lr_grid, lr_limits) = (vec![1e-3, 1e-1], (1e-3, 1e-1));
+        let settings = EvalSettings { seeds: 2, lr_grid, lr_limits, tail: 0.1, heldout_points: 4 };
         (suite, saved, settings)
     }
 
     #[test]
     fn picks_the_best_grid_point_and_counts_wins() {
         let (suite, saved, settings) = tiny();
-        let report = evaluate(&suite, &saved, &settings, &|| ()).unwrap();
+        let report = evaluate(&suite, &saved, &settings, &|_| ()).unwrap();
         assert_eq!(report.tasks.len(), 2);
         for r in &report.tasks {
             assert_eq!(r.grid.len(), 4);
@@ -365,14 +436,54 @@ mod tests {
     fn reports_every_run_and_gives_the_same_results_on_one_thread() {
         let (suite, saved, settings) = tiny();
         let runs = AtomicUsize::new(0);
-        let report = evaluate(&suite, &saved, &settings, &|| {
+        let report = evaluate(&suite, &saved, &settings, &|progress| {
+            assert_eq!(progress, Progress::RunDone, "the grid's ends are its limits");
             runs.fetch_add(1, Ordering::Relaxed);
         })
         .unwrap();
         assert_eq!(settings.runs(2), 2 * (1 + 2 * 2) * 2);
         assert_eq!(runs.into_inner() as u64, settings.runs(2));
         let one_thread = rayon::ThreadPoolBuilder::new().num_threads(1).build().unwrap();
-        let again = one_thread.install(|| evaluate(&suite, &saved, &settings, &|| ())).unwrap();
+        let again = one_thread.install(|| evaluate(&suite, &saved, &settings, &|_| ())).unwrap();
+        assert_eq!(serde_json::to_string(&again).unwrap(), serde_json::to_string(&report).unwrap());
+    }
+
+    #[test]
+    fn a_grid_grows_past_an_end_where_a_baseline_is_best_and_stops_at_its_limits() {
+        let (suite, saved, mut settings) = tiny();
+        settings.lr_limits = (1e-4, 1.0);
+        let (done, added) = (AtomicUsize::new(0), AtomicUsize::new(0));
+        let report = evaluate(&suite, &saved, &settings, &|progress| match progress {
+            Progress::RunDone => drop(done.fetch_add(1, Ordering::Relaxed)),
+            Progress::RunsAdded(n) => drop(added.fetch_add(n as usize, Ordering::Relaxed)),
+        })
+        .unwrap();
+        let grown = added.into_inner() as u64;
+        assert!(grown > 0, "on 40 steps the largest rate wins, so the grid grows upward");
+        assert_eq!(done.into_inner() as u64, settings.runs(2) + grown);
+        let mut tried = 0;
+        for r in &report.tasks {
+            for best in [&r.adam, &r.momentum] {
+                let family = best.contender.family();
+                let lrs: Vec<f32> = r
+                    .grid
+                    .iter()
+                    .filter(|g| g.0.family() == family)
+                    .filter_map(|g| g.0.lr())
+                    .collect();
+                assert!(lrs.windows(2).all(|w| w[0] < w[1]), "sorted by rate: {lrs:?}");
+                let (low, high) = (lrs[0], lrs[lrs.len() - 1]);
+                assert!(low >= 1e-4 * 0.999 && high <= 1.001, "within the limits: {lrs:?}");
+                let lr = best.contender.lr().unwrap();
+                let at_end = (lr == low && low / GRID_STEP < 1e-4 * 0.999)
+                    || (lr == high && high * GRID_STEP > 1.001);
+                assert!(lr != low && lr != high || at_end, "{family} best at {lr}, tried {lrs:?}");
+                tried += lrs.len() * 2;
+            }
+        }
+        assert_eq!(tried as u64 + 2 * 2, settings.runs(2) + grown);
+        let one_thread = rayon::ThreadPoolBuilder::new().num_threads(1).build().unwrap();
+        let again = one_thread.install(|| evaluate(&suite, &saved, &settings, &|_| ())).unwrap();
         assert_eq!(serde_json::to_string(&again).unwrap(), serde_json::to_string(&report).unwrap());
     }
 }

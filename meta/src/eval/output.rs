@@ -71,6 +71,21 @@ pub fn table(report: &EvalReport) -> String {
         "mean final training loss: learned {learned:.4}, best adam {adam:.4}, best momentum {momentum:.4}"
     );
     let _ = writeln!(out, "learned beats best adam on {} of {} tasks (*)", s.wins, s.tasks);
+    let outside = |best: fn(&TaskResult) -> &Entry| {
+        let off = |r: &&TaskResult| {
+            best(r).contender.lr().is_some_and(|lr| !report.lr_grid.contains(&lr))
+        };
+        report.tasks.iter().filter(off).count()
+    };
+    let (low, high) =
+        report.lr_grid.iter().fold((f32::INFINITY, 0.0f32), |(l, h), &lr| (l.min(lr), h.max(lr)));
+    let _ = writeln!(
+        out,
+        "best rate past the grid {low:.0e}..{high:.0e} (grown where a baseline was best at an end): adam on {}, momentum on {} of {} tasks",
+        outside(|r| &r.adam),
+        outside(|r| &r.momentum),
+        s.tasks
+    );
     let _ = writeln!(
         out,
         "learned / best adam over {} tasks: training loss geomean {}, IQM {} (middle {}), worst {}",

@@ -152,6 +152,12 @@ fn open(args: &MetaTrainArgs) -> anyhow::Result<(MetaTrainer, PathBuf)> {
                 for skipped in &resumed.skipped {
                     eprintln!("warning: skipping damaged checkpoint: {skipped}");
                 }
+                if let Some(why) = &resumed.restored_optimizer {
+                    eprintln!(
+                        "warning: rewrote {} from the checkpoint resumed ({why})",
+                        dir.join(SAVED_OPTIMIZER_FILE).display()
+                    );
+                }
                 if resumed.from_config {
                     eprintln!(
                         "no checkpoint in {}: starting the run again from outer step 0 with {}",

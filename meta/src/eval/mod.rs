@@ -27,8 +27,6 @@ pub const LR_GRID: [f32; 7] = [1e-4, 3.162_278e-4, 1e-3, 3.162_278e-3, 1e-2, 3.1
 pub const MOMENTUM: f32 = 0.9;
 /// The learning rates a task's grid may grow to, past `LR_GRID`'s ends.
 pub const LR_LIMITS: (f32, f32) = (1e-6, 1.0);
-/// The factor between neighbouring grid points (half a decade).
-const GRID_STEP: f32 = 3.162_278;
 
 /// Why an evaluation could not be written.
 #[derive(Debug, Error)]
@@ -48,9 +46,8 @@ pub struct EvalSettings {
     pub seeds: u64,
     /// Learning rates tried for each baseline on every task.
     pub lr_grid: Vec<f32>,
-    /// The lowest and highest learning rates a task's grid grows to, a factor `GRID_STEP` at a
-    /// time, while a baseline's best point sits at an end of the rates tried (equal to the grid's
-    /// ends: no growth).
+    /// The lowest and highest rates a task's grid grows to, half a decade at a time, while a
+    /// baseline is best at an end of the rates tried (the grid's own ends: no growth).
     pub lr_limits: (f32, f32),
     /// Fraction of the last steps whose minibatch losses average into the final training loss.
     pub tail: f64,
@@ -284,25 +281,44 @@ fn run(
 }
 
 /// The grid points to add for one task: for each baseline whose best point is the lowest
-/// (highest) rate it tried, the next rate below (above), within `limits`.
+/// (highest) rate it tried, the next half decade below (above), within `limits`.
 fn grown(entries: &[Entry], (low, high): (f32, f32)) -> Vec<Contender> {
     let mut next = Vec::new();
-    for family in ["adam", "momentum"] {
-        let tried: Vec<&Entry> =
-            entries.iter().filter(|e| e.contender.family() == family).collect();
-        let Some(best) = tried.iter().min_by(|a, b| a.rank().total_cmp(&b.rank())) else {
-            continue;
+    for baseline in [Contender::Adam(0.0), Contender::Momentum(0.0)] {
+        let Some(best) = best_of(entries, baseline.family()) else { continue };
+        let exponents = || {
+            let tried = entries.iter().filter(|e| e.contender.family() == baseline.family());
+            tried.filter_map(|e| e.contender.lr()).map(half_decades)
         };
-        let lrs = || tried.iter().filter_map(|e| e.contender.lr());
-        let (lowest, highest) = (lrs().fold(f32::INFINITY, f32::min), lrs().fold(0.0, f32::max));
-        let lr = best.contender.lr().expect("a baseline has a learning rate");
-        if lr == lowest && lowest / GRID_STEP >= low * 0.999 {
-            next.push(best.contender.at(lowest / GRID_STEP));
-        } else if lr == highest && highest * GRID_STEP <= high * 1.001 {
-            next.push(best.contender.at(highest * GRID_STEP));
+        let (lowest, highest) = (exponents().min(), exponents().max());
+        let best = entries[best].contender.lr().map(half_decades);
+        if best == lowest && lowest.is_some_and(|k| k > half_decades(low)) {
+            next.push(baseline.at(rate(best.unwrap() - 1)));
+        } else if best == highest && highest.is_some_and(|k| k < half_decades(high)) {
+            next.push(baseline.at(rate(best.unwrap() + 1)));
         }
     }
     next
+}
+
+/// `lr` as a whole number k of half decades: lr = 10^(k/2), rounded to the nearest k.
+fn half_decades(lr: f32) -> i32 {
+    (2.0 * f64::from(lr).log10()).round() as i32
+}
+
+/// The learning rate 10^(k/2).
+fn rate(k: i32) -> f32 {
+    10f64.powf(f64::from(k) / 2.0) as f32
+}
+
+/// The index of `family`'s best entry: the lowest final training loss, a diverged run last, the
+/// lower rate on a tie (so that a grid where every rate diverges grows downward).
+fn best_of(entries: &[Entry], family: &str) -> Option<usize> {
+    let key = |e: &Entry| (e.rank(), e.contender.lr().unwrap_or(0.0));
+    (0..entries.len()).filter(|&i| entries[i].contender.family() == family).min_by(|&a, &b| {
+        let ((ra, la), (rb, lb)) = (key(&entries[a]), key(&entries[b]));
+        ra.total_cmp(&rb).then(la.total_cmp(&lb))
+    })
 }
 
 /// Steps whose minibatch losses average into the final training loss: the last `tail` fraction
@@ -334,10 +350,7 @@ fn task_result(spec: &TaskSpec, task: &dyn Task, mut entries: Vec<Entry>, tail: 
     let lr = |c: &Contender| c.lr().unwrap_or(0.0);
     grid.sort_by(|a, b| a.0.family().cmp(b.0.family()).then(lr(&a.0).total_cmp(&lr(&b.0))));
     let best = |entries: &mut Vec<Entry>, family: &str| {
-        let index = (0..entries.len())
-            .filter(|&i| entries[i].contender.family() == family)
-            .min_by(|&a, &b| entries[a].rank().total_cmp(&entries[b].rank()))
-            .expect("every baseline has a grid");
+        let index = best_of(entries, family).expect("every contender has an entry");
         entries.swap_remove(index)
     };
     let adam = best(&mut entries, "adam");
@@ -448,42 +461,75 @@ mod tests {
         assert_eq!(serde_json::to_string(&again).unwrap(), serde_json::to_string(&report).unwrap());
     }
 
-    #[test]
-    fn a_grid_grows_past_an_end_where_a_baseline_is_best_and_stops_at_its_limits() {
-        let (suite, saved, mut settings) = tiny();
-        settings.lr_limits = (1e-4, 1.0);
-        let (done, added) = (AtomicUsize::new(0), AtomicUsize::new(0));
-        let report = evaluate(&suite, &saved, &settings, &|progress| match progress {
-            Progress::RunDone => drop(done.fetch_add(1, Ordering::Relaxed)),
-            Progress::RunsAdded(n) => drop(added.fetch_add(n as usize, Ordering::Relaxed)),
-        })
-        .unwrap();
-        let grown = added.into_inner() as u64;
-        assert!(grown > 0, "on 40 steps the largest rate wins, so the grid grows upward");
-        assert_eq!(done.into_inner() as u64, settings.runs(2) + grown);
-        let mut tried = 0;
+    /// Checks every task's grown grids: consecutive half decades from the starting grid, within
+    /// `limits`, each baseline's best rate inside them or at a limit; returns the runs they took.
+    fn check_grids(report: &EvalReport, settings: &EvalSettings) -> u64 {
+        let (low, high) = (half_decades(settings.lr_limits.0), half_decades(settings.lr_limits.1));
+        let start: Vec<i32> = settings.lr_grid.iter().map(|&lr| half_decades(lr)).collect();
+        let mut grown = 0;
         for r in &report.tasks {
             for best in [&r.adam, &r.momentum] {
                 let family = best.contender.family();
-                let lrs: Vec<f32> = r
-                    .grid
-                    .iter()
-                    .filter(|g| g.0.family() == family)
-                    .filter_map(|g| g.0.lr())
-                    .collect();
-                assert!(lrs.windows(2).all(|w| w[0] < w[1]), "sorted by rate: {lrs:?}");
-                let (low, high) = (lrs[0], lrs[lrs.len() - 1]);
-                assert!(low >= 1e-4 * 0.999 && high <= 1.001, "within the limits: {lrs:?}");
-                let lr = best.contender.lr().unwrap();
-                let at_end = (lr == low && low / GRID_STEP < 1e-4 * 0.999)
-                    || (lr == high && high * GRID_STEP > 1.001);
-                assert!(lr != low && lr != high || at_end, "{family} best at {lr}, tried {lrs:?}");
-                tried += lrs.len() * 2;
+                let tried = r.grid.iter().filter(|g| g.0.family() == family);
+                let lrs: Vec<f32> = tried.filter_map(|g| g.0.lr()).collect();
+                let ks: Vec<i32> = lrs.iter().map(|&lr| half_decades(lr)).collect();
+                assert!(lrs.iter().all(|&lr| lr == rate(half_decades(lr))), "{lrs:?}");
+                let (first, last) = (ks[0], ks[ks.len() - 1]);
+                assert!(low <= first && last <= high, "within the limits: {lrs:?}");
+                let added: Vec<i32> = ks.iter().copied().filter(|k| !start.contains(k)).collect();
+                let below = (first..start[0]).collect::<Vec<_>>();
+                let above = (start[start.len() - 1] + 1..=last).collect::<Vec<_>>();
+                assert_eq!(added, [below, above].concat(), "one half decade at a time: {lrs:?}");
+                let k = half_decades(best.contender.lr().unwrap());
+                let inside = first < k && k < last;
+                assert!(inside || k == low || k == high || ks.len() == 1, "{family}: {lrs:?}");
+                grown += added.len() as u64 * settings.seeds;
             }
         }
-        assert_eq!(tried as u64 + 2 * 2, settings.runs(2) + grown);
-        let one_thread = rayon::ThreadPoolBuilder::new().num_threads(1).build().unwrap();
-        let again = one_thread.install(|| evaluate(&suite, &saved, &settings, &|_| ())).unwrap();
-        assert_eq!(serde_json::to_string(&again).unwrap(), serde_json::to_string(&report).unwrap());
+        grown
+    }
+
+    #[test]
+    fn a_grid_grows_past_the_end_where_a_baseline_is_best_one_half_decade_at_a_time() {
+        let (suite, saved, mut settings) = tiny();
+        for (grid, limits) in [(vec![1e-3, 1e-1], (1e-4, 1.0)), (vec![1.0], (1e-3, 1.0))] {
+            (settings.lr_grid, settings.lr_limits) = (grid, limits);
+            let (done, added) = (AtomicUsize::new(0), AtomicUsize::new(0));
+            let report = evaluate(&suite, &saved, &settings, &|progress| match progress {
+                Progress::RunDone => drop(done.fetch_add(1, Ordering::Relaxed)),
+                Progress::RunsAdded(n) => drop(added.fetch_add(n as usize, Ordering::Relaxed)),
+            })
+            .unwrap();
+            let grown = added.into_inner() as u64;
+            assert_eq!(check_grids(&report, &settings), grown);
+            assert_eq!(done.into_inner() as u64, settings.runs(2) + grown);
+            let lrs = |r: &TaskResult| r.grid.iter().filter_map(|g| g.0.lr()).collect::<Vec<_>>();
+            let tried: Vec<f32> = report.tasks.iter().flat_map(lrs).collect();
+            let grid_low = settings.lr_grid[0];
+            if grid_low == 1.0 {
+                assert!(tried.iter().any(|&lr| lr < 1.0), "a rate of 1 is too large: grow down");
+            } else {
+                assert!(tried.iter().any(|&lr| lr > 0.1), "in 40 steps 0.1 is too small: grow up");
+            }
+            let outside = |best: fn(&TaskResult) -> &Entry| {
+                let off =
+                    |r: &&TaskResult| !settings.lr_grid.contains(&best(r).contender.lr().unwrap());
+                report.tasks.iter().filter(off).count()
+            };
+            let footer = format!(
+                "best lr outside the grid {grid_low:.0e}..{:.0e}: adam on {}, momentum on {} of 2 tasks",
+                settings.lr_grid[settings.lr_grid.len() - 1],
+                outside(|r| &r.adam),
+                outside(|r| &r.momentum)
+            );
+            assert!(table(&report).contains(&footer), "{footer}\n{}", table(&report));
+            let one_thread = rayon::ThreadPoolBuilder::new().num_threads(1).build().unwrap();
+            let again =
+                one_thread.install(|| evaluate(&suite, &saved, &settings, &|_| ())).unwrap();
+            assert_eq!(
+                serde_json::to_string(&again).unwrap(),
+                serde_json::to_string(&report).unwrap()
+            );
+        }
     }
 }

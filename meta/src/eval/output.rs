@@ -81,7 +81,7 @@ pub fn table(report: &EvalReport) -> String {
         report.lr_grid.iter().fold((f32::INFINITY, 0.0f32), |(l, h), &lr| (l.min(lr), h.max(lr)));
     let _ = writeln!(
         out,
-        "best rate past the grid {low:.0e}..{high:.0e} (grown where a baseline was best at an end): adam on {}, momentum on {} of {} tasks",
+        "best lr outside the grid {low:.0e}..{high:.0e}: adam on {}, momentum on {} of {} tasks",
         outside(|r| &r.adam),
         outside(|r| &r.momentum),
         s.tasks

@@ -184,6 +184,8 @@ pub struct Resumed {
     /// The directory had no checkpoint (its first write was interrupted): the run starts
     /// again from step 0 with the config at `path`.
     pub from_config: bool,
+    /// Why the optimizer file was rewritten from the resumed checkpoint, if it was.
+    pub restored_optimizer: Option<String>,
 }
 
 fn system_for(config: &MetaTrainConfig) -> Result<LoptTraining, TaskError> {
@@ -368,34 +370,55 @@ impl MetaTrainer {
                     let system = system_for(&config)?;
                     let trainer = Self::with_state(config, system, train, dir);
                     let (path, skipped) = (latest.path, latest.skipped);
-                    (trainer, Resumed { path, skipped, from_config: false })
+                    (
+                        trainer,
+                        Resumed { path, skipped, from_config: false, restored_optimizer: None },
+                    )
                 }
                 Err(CheckpointError::Missing { .. }) if let Some(config) = own => {
                     let trainer = Self::new(config, dir)?;
-                    (trainer, Resumed { path: config_file, skipped: Vec::new(), from_config: true })
+                    (
+                        trainer,
+                        Resumed {
+                            path: config_file,
+                            skipped: Vec::new(),
+                            from_config: true,
+                            restored_optimizer: None,
+                        },
+                    )
                 }
                 Err(CheckpointError::Missing { .. }) => {
                     return Err(RunError::NoRun { dir: dir.to_path_buf() });
                 }
                 Err(err) => return Err(err.into()),
             };
+        let mut resumed = resumed;
         if lock.is_some() && !resumed.from_config {
-            trainer.restore_saved_optimizer()?;
+            resumed.restored_optimizer = trainer.restore_saved_optimizer()?;
         }
         trainer._lock = lock;
         Ok((trainer, resumed))
     }
 
-    /// Rewrites the run's optimizer file when it does not hold the resumed state's optimizer: a
-    /// process killed between writing a checkpoint and writing that file left it a checkpoint
-    /// behind, and a run resumed at its last step takes no step that would write it again.
-    fn restore_saved_optimizer(&self) -> Result<(), RunError> {
+    /// Rewrites the run's optimizer file, and says why, when it is damaged, missing, or older
+    /// than the resumed state: a process killed between writing a checkpoint and writing that
+    /// file left it a checkpoint behind, and a run resumed at its last step takes no step that
+    /// would write it again. A newer file (the newest checkpoint was damaged) is kept.
+    fn restore_saved_optimizer(&self) -> Result<Option<String>, RunError> {
         let saved = saved_optimizer(&self.config, self.trainer.state());
         let path = self.dir.join(SAVED_OPTIMIZER_FILE);
-        if SavedOptimizer::load(&path).is_ok_and(|on_disk| on_disk == saved) {
-            return Ok(());
-        }
-        Ok(saved.save(&path)?)
+        let why = match SavedOptimizer::load(&path) {
+            Ok(on_disk) if on_disk.outer_steps > saved.outer_steps || on_disk == saved => {
+                return Ok(None);
+            }
+            Ok(on_disk) if on_disk.outer_steps == saved.outer_steps => {
+                "it held another optimizer at the same outer step".to_string()
+            }
+            Ok(on_disk) => format!("it was at outer step {}", on_disk.outer_steps),
+            Err(err) => err.to_string(),
+        };
+        saved.save(&path)?;
+        Ok(Some(why))
     }
 
     /// The run's config.
@@ -648,15 +671,25 @@ mod tests {
         drop(trainer);
         // A kill between the checkpoint of step 6 and the optimizer file.
         std::fs::write(&file, &behind).unwrap();
-        let (resumed, _) = MetaTrainer::resume(&dir).unwrap();
+        let (resumed, resumed_how) = MetaTrainer::resume(&dir).unwrap();
         assert_eq!(resumed.state().step, 6);
         assert!(std::fs::read(&file).unwrap() == current, "the optimizer file is not step 6's");
+        assert_eq!(resumed_how.restored_optimizer.as_deref(), Some("it was at outer step 3"));
         drop(resumed);
         for damaged in [b"not an optimizer".to_vec(), Vec::new()] {
             std::fs::write(&file, damaged).unwrap();
-            drop(MetaTrainer::resume(&dir).unwrap());
+            let (_, how) = MetaTrainer::resume(&dir).unwrap();
+            assert!(how.restored_optimizer.unwrap().contains("optimizer.bin"));
             assert!(std::fs::read(&file).unwrap() == current);
         }
+        let (_, how) = MetaTrainer::resume(&dir).unwrap();
+        assert_eq!(how.restored_optimizer, None, "an up-to-date file is left alone");
+        // The newest checkpoint damaged: the run resumes at step 3 and keeps step 6's file.
+        let newest = checkpoint_dir(&dir).join(checkpoint::file_name(6));
+        std::fs::write(&newest, b"damaged").unwrap();
+        let (resumed, how) = MetaTrainer::resume(&dir).unwrap();
+        assert_eq!((resumed.state().step, how.restored_optimizer), (3, None));
+        assert!(std::fs::read(&file).unwrap() == current, "a newer optimizer file is kept");
         std::fs::remove_dir_all(&dir).unwrap();
     }
 

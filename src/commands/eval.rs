@@ -12,7 +12,8 @@ use std::time::Instant;
 /// Arguments of `pesto eval`.
 #[derive(Debug, Args)]
 pub struct EvalArgs {
-    /// The learned optimizer: an optimizer file or a meta-training run directory [default:
+    /// The learned optimizer: an optimizer file, a meta-training run directory or one of its
+    /// checkpoints [default:
     /// checkpoints/pretrained/optimizer.bin if it exists here, else the shipped optimizer built
     /// into pesto].
     #[arg(long = "lopt", value_name = "LOPT", alias = "checkpoint")]

@@ -11,6 +11,7 @@ mod tasks;
 mod train;
 
 use clap::{Parser, Subcommand};
+use pesto_meta::metatrain;
 use pesto_meta::optim::{OptimizerSource, PRETRAINED_PATH, SavedOptimizer};
 use std::io::Write;
 use std::path::Path;
@@ -123,11 +124,14 @@ pub fn positive(text: &str) -> Result<f32, String> {
     }
 }
 
-/// The learned optimizer at `path` with its source; without one, the shipped optimizer: the
-/// file at `PRETRAINED_PATH` when it exists under the working directory, else the copy built
-/// into pesto.
+/// The learned optimizer at `path` (an optimizer file, a run directory's current optimizer, or
+/// a run checkpoint's) with its source; without one, the shipped optimizer: the file at
+/// `PRETRAINED_PATH` when it exists under the working directory, else the copy built into pesto.
 pub fn learned_optimizer(path: Option<&Path>) -> anyhow::Result<(SavedOptimizer, OptimizerSource)> {
     match path {
+        Some(path) if metatrain::is_run_checkpoint(path) => {
+            Ok(metatrain::checkpoint_optimizer(path)?)
+        }
         Some(path) => Ok(SavedOptimizer::load_with_source(path)?),
         None if Path::new(PRETRAINED_PATH).exists() => {
             Ok(SavedOptimizer::load_with_source(Path::new(PRETRAINED_PATH))?)

@@ -9,13 +9,14 @@ use crate::distributed::{self, shards};
 use crate::durable;
 use crate::estimators::{AnyEstimator, Estimator, EstimatorError};
 use crate::observe::{Observer, OuterRecord};
-use crate::optim::{SAVED_OPTIMIZER_FILE, SavedOptimizer};
+use crate::optim::{OptimizerSource, SAVED_OPTIMIZER_FILE, SavedOptimizer};
 use crate::trainer::{Checkpointer, Evaluation, TrainError, TrainState, Trainer};
 use crate::unrolled::UnrolledSystem;
 use pesto_tasks::tags;
-use pesto_tasks::{TaskError, rng};
+use pesto_tasks::{TaskError, read, rng};
 use rayon::prelude::*;
 use serde::{Deserialize, Serialize};
+use std::io::Read;
 use std::path::{Path, PathBuf};
 use std::sync::atomic::AtomicBool;
 use thiserror::Error;
@@ -492,6 +493,28 @@ mod config_as_toml {
     }
 }
 
+/// Whether `path` names a run checkpoint: a file that starts as one, or the manifest of one in
+/// shards.
+pub fn is_run_checkpoint(path: &Path) -> bool {
+    let mut magic = [0; 8];
+    let starts = |mut file: std::fs::File| file.read_exact(&mut magic).is_ok();
+    shards::is_manifest(path)
+        || (std::fs::File::open(path).is_ok_and(starts) && magic == checkpoint::RUN.magic)
+}
+
+/// The learned optimizer of the run checkpoint at `path` (one file or a manifest), with its
+/// source: what `--lopt` takes besides optimizer files, to use a run's state at any checkpoint.
+pub fn checkpoint_optimizer(
+    path: &Path,
+) -> Result<(SavedOptimizer, OptimizerSource), CheckpointError> {
+    let state = load_checkpoint(path)?;
+    let saved = saved_optimizer(&state.config, &state.train);
+    let bytes = read::capped(path, read::DATA_CAP)
+        .map_err(|error| CheckpointError::Io { path: path.to_path_buf(), error })?;
+    let source = OptimizerSource::of(&saved, path.display().to_string(), &bytes);
+    Ok((saved, source))
+}
+
 /// The checkpoints in `dir` of either layout, one file or the manifest of one in shards, oldest
 /// first (a manifest after the file of the same step).
 pub fn checkpoint_files(dir: &Path) -> Result<Vec<PathBuf>, CheckpointError> {
@@ -690,6 +713,28 @@ mod tests {
         let (resumed, how) = MetaTrainer::resume(&dir).unwrap();
         assert_eq!((resumed.state().step, how.restored_optimizer), (3, None));
         assert!(std::fs::read(&file).unwrap() == current, "a newer optimizer file is kept");
+        std::fs::remove_dir_all(&dir).unwrap();
+    }
+
+    #[test]
+    fn a_checkpoint_gives_the_optimizer_of_its_step() {
+        let dir = temp_dir("checkpoint-optimizer");
+        let never = AtomicBool::new(false);
+        let mut trainer = MetaTrainer::new(config("nominal-lopt"), &dir).unwrap();
+        trainer.run(3, &mut Observers::default(), &never).unwrap();
+        let at_3 = SavedOptimizer::load(&dir).unwrap();
+        trainer.with_shards(true).run(6, &mut Observers::default(), &never).unwrap();
+        let file = checkpoint_dir(&dir).join(checkpoint::file_name(3));
+        let manifest = checkpoint_dir(&dir).join(shards::manifest_name(6));
+        assert!(is_run_checkpoint(&file) && is_run_checkpoint(&manifest));
+        assert!(!is_run_checkpoint(&dir.join(SAVED_OPTIMIZER_FILE)) && !is_run_checkpoint(&dir));
+        let (saved, source) = checkpoint_optimizer(&file).unwrap();
+        assert_eq!((saved, source.outer_steps), (at_3, 3));
+        assert_eq!(checkpoint_optimizer(&manifest).unwrap().0, SavedOptimizer::load(&dir).unwrap());
+        std::fs::write(&file, b"PESTOCKP and then nothing").unwrap();
+        assert!(is_run_checkpoint(&file));
+        let err = checkpoint_optimizer(&file).unwrap_err().to_string();
+        assert!(err.contains("checkpoint-0000000003.bin"), "{err}");
         std::fs::remove_dir_all(&dir).unwrap();
     }
 

@@ -40,7 +40,7 @@ pub struct OptimizerSource {
 
 impl OptimizerSource {
     /// The source of `saved`, read from the file `path` whose bytes are `bytes`.
-    fn of(saved: &SavedOptimizer, path: String, bytes: &[u8]) -> Self {
+    pub fn of(saved: &SavedOptimizer, path: String, bytes: &[u8]) -> Self {
         let digest = Sha256::digest(bytes);
         let sha256 = digest.iter().map(|b| format!("{b:02x}")).collect();
         Self { path, sha256, outer_steps: saved.outer_steps }

@@ -678,6 +678,30 @@ fn the_shipped_optimizer_is_found_from_any_working_directory() {
     std::fs::remove_dir_all(&dir).unwrap();
 }
 
+#[test]
+fn a_run_checkpoint_is_a_learned_optimizer_for_train() {
+    let (dir, config) = scratch_with_config("checkpoint-lopt");
+    let out = dir.join("run");
+    run(pesto()
+        .args(["meta-train", "--steps", "10", "--config"])
+        .arg(&config)
+        .arg("--out")
+        .arg(&out));
+    let checkpoint = out.join("checkpoints/checkpoint-0000000010.bin");
+    let task = ["train", "--task", "quadratic:dim=8", "--steps", "20"];
+    let summary = |name: &str, lopt: &Path| -> serde_json::Value {
+        run(pesto().args(task).arg("--lopt").arg(lopt).arg("--out").arg(dir.join(name)));
+        let text = std::fs::read_to_string(dir.join(name).join("summary.json")).unwrap();
+        serde_json::from_str(&text).unwrap()
+    };
+    let (from_checkpoint, from_file) = (summary("checkpoint", &checkpoint), summary("file", &out));
+    assert_eq!(from_checkpoint["final_heldout"], from_file["final_heldout"]);
+    let source = &from_checkpoint["optimizer_file"];
+    assert_eq!(source["path"].as_str(), Some(checkpoint.to_str().unwrap()));
+    assert_eq!(source["outer_steps"], 10);
+    std::fs::remove_dir_all(&dir).unwrap();
+}
+
 /// The Python interpreter with the README's test packages: `PESTO_PYTHON`, else `.venv`.
 fn python() -> PathBuf {
     std::env::var_os("PESTO_PYTHON")

@@ -56,6 +56,18 @@ fn scratch_with_config(name: &str) -> (PathBuf, PathBuf) {
     (dir, config)
 }
 
+/// A scratch directory holding a 10-step run of `CONFIG` in `run/`, and that run's directory.
+fn ten_step_run(name: &str) -> (PathBuf, PathBuf) {
+    let (dir, config) = scratch_with_config(name);
+    let out = dir.join("run");
+    run(pesto()
+        .args(["meta-train", "--steps", "10", "--config"])
+        .arg(&config)
+        .arg("--out")
+        .arg(&out));
+    (dir, out)
+}
+
 fn run(command: &mut Command) -> Output {
     let output = command.output().unwrap();
     assert!(output.status.success(), "{}", String::from_utf8_lossy(&output.stderr));
@@ -435,17 +447,11 @@ fn resuming_on_a_read_only_file_system_names_the_file() {
 
 #[test]
 fn damaged_checkpoints_are_reported_by_name_and_exit_2() {
-    let (dir, config) = scratch_with_config("damaged");
-    let out = dir.join("run");
-    run(pesto()
-        .args(["meta-train", "--steps", "10", "--config"])
-        .arg(&config)
-        .arg("--out")
-        .arg(&out));
+    let (dir, out) = ten_step_run("damaged");
 
     let refused = pesto()
         .args(["meta-train", "--config"])
-        .arg(&config)
+        .arg(dir.join("tiny.toml"))
         .arg("--out")
         .arg(&out)
         .output()
@@ -680,13 +686,7 @@ fn the_shipped_optimizer_is_found_from_any_working_directory() {
 
 #[test]
 fn a_run_checkpoint_is_a_learned_optimizer_for_train() {
-    let (dir, config) = scratch_with_config("checkpoint-lopt");
-    let out = dir.join("run");
-    run(pesto()
-        .args(["meta-train", "--steps", "10", "--config"])
-        .arg(&config)
-        .arg("--out")
-        .arg(&out));
+    let (dir, out) = ten_step_run("checkpoint-lopt");
     let checkpoint = out.join("checkpoints/checkpoint-0000000010.bin");
     let task = ["train", "--task", "quadratic:dim=8", "--steps", "20"];
     let summary = |name: &str, lopt: &Path| -> serde_json::Value {

@@ -3,7 +3,7 @@
 //! bytes (docs/files.md).
 
 use crate::checkpoint::{self, CheckpointError, EXPERIMENT, Format, MANIFEST, OPTIMIZER, RUN};
-use crate::metatrain::{RunState, checkpoint_dir, checkpoint_files, load_checkpoint};
+use crate::metatrain::{checkpoint_dir, checkpoint_files, decode_run_state};
 use crate::optim::{SAVED_OPTIMIZER_FILE, SavedOptimizer};
 use pesto_tasks::read;
 use serde::{Deserialize, Serialize};
@@ -82,10 +82,7 @@ pub fn inspect(path: &Path) -> Result<Inspection, CheckpointError> {
             saved.theta
         }
         RUN | MANIFEST => {
-            let state: RunState = match format {
-                RUN => checkpoint::decode(RUN, &bytes, &file)?,
-                _ => load_checkpoint(&file)?,
-            };
+            let state = decode_run_state(&bytes, &file).expect("a run checkpoint's magic")?;
             let config = &state.config;
             facts.kind = Some(config.optimizer.kind.to_string());
             facts.outer_step = state.train.step;

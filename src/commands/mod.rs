@@ -129,10 +129,10 @@ pub fn positive(text: &str) -> Result<f32, String> {
 /// `PRETRAINED_PATH` when it exists under the working directory, else the copy built into pesto.
 pub fn learned_optimizer(path: Option<&Path>) -> anyhow::Result<(SavedOptimizer, OptimizerSource)> {
     match path {
-        Some(path) if metatrain::is_run_checkpoint(path) => {
-            Ok(metatrain::checkpoint_optimizer(path)?)
-        }
-        Some(path) => Ok(SavedOptimizer::load_with_source(path)?),
+        Some(path) => match metatrain::checkpoint_optimizer(path)? {
+            Some(found) => Ok(found),
+            None => Ok(SavedOptimizer::load_with_source(path)?),
+        },
         None if Path::new(PRETRAINED_PATH).exists() => {
             Ok(SavedOptimizer::load_with_source(Path::new(PRETRAINED_PATH))?)
         }

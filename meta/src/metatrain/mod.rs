@@ -18,7 +18,7 @@ pub use config::{ConfigError, EstimatorSection, MetaTrainConfig, OptimizerConfig
 pub use lock::{LOCK_FILE, LockError, RunLock};
 pub use run::{
     CONFIG_FILE, MetaTrainer, Resumed, RunError, RunState, checkpoint_dir, checkpoint_files,
-    checkpoint_optimizer, is_run_checkpoint, load_checkpoint,
+    checkpoint_optimizer, decode_run_state, load_checkpoint,
 };
 pub use sampling::{Sampling, ScaleGranularity};
 pub use system::{InnerRun, LoptTraining, MetaLoss};

@@ -16,7 +16,6 @@ use pesto_tasks::tags;
 use pesto_tasks::{TaskError, read, rng};
 use rayon::prelude::*;
 use serde::{Deserialize, Serialize};
-use std::io::Read;
 use std::path::{Path, PathBuf};
 use std::sync::atomic::AtomicBool;
 use thiserror::Error;
@@ -364,7 +363,7 @@ impl MetaTrainer {
         };
         let checkpoints = checkpoint_dir(dir);
         let paths = checkpoint_files(&checkpoints)?.into_iter().rev();
-        let (mut trainer, resumed) =
+        let (mut trainer, mut resumed) =
             match checkpoint::load_newest(&checkpoints, paths, load_checkpoint, same_run) {
                 Ok(latest) => {
                     let RunState { config, train } = latest.state;
@@ -393,7 +392,6 @@ impl MetaTrainer {
                 }
                 Err(err) => return Err(err.into()),
             };
-        let mut resumed = resumed;
         if lock.is_some() && !resumed.from_config {
             resumed.restored_optimizer = trainer.restore_saved_optimizer()?;
         }
@@ -493,26 +491,33 @@ mod config_as_toml {
     }
 }
 
-/// Whether `path` names a run checkpoint: a file that starts as one, or the manifest of one in
-/// shards.
-pub fn is_run_checkpoint(path: &Path) -> bool {
-    let mut magic = [0; 8];
-    let starts = |mut file: std::fs::File| file.read_exact(&mut magic).is_ok();
-    shards::is_manifest(path)
-        || (std::fs::File::open(path).is_ok_and(starts) && magic == checkpoint::RUN.magic)
+/// The run state in `bytes`, the contents of `path`, when they are a run checkpoint: one file,
+/// or the manifest of one in shards (its shards are read beside it); None for any other file.
+pub fn decode_run_state(bytes: &[u8], path: &Path) -> Option<Result<RunState, CheckpointError>> {
+    if bytes.starts_with(&checkpoint::RUN.magic) {
+        Some(checkpoint::decode(checkpoint::RUN, bytes, path))
+    } else if bytes.starts_with(&checkpoint::MANIFEST.magic) {
+        Some(load_checkpoint(path))
+    } else {
+        None
+    }
 }
 
 /// The learned optimizer of the run checkpoint at `path` (one file or a manifest), with its
-/// source: what `--lopt` takes besides optimizer files, to use a run's state at any checkpoint.
+/// source, reading the file once: what `--lopt` takes besides optimizer files, to use a run's
+/// state at any checkpoint. None when `path` is a directory or a file of another kind.
 pub fn checkpoint_optimizer(
     path: &Path,
-) -> Result<(SavedOptimizer, OptimizerSource), CheckpointError> {
-    let state = load_checkpoint(path)?;
-    let saved = saved_optimizer(&state.config, &state.train);
+) -> Result<Option<(SavedOptimizer, OptimizerSource)>, CheckpointError> {
+    if path.is_dir() {
+        return Ok(None);
+    }
     let bytes = read::capped(path, read::DATA_CAP)
         .map_err(|error| CheckpointError::Io { path: path.to_path_buf(), error })?;
+    let Some(state) = decode_run_state(&bytes, path).transpose()? else { return Ok(None) };
+    let saved = saved_optimizer(&state.config, &state.train);
     let source = OptimizerSource::of(&saved, path.display().to_string(), &bytes);
-    Ok((saved, source))
+    Ok(Some((saved, source)))
 }
 
 /// The checkpoints in `dir` of either layout, one file or the manifest of one in shards, oldest
@@ -726,13 +731,13 @@ mod tests {
         trainer.with_shards(true).run(6, &mut Observers::default(), &never).unwrap();
         let file = checkpoint_dir(&dir).join(checkpoint::file_name(3));
         let manifest = checkpoint_dir(&dir).join(shards::manifest_name(6));
-        assert!(is_run_checkpoint(&file) && is_run_checkpoint(&manifest));
-        assert!(!is_run_checkpoint(&dir.join(SAVED_OPTIMIZER_FILE)) && !is_run_checkpoint(&dir));
-        let (saved, source) = checkpoint_optimizer(&file).unwrap();
+        assert!(checkpoint_optimizer(&dir.join(SAVED_OPTIMIZER_FILE)).unwrap().is_none());
+        assert!(checkpoint_optimizer(&dir).unwrap().is_none());
+        let (saved, source) = checkpoint_optimizer(&file).unwrap().unwrap();
         assert_eq!((saved, source.outer_steps), (at_3, 3));
-        assert_eq!(checkpoint_optimizer(&manifest).unwrap().0, SavedOptimizer::load(&dir).unwrap());
+        let (saved, _) = checkpoint_optimizer(&manifest).unwrap().unwrap();
+        assert_eq!(saved, SavedOptimizer::load(&dir).unwrap());
         std::fs::write(&file, b"PESTOCKP and then nothing").unwrap();
-        assert!(is_run_checkpoint(&file));
         let err = checkpoint_optimizer(&file).unwrap_err().to_string();
         assert!(err.contains("checkpoint-0000000003.bin"), "{err}");
         std::fs::remove_dir_all(&dir).unwrap();

@@ -13,9 +13,8 @@ use std::time::Instant;
 #[derive(Debug, Args)]
 pub struct EvalArgs {
     /// The learned optimizer: an optimizer file, a meta-training run directory or one of its
-    /// checkpoints [default:
-    /// checkpoints/pretrained/optimizer.bin if it exists here, else the shipped optimizer built
-    /// into pesto].
+    /// checkpoints [default: checkpoints/pretrained/optimizer.bin if it exists here, else the
+    /// shipped optimizer built into pesto].
     #[arg(long = "lopt", value_name = "LOPT", alias = "checkpoint")]
     checkpoint: Option<PathBuf>,
     /// Suite to evaluate on: `heldout`, `ood`, `long`, `train`, or the path of a suite file.

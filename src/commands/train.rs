@@ -30,8 +30,8 @@ pub struct TrainArgs {
     #[arg(long, value_enum, default_value_t = OptimizerKind::Adam)]
     optimizer: OptimizerKind,
     /// A learned optimizer instead: an optimizer file, a meta-training run directory or one of
-    /// its checkpoints; alone, the shipped optimizer (checkpoints/pretrained/optimizer.bin if it exists here, else the
-    /// copy built into pesto).
+    /// its checkpoints; alone, the shipped optimizer (checkpoints/pretrained/optimizer.bin if it
+    /// exists here, else the copy built into pesto).
     #[arg(long, num_args = 0..=1, value_name = "PATH", conflicts_with_all = ["optimizer", "lr", "schedule"])]
     lopt: Option<Option<PathBuf>>,
     /// Learning rate (the initial one under a cosine schedule).

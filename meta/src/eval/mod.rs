@@ -2,8 +2,8 @@
 //! SGD with momentum over a learning-rate grid, several seeds per task, each task's horizon.
 //! The best grid point of each baseline is the one with the lowest mean final training loss; its
 //! held-out loss is reported as it is, not tuned for. While a baseline's best point sits at an
-//! end of the rates it tried on a task, the grid grows past that end for that task, so that no
-//! baseline is left untuned by the grid's range.
+//! end of the rates it tried on a task, the grid grows past that end for that task, up to the
+//! limits `LR_LIMITS`.
 
 mod output;
 pub mod score;
@@ -285,17 +285,20 @@ fn run(
 fn grown(entries: &[Entry], (low, high): (f32, f32)) -> Vec<Contender> {
     let mut next = Vec::new();
     for baseline in [Contender::Adam(0.0), Contender::Momentum(0.0)] {
-        let Some(best) = best_of(entries, baseline.family()) else { continue };
-        let exponents = || {
-            let tried = entries.iter().filter(|e| e.contender.family() == baseline.family());
-            tried.filter_map(|e| e.contender.lr()).map(half_decades)
+        let family = baseline.family();
+        let tried = entries.iter().filter(|e| e.contender.family() == family);
+        let exponents: Vec<i32> =
+            tried.filter_map(|e| e.contender.lr()).map(half_decades).collect();
+        let best = best_of(entries, family).and_then(|i| entries[i].contender.lr());
+        let (Some(best), Some(&lowest), Some(&highest)) =
+            (best.map(half_decades), exponents.iter().min(), exponents.iter().max())
+        else {
+            continue;
         };
-        let (lowest, highest) = (exponents().min(), exponents().max());
-        let best = entries[best].contender.lr().map(half_decades);
-        if best == lowest && lowest.is_some_and(|k| k > half_decades(low)) {
-            next.push(baseline.at(rate(best.unwrap() - 1)));
-        } else if best == highest && highest.is_some_and(|k| k < half_decades(high)) {
-            next.push(baseline.at(rate(best.unwrap() + 1)));
+        if best == lowest && lowest > half_decades(low) {
+            next.push(baseline.at(rate(best - 1)));
+        } else if best == highest && highest < half_decades(high) {
+            next.push(baseline.at(rate(best + 1)));
         }
     }
     next

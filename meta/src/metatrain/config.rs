@@ -145,7 +145,7 @@ pub struct MetaTrainConfig {
     pub keep_checkpoints: usize,
     /// Evaluate theta on held-out tasks every this many outer steps (0: never).
     pub heldout_every: u64,
-    /// How the steps' losses add up to the meta-objective: `mean`, `late` or `log`.
+    /// How the steps' losses add up to the meta-objective: `mean`, `late`, `log` or `late-log`.
     #[schemars(with = "String")]
     pub meta_loss: MetaLoss,
     /// Number of held-out tasks per evaluation.

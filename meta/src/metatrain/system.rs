@@ -14,7 +14,7 @@ use super::sampling::{Sampling, rescale};
 
 /// How the normalised training losses of an inner run add up to the meta-objective.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(rename_all = "lowercase")]
+#[serde(rename_all = "kebab-case")]
 pub enum MetaLoss {
     /// Every step weighs the same: the mean loss over the run.
     #[default]
@@ -25,6 +25,8 @@ pub enum MetaLoss {
     /// Every step weighs the same and contributes ln(loss + 1e-5): a relative improvement counts
     /// the same at every scale of the (normalised) loss, as loss ratios do in evaluation.
     Log,
+    /// `Log`'s terms with `Late`'s weights: relative improvements, counted more near the end.
+    LateLog,
 }
 
 /// Added to the normalised loss before the logarithm of `MetaLoss::Log`.
@@ -35,7 +37,7 @@ impl MetaLoss {
     fn weight(self, step: u64, horizon: u64) -> f64 {
         match self {
             MetaLoss::Mean | MetaLoss::Log => 1.0,
-            MetaLoss::Late => 2.0 * (step + 1) as f64 / (horizon + 1) as f64,
+            MetaLoss::Late | MetaLoss::LateLog => 2.0 * (step + 1) as f64 / (horizon + 1) as f64,
         }
     }
 
@@ -43,7 +45,7 @@ impl MetaLoss {
     fn term(self, value: f32) -> f64 {
         match self {
             MetaLoss::Mean | MetaLoss::Late => f64::from(value),
-            MetaLoss::Log => (f64::from(value) + LOG_FLOOR).ln(),
+            MetaLoss::Log | MetaLoss::LateLog => (f64::from(value) + LOG_FLOOR).ln(),
         }
     }
 }
@@ -389,6 +391,8 @@ mod tests {
         assert_eq!(MetaLoss::Log.weight(3, horizon), 1.0);
         assert_eq!(MetaLoss::Log.term(1.0), (1.0 + LOG_FLOOR).ln());
         assert!(MetaLoss::Log.term(0.0) < MetaLoss::Log.term(1e-3));
+        assert_eq!(MetaLoss::LateLog.weight(5, horizon), MetaLoss::Late.weight(5, horizon));
+        assert_eq!(MetaLoss::LateLog.term(0.5), MetaLoss::Log.term(0.5));
         assert_eq!(MetaLoss::Mean.term(0.25), 0.25);
     }
 

@@ -17,7 +17,8 @@ pub struct EvalArgs {
     /// shipped optimizer built into pesto].
     #[arg(long = "lopt", value_name = "LOPT", alias = "checkpoint")]
     checkpoint: Option<PathBuf>,
-    /// Suite to evaluate on: `heldout`, `ood`, `long`, `train`, or the path of a suite file.
+    /// Suite to evaluate on: `heldout`, `ood`, `long`, another built-in suite (`pesto tasks` lists
+    /// them), or the path of a suite file.
     #[arg(long, default_value = "heldout")]
     suite: String,
     /// Output directory for results.json, curves.csv, summary.png, overview.png and plots/.

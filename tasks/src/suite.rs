@@ -2,7 +2,7 @@
 //! what meta-training samples and what evaluation holds out.
 //!
 //! A suite's task seeds are `(seed << 2) | partition`, so suites with different partitions
-//! (train and train-wide 0, heldout 1, ood 2, long 3) never share a task seed.
+//! (train, train-wide and train-mnist 0, heldout 1, ood 2, long 3) never share a task seed.
 
 use crate::error::TaskError;
 use crate::family::{Domain, KeySpec, TaskFamily};
@@ -17,9 +17,10 @@ use std::collections::BTreeMap;
 use std::path::Path;
 
 /// The built-in suites and their TOML.
-const BUILT_IN: [(&str, &str); 5] = [
+const BUILT_IN: [(&str, &str); 6] = [
     ("train", include_str!("../suites/train.toml")),
     ("train-wide", include_str!("../suites/train-wide.toml")),
+    ("train-mnist", include_str!("../suites/train-mnist.toml")),
     ("heldout", include_str!("../suites/heldout.toml")),
     ("ood", include_str!("../suites/ood.toml")),
     ("long", include_str!("../suites/long.toml")),
@@ -95,7 +96,8 @@ impl Suite {
         BUILT_IN.iter().map(|(name, _)| *name).collect()
     }
 
-    /// The built-in suite `name` (`train`, `train-wide`, `heldout`, `ood` or `long`).
+    /// The built-in suite `name` (`train`, `train-wide`, `train-mnist`, `heldout`, `ood` or
+    /// `long`).
     pub fn named(name: &str) -> Result<Suite, TaskError> {
         match BUILT_IN.iter().find(|(n, _)| *n == name) {
             Some((_, text)) => Suite::parse(name, text),
@@ -305,11 +307,12 @@ mod tests {
     fn train_and_heldout_seeds_are_disjoint() {
         let train = Suite::named("train").unwrap();
         let wide = Suite::named("train-wide").unwrap();
+        let mnist = Suite::named("train-mnist").unwrap();
         let heldout = Suite::named("heldout").unwrap();
         let ood = Suite::named("ood").unwrap();
         let long = Suite::named("long").unwrap();
         let mut seen = std::collections::HashSet::new();
-        for suite in [&train, &wide, &heldout, &ood, &long] {
+        for suite in [&train, &wide, &mnist, &heldout, &ood, &long] {
             let draws = (0..1000).map(|s| suite.sample(s).seed);
             let members = suite.members().into_iter().map(|s| s.seed);
             for seed in draws.chain(members) {
@@ -361,7 +364,7 @@ mod tests {
             |text: &str| Suite::parse("s.toml", text).err().expect("bad suite parses").to_string();
         assert_eq!(
             Suite::named("valid").err().unwrap().to_string(),
-            "suite `valid`: unknown suite; valid suites: train, train-wide, heldout, ood, long"
+            "suite `valid`: unknown suite; valid suites: train, train-wide, train-mnist, heldout, ood, long"
         );
         let head = "description = \"d\"\npartition = 0\n[[entry]]\n";
         assert_eq!(

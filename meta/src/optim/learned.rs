@@ -138,6 +138,12 @@ learned_kinds! {
         optimizer: RelLopt::new(Variant::Snr),
         tensors: rel_lopt::SNR_TENSORS, features: rel_lopt::SNR_FEATURE_DEFINITION,
         horizon: true;
+    /// snr-lopt with a learned power of the run length T on its learning rate, `horizon-lopt`.
+    HorizonLopt = "horizon-lopt", dim: rel_lopt::HORIZON_THETA_DIM,
+        init: |seed| RelLopt::init_theta(seed, Variant::Horizon),
+        optimizer: RelLopt::new(Variant::Horizon),
+        tensors: rel_lopt::HORIZON_TENSORS, features: rel_lopt::HORIZON_FEATURE_DEFINITION,
+        horizon: true;
 }
 
 impl LearnedKind {

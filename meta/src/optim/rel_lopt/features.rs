@@ -1,7 +1,9 @@
 //! rel-lopt's inputs (docs/optimizers.md): the global schedule features of a step and the
 //! per-parameter features of a tile.
 
-use super::theta::{FEATURES, MOMENTUM_DECAYS, Net, RMS_DECAY, SCHEDULE_FEATURES, SNR_FEATURES};
+use super::theta::{
+    FEATURES, MOMENTUM_DECAYS, Net, REFERENCE_HORIZON, RMS_DECAY, SCHEDULE_FEATURES, SNR_FEATURES,
+};
 use std::ops::Range;
 
 /// Added to sqrt(v) before dividing by it; tiny, so the features stay scale-free.
@@ -46,9 +48,13 @@ pub fn schedule_features(progress: f32, scalars: &[f32]) -> [f32; SCHEDULE_FEATU
     ]
 }
 
-/// The learning rate exp(log_lr + skip . z + vs . relu(Ws^T z + bs)) of schedule features z.
-pub(super) fn learning_rate(net: &Net, z: &[f32; SCHEDULE_FEATURES]) -> f32 {
+/// The learning rate exp(log_lr + skip . z + vs . relu(Ws^T z + bs)) of schedule features z,
+/// times (T / REFERENCE_HORIZON)^h for horizon-lopt's exponent h and a run of `horizon` steps.
+pub(super) fn learning_rate(net: &Net, z: &[f32; SCHEDULE_FEATURES], horizon: u64) -> f32 {
     let mut log_lr = net.log_lr;
+    if net.horizon_exponent != 0.0 {
+        log_lr += net.horizon_exponent * (horizon.max(1) as f32 / REFERENCE_HORIZON).ln();
+    }
     log_lr += net.skip.iter().zip(z).map(|(a, z)| a * z).sum::<f32>();
     for (k, (&b, &v)) in net.bs.iter().zip(net.vs).enumerate() {
         let h = b + net.ws.iter().zip(z).map(|(row, z)| row[k] * z).sum::<f32>();

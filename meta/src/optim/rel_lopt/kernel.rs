@@ -195,14 +195,13 @@ fn step_tensor<const L: usize, const FMA: bool>(
         let inv_rms = if *ms > 0.0 { (1.0 / ms.sqrt()) as f32 } else { 0.0 };
         row.iter_mut().for_each(|w| *w *= inv_rms);
     }
-    let coef = match rule.variant {
-        Variant::Snr => {
-            let ms = &stats.mean_squares;
-            let s = snr_features([ms[2], ms[3]], ms[5], rule.t);
-            let log_gain: f32 = rule.net.gain.iter().zip(s).map(|(c, s)| c * s).sum();
-            rule.lr * scale * log_gain.exp()
-        }
-        Variant::Relative | Variant::Nominal => rule.lr * scale,
+    let coef = if rule.variant.snr_gain() {
+        let ms = &stats.mean_squares;
+        let s = snr_features([ms[2], ms[3]], ms[5], rule.t);
+        let log_gain: f32 = rule.net.gain.iter().zip(s).map(|(c, s)| c * s).sum();
+        rule.lr * scale * log_gain.exp()
+    } else {
+        rule.lr * scale
     };
     let learned = stats.nominal_rms;
     let mut start = 0;

@@ -17,7 +17,9 @@
 //! step (the RMS of all parameters for a tensor that starts at zero), fixed for the run, so a
 //! growing tensor cannot feed its own step size. snr-lopt multiplies nominal-lopt's step on
 //! each tensor by exp(gain . s_T), s_T the log ratios of the tensor's momenta to its gradient
-//! RMS: a learned power of the gradient's signal-to-noise ratio.
+//! RMS: a learned power of the gradient's signal-to-noise ratio. horizon-lopt multiplies
+//! snr-lopt's learning rate by (T / 1000)^h: a learned power of the run length, which a schedule
+//! over t/T alone cannot express.
 //!
 //! The `OptState` slots are the three momenta and v; its scalars the loss averages, then S of
 //! each tensor.
@@ -29,9 +31,11 @@ mod theta;
 pub use features::{LOSS_DECAYS, LOSS_SCALARS, schedule_features, track_loss};
 pub use kernel::{EXP_SCALE, PARAM_FLOOR};
 pub use theta::{
-    B1, B2, B3, BS, FEATURE_DEFINITION, FEATURES, GAIN, HIDDEN, LOG_LR, MOMENTUM_DECAYS, OUTPUTS,
-    RMS_DECAY, SCHEDULE_FEATURES, SCHEDULE_HIDDEN, SKIP, SNR_FEATURE_DEFINITION, SNR_FEATURES,
-    SNR_TENSORS, SNR_THETA_DIM, TENSORS, THETA_DIM, VS, W1, W2, W3, WS,
+    B1, B2, B3, BS, FEATURE_DEFINITION, FEATURES, GAIN, HIDDEN, HORIZON_EXPONENT,
+    HORIZON_FEATURE_DEFINITION, HORIZON_TENSORS, HORIZON_THETA_DIM, LOG_LR, MOMENTUM_DECAYS,
+    OUTPUTS, REFERENCE_HORIZON, RMS_DECAY, SCHEDULE_FEATURES, SCHEDULE_HIDDEN, SKIP,
+    SNR_FEATURE_DEFINITION, SNR_FEATURES, SNR_TENSORS, SNR_THETA_DIM, TENSORS, THETA_DIM, VS, W1,
+    W2, W3, WS,
 };
 
 use super::{LearnedOptimizer, OptState, Tensors};
@@ -61,20 +65,32 @@ pub enum Variant {
     Nominal,
     /// snr-lopt: nominal-lopt's step times exp(gain . s_T).
     Snr,
+    /// horizon-lopt: snr-lopt with its learning rate times (T / 1000)^h.
+    Horizon,
 }
 
 impl Variant {
     /// Every variant, in registry order.
-    pub const ALL: [Variant; 3] = [Variant::Relative, Variant::Nominal, Variant::Snr];
+    pub const ALL: [Variant; 4] =
+        [Variant::Relative, Variant::Nominal, Variant::Snr, Variant::Horizon];
 
     /// Whether the step carries Adam's direction as a nominal term.
     pub fn nominal(self) -> bool {
         self != Variant::Relative
     }
 
+    /// Whether the step carries snr-lopt's signal-to-noise gain.
+    pub fn snr_gain(self) -> bool {
+        matches!(self, Variant::Snr | Variant::Horizon)
+    }
+
     /// Dimension of the variant's theta.
     pub fn theta_dim(self) -> usize {
-        if self == Variant::Snr { SNR_THETA_DIM } else { THETA_DIM }
+        match self {
+            Variant::Relative | Variant::Nominal => THETA_DIM,
+            Variant::Snr => SNR_THETA_DIM,
+            Variant::Horizon => HORIZON_THETA_DIM,
+        }
     }
 }
 
@@ -104,7 +120,8 @@ impl RelLopt {
     /// hidden units 0 and 1 carry relu(x) and relu(-x) of the normalised m(0.9) / sqrt(v)
     /// through both layers into d with weights +1 and -1, so the direction starts as Adam's,
     /// normalised over the tensor; with it, the learned direction starts near zero. snr-lopt's
-    /// gain weights start at zero, so it starts as nominal-lopt.
+    /// gain weights start at zero, so it starts as nominal-lopt, and horizon-lopt's exponent
+    /// starts at zero, so it starts as snr-lopt.
     pub fn init_theta(seed: u64, variant: Variant) -> Vec<f32> {
         let mut rng = stream(seed, &[]);
         let mut normal = |std: f32| std * Distribution::<f32>::sample(&StandardNormal, &mut rng);
@@ -140,6 +157,7 @@ impl RelLopt {
         features::learning_rate(
             &Net::of(theta),
             &schedule_features(state.progress(), &state.scalars),
+            state.horizon,
         )
     }
 }
@@ -150,6 +168,7 @@ impl LearnedOptimizer for RelLopt {
             Variant::Relative => "rel-lopt",
             Variant::Nominal => "nominal-lopt",
             Variant::Snr => "snr-lopt",
+            Variant::Horizon => "horizon-lopt",
         }
         .to_string()
     }

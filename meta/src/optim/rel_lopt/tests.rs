@@ -29,6 +29,9 @@ fn reference_step(
     }
     let hidden = dense(theta, &z, WS, BS, SCHEDULE_HIDDEN, true);
     log_lr += hidden.iter().zip(&theta[VS..]).map(|(h, v)| v * h).sum::<f32>();
+    if variant == Variant::Horizon {
+        log_lr += theta[HORIZON_EXPONENT] * (state.horizon as f32 / 1000.0).ln();
+    }
     let lr = log_lr.exp();
     let decays = [MOMENTUM_DECAYS[0], MOMENTUM_DECAYS[1], MOMENTUM_DECAYS[2], RMS_DECAY];
     for (k, (slot, d)) in state.slots.iter_mut().zip(decays).enumerate() {
@@ -53,7 +56,7 @@ fn reference_step(
             .map(|j| (features.iter().map(|f| f[j] * f[j]).sum::<f32>() / r.len() as f32).sqrt())
             .collect();
         let mut scale = state.scalars[LOSS_SCALARS + k];
-        if variant == Variant::Snr {
+        if variant.snr_gain() {
             let mean = |f: &dyn Fn(usize) -> f32| {
                 r.clone().map(|i| f64::from(f(i))).sum::<f64>() / r.len() as f64
             };
@@ -98,15 +101,18 @@ fn busy_theta(variant: Variant) -> Vec<f32> {
     let mut theta = RelLopt::init_theta(4, variant);
     let noise = normal_vec(9, 0, theta.len(), 0.05);
     theta.iter_mut().zip(noise).for_each(|(t, n)| *t += n);
-    if variant == Variant::Snr {
-        theta[GAIN..].copy_from_slice(&[0.5, -0.3]);
+    if variant.snr_gain() {
+        theta[GAIN..SNR_THETA_DIM].copy_from_slice(&[0.5, -0.3]);
+    }
+    if variant == Variant::Horizon {
+        theta[HORIZON_EXPONENT] = -0.4;
     }
     theta
 }
 
 #[test]
-fn theta_has_240_values_and_snr_lopt_two_more() {
-    assert_eq!((THETA_DIM, SNR_THETA_DIM), (240, 242));
+fn theta_has_240_values_snr_lopt_two_more_and_horizon_lopt_one_more() {
+    assert_eq!((THETA_DIM, SNR_THETA_DIM, HORIZON_THETA_DIM), (240, 242, 243));
     for variant in Variant::ALL {
         assert_eq!(RelLopt::init_theta(0, variant).len(), variant.theta_dim());
         assert_eq!(RelLopt::new(variant).theta_dim(), variant.theta_dim());
@@ -117,6 +123,8 @@ fn theta_has_240_values_and_snr_lopt_two_more() {
         (&snr[..THETA_DIM], &snr[GAIN..]),
         (nominal.as_slice(), [0.0; SNR_FEATURES].as_slice())
     );
+    let horizon = RelLopt::init_theta(5, Variant::Horizon);
+    assert_eq!((&horizon[..SNR_THETA_DIM], horizon[HORIZON_EXPONENT]), (snr.as_slice(), 0.0));
 }
 
 #[test]
@@ -238,10 +246,10 @@ fn the_untrained_optimizers_descend_and_decay_with_the_run() {
 fn a_step_allocates_nothing_and_kernels_agree() {
     let layout = layout();
     let n = layout.len();
-    let theta = busy_theta(Variant::Snr);
+    let theta = busy_theta(Variant::Horizon);
     let mut results = Vec::new();
     for kernel in Simd::available() {
-        let lopt = RelLopt::with_kernel(Variant::Snr, kernel);
+        let lopt = RelLopt::with_kernel(Variant::Horizon, kernel);
         let mut state = lopt.init_state(&layout, 10);
         let mut params = normal_vec(3, 0, n, 1.0);
         let grad = normal_vec(3, 1, n, 1.0);
@@ -270,4 +278,18 @@ fn a_non_finite_loss_leaves_the_loss_averages_alone() {
     assert!((scalars[1] - (0.9 * 4.0 + 0.1 * 2.0)).abs() < 1e-6);
     let z = schedule_features(0.5, &scalars);
     assert!(z[3] < 0.0 && z[4] < 0.0 && (z[0] - 0.5).abs() < 1e-7);
+}
+
+#[test]
+fn the_horizon_exponent_scales_the_learning_rate_by_a_power_of_t() {
+    let layout = layout();
+    let lopt = RelLopt::new(Variant::Horizon);
+    let lr =
+        |theta: &[f32], horizon| RelLopt::learning_rate(theta, &lopt.init_state(&layout, horizon));
+    let mut theta = busy_theta(Variant::Horizon);
+    let snr = theta[..SNR_THETA_DIM].to_vec();
+    assert_eq!(lr(&theta, 1000), lr(&snr, 1000), "at T = 1000 any exponent leaves the rate alone");
+    theta[HORIZON_EXPONENT] = -0.5;
+    let ratio = lr(&theta, 4000) / lr(&snr, 4000);
+    assert!((ratio - 0.5).abs() < 1e-6, "(4000 / 1000)^-0.5 = 0.5, got {ratio}");
 }

@@ -57,6 +57,14 @@ pub const SNR_FEATURES: usize = 2;
 pub const GAIN: usize = THETA_DIM;
 /// Dimension of snr-lopt's theta: 242.
 pub const SNR_THETA_DIM: usize = GAIN + SNR_FEATURES;
+/// Offset of horizon-lopt's horizon exponent in theta, after the 242 values it shares with
+/// snr-lopt.
+pub const HORIZON_EXPONENT: usize = SNR_THETA_DIM;
+/// Dimension of horizon-lopt's theta: 243.
+pub const HORIZON_THETA_DIM: usize = HORIZON_EXPONENT + 1;
+/// The run length T at which horizon-lopt's learning rate equals snr-lopt's: it is multiplied by
+/// (T / REFERENCE_HORIZON)^h.
+pub const REFERENCE_HORIZON: f32 = 1000.0;
 
 /// The per-parameter network's layers in theta.
 pub(super) type PerParameter<'a> = Layers<'a, FEATURES, HIDDEN, OUTPUTS>;
@@ -68,6 +76,13 @@ pub const SNR_TENSORS: [ThetaTensor; 12] = {
     let [w1, b1, w2, b2, w3, b3, log_lr, skip, ws, bs, vs] = TENSORS;
     let gain = ThetaTensor { name: "gain", shape: &[SNR_FEATURES], offset: GAIN };
     [w1, b1, w2, b2, w3, b3, log_lr, skip, ws, bs, vs, gain]
+};
+
+/// horizon-lopt's theta as named tensors: snr-lopt's, then the horizon exponent.
+pub const HORIZON_TENSORS: [ThetaTensor; 13] = {
+    let [w1, b1, w2, b2, w3, b3, log_lr, skip, ws, bs, vs, gain] = SNR_TENSORS;
+    let horizon = ThetaTensor { name: "horizon", shape: &[1], offset: HORIZON_EXPONENT };
+    [w1, b1, w2, b2, w3, b3, log_lr, skip, ws, bs, vs, gain, horizon]
 };
 
 /// theta as named tensors, in order: the per-parameter network, then the schedule.
@@ -101,6 +116,10 @@ pub const SNR_FEATURE_DEFINITION: &str = "as nominal-lopt; each tensor's step is
     exp(gain . s_T) with s_T = (ln(RMS_T(m_hat_1)/RMS_T(sqrt(v_hat))), ln(RMS_T(m_hat_2)/\
     RMS_T(sqrt(v_hat)))), Adam-bias-corrected moments, each clamped to [-5, 1]";
 
+/// horizon-lopt's inputs: snr-lopt's, and the run length T that `horizon` is the power of.
+pub const HORIZON_FEATURE_DEFINITION: &str = "as snr-lopt; lr_t is multiplied by \
+    (T / 1000)^horizon, T the run's length in steps";
+
 /// theta seen as fixed-size arrays, so the kernel indexes without bounds checks: a view of the
 /// flat vector, which it does not copy.
 #[derive(Clone, Copy, Debug, PartialEq)]
@@ -114,18 +133,24 @@ pub(super) struct Net<'a> {
     pub vs: &'a [f32; SCHEDULE_HIDDEN],
     /// snr-lopt's gain weights (zero for a theta of `THETA_DIM` values).
     pub gain: [f32; SNR_FEATURES],
+    /// horizon-lopt's exponent h of (T / REFERENCE_HORIZON) (zero for shorter thetas).
+    pub horizon_exponent: f32,
 }
 
 impl<'a> Net<'a> {
-    /// The weights of a theta of dimension `THETA_DIM` or `SNR_THETA_DIM`.
+    /// The weights of a theta of dimension `THETA_DIM`, `SNR_THETA_DIM` or `HORIZON_THETA_DIM`.
     ///
     /// # Panics
     /// If `theta` has another number of values.
     pub fn of(theta: &'a [f32]) -> Self {
-        let gain = match theta.len() {
-            THETA_DIM => [0.0; SNR_FEATURES],
-            SNR_THETA_DIM => *array(&theta[GAIN..]),
-            n => panic!("rel-lopt theta must have {THETA_DIM} or {SNR_THETA_DIM} values, not {n}"),
+        let (gain, horizon_exponent) = match theta.len() {
+            THETA_DIM => ([0.0; SNR_FEATURES], 0.0),
+            SNR_THETA_DIM => (*array(&theta[GAIN..SNR_THETA_DIM]), 0.0),
+            HORIZON_THETA_DIM => (*array(&theta[GAIN..SNR_THETA_DIM]), theta[HORIZON_EXPONENT]),
+            n => panic!(
+                "rel-lopt theta must have {THETA_DIM}, {SNR_THETA_DIM} or {HORIZON_THETA_DIM} \
+                 values, not {n}"
+            ),
         };
         Self {
             layers: PerParameter::of(theta),
@@ -135,6 +160,7 @@ impl<'a> Net<'a> {
             bs: array(&theta[BS..VS]),
             vs: array(&theta[VS..GAIN]),
             gain,
+            horizon_exponent,
         }
     }
 }

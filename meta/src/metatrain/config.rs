@@ -300,6 +300,7 @@ mod tests {
             ("full", include_str!("../../configs/full.toml")),
             ("pretrained", include_str!("../../configs/pretrained.toml")),
             ("nominal-lopt", include_str!("../../configs/nominal-lopt.toml")),
+            ("train-mnist", include_str!("../../configs/train-mnist.toml")),
         ] {
             MetaTrainConfig::parse(text, Path::new(name)).unwrap();
         }

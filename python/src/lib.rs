@@ -74,8 +74,8 @@ fn horizon_text(horizon: Option<u64>) -> String {
 /// optimizer normalises tensor by tensor); `path` an optimizer file or a meta-training run
 /// directory, or None for the shipped optimizer built into pesto; `horizon` the number of
 /// steps T of the run, required by the kinds whose schedule reads t / T (rel-lopt,
-/// nominal-lopt, snr-lopt, the shipped kind, and horizon-lopt), ignored by the others. Steps past T keep the
-/// schedule's value at T.
+/// nominal-lopt, snr-lopt, the shipped kind, and horizon-lopt), ignored by the others. Steps
+/// past T keep the schedule's value at T.
 #[pyclass(module = "pesto", name = "Optimizer")]
 struct Optimizer {
     saved: SavedOptimizer,

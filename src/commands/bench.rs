@@ -89,7 +89,7 @@ pub fn run(args: BenchArgs) -> anyhow::Result<()> {
         println!("{}", serde_json::to_string(&report)?);
     } else {
         let (n, k) = (report.particles, report.truncation);
-        println!("workload {name} with {kind}, {} threads", report.threads);
+        println!("workload {name} with {kind}, {}", super::thread_count(report.threads));
         let load = load.map_or("not reported".to_string(), |l| format!("{l:.2}"));
         println!(
             "  machine             {}, kernel {}, load average {load} (1 min, at start)",

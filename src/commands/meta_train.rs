@@ -215,13 +215,13 @@ fn summary(config: &MetaTrainConfig, start: u64, until: u64) -> String {
         |suite| format!("suite {suite}"),
     );
     format!(
-        "{} with {} on {tasks}: {} particles, K = {}, sigma = {}; outer steps {start} -> {until}; {} threads",
+        "{} with {} on {tasks}: {} particles, K = {}, sigma = {}; outer steps {start} -> {until}; {}",
         config.optimizer.kind,
         e.kind,
         e.particles,
         e.truncation,
         e.sigma,
-        rayon::current_num_threads()
+        super::thread_count(rayon::current_num_threads())
     )
 }
 

@@ -106,6 +106,11 @@ pub fn set_threads(threads: Option<usize>) -> anyhow::Result<()> {
     Ok(())
 }
 
+/// "1 thread" or "N threads": how many worker threads a command runs on, for its summary line.
+pub fn thread_count(n: usize) -> String {
+    if n == 1 { "1 thread".to_string() } else { format!("{n} threads") }
+}
+
 /// A clap value parser of whole numbers from `min` to `max` that takes a negative number as a
 /// number (with `allow_negative_numbers`), so that its error names the valid range.
 pub fn whole(min: u64, max: u64) -> impl Fn(&str) -> Result<u64, String> + Clone + Send + Sync {
@@ -168,4 +173,13 @@ pub fn exit_code(err: &anyhow::Error) -> u8 {
                 .is_some_and(|e| e.is_user_input())
     };
     if err.chain().any(user_input) { 2 } else { 1 }
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn thread_count_is_singular_for_one() {
+        assert_eq!(super::thread_count(1), "1 thread");
+        assert_eq!(super::thread_count(2), "2 threads");
+    }
 }

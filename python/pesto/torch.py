@@ -23,7 +23,8 @@ class LearnedOptimizer(torch.optim.Optimizer):
         path: an optimizer file or a meta-training run directory; None for the shipped
             optimizer built into pesto.
         horizon: the number of steps T of the run, required by the kinds whose schedule reads
-            t / T (rel-lopt, nominal-lopt, snr-lopt, the shipped kind, and horizon-lopt).
+            t / T (rel-lopt, nominal-lopt, snr-lopt, the shipped kind, horizon-lopt and
+            trend-lopt).
 
     Every parameter must be a contiguous float32 tensor on the CPU (ValueError otherwise), and
     every parameter must have a gradient at each step: the optimizer normalises tensor by
@@ -69,7 +70,7 @@ class LearnedOptimizer(torch.optim.Optimizer):
 
         ``closure`` re-evaluates the model and returns the loss (called with gradients on);
         without it, pass the minibatch loss as ``loss`` (a float or a tensor) so the kinds with
-        loss features (rel-lopt, nominal-lopt, snr-lopt, horizon-lopt) see it.
+        loss features (rel-lopt, nominal-lopt, snr-lopt, horizon-lopt, trend-lopt) see it.
         """
         if closure is not None:
             with torch.enable_grad():

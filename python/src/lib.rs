@@ -74,7 +74,8 @@ fn horizon_text(horizon: Option<u64>) -> String {
 /// optimizer normalises tensor by tensor); `path` an optimizer file or a meta-training run
 /// directory, or None for the shipped optimizer built into pesto; `horizon` the number of
 /// steps T of the run, required by the kinds whose schedule reads t / T (rel-lopt,
-/// nominal-lopt, snr-lopt, the shipped kind, and horizon-lopt), ignored by the others. Steps
+/// nominal-lopt, snr-lopt, the shipped kind, horizon-lopt and trend-lopt), ignored by the
+/// others. Steps
 /// past T keep the schedule's value at T.
 #[pyclass(module = "pesto", name = "Optimizer")]
 struct Optimizer {
@@ -121,7 +122,8 @@ impl Optimizer {
     /// ValueError otherwise: the update could not reach a copy); it is updated where it lies,
     /// with the GIL released. Each grads[i] must be a float32 array of the same shape; one that
     /// is not C-contiguous is copied. `loss` feeds the loss features of rel-lopt,
-    /// nominal-lopt, snr-lopt and horizon-lopt; without it they stay as for a constant loss.
+    /// nominal-lopt, snr-lopt, horizon-lopt and trend-lopt; without it they stay as for a
+    /// constant loss (and trend-lopt's controller sees no trend).
     #[pyo3(signature = (params, grads, loss=None))]
     fn step(
         &mut self,

@@ -236,7 +236,7 @@ mod tests {
             "[outer.optimizer]",
             "# clip_norm = (not set)",
             "# task = (not set)",
-            "Valid: mlp-lopt, learned-adam, rel-lopt, nominal-lopt, snr-lopt, horizon-lopt.",
+            "Valid: mlp-lopt, learned-adam, rel-lopt, nominal-lopt, snr-lopt, horizon-lopt, trend-lopt.",
             "Valid: es, tes, pes, nres.",
             "# Start pairs at staggered inner steps.\nstagger = true",
         ] {

@@ -144,6 +144,13 @@ learned_kinds! {
         optimizer: RelLopt::new(Variant::Horizon),
         tensors: rel_lopt::HORIZON_TENSORS, features: rel_lopt::HORIZON_FEATURE_DEFINITION,
         horizon: true;
+    /// snr-lopt with a learned controller of its learning rate driven by the trend of the log
+    /// loss, `trend-lopt`.
+    TrendLopt = "trend-lopt", dim: rel_lopt::TREND_THETA_DIM,
+        init: |seed| RelLopt::init_theta(seed, Variant::Trend),
+        optimizer: RelLopt::new(Variant::Trend),
+        tensors: rel_lopt::TREND_TENSORS, features: rel_lopt::TREND_FEATURE_DEFINITION,
+        horizon: true;
 }
 
 impl LearnedKind {

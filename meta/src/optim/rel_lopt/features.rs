@@ -3,6 +3,7 @@
 
 use super::theta::{
     FEATURES, MOMENTUM_DECAYS, Net, REFERENCE_HORIZON, RMS_DECAY, SCHEDULE_FEATURES, SNR_FEATURES,
+    TREND_GAINS,
 };
 use std::ops::Range;
 
@@ -61,6 +62,53 @@ pub(super) fn learning_rate(net: &Net, z: &[f32; SCHEDULE_FEATURES], horizon: u6
         log_lr += v * h.max(0.0);
     }
     log_lr.min(MAX_LOG_LR).exp()
+}
+
+/// Decays of trend-lopt's fast and slow running averages of ln(loss).
+pub const TREND_DECAYS: [f32; 2] = [0.9, 0.99];
+/// How far one step of trend-lopt's controller moves its log multiplier per unit of drive.
+pub const TREND_RATE: f32 = 0.005;
+/// Bounds of trend-lopt's log learning-rate multiplier a.
+pub const TREND_RANGE: (f32, f32) = (-4.0, 2.0);
+/// Bound of the loss trend r on either side of zero.
+const TREND_CLAMP: f32 = 2.0;
+/// trend-lopt's per-run scalars, after the tensors' scales: a, then the fast and slow averages
+/// of ln(loss).
+pub const TREND_SCALARS: usize = 3;
+
+/// Advances trend-lopt's controller `[a, fast, slow]` (the last `TREND_SCALARS` of `scalars`) by
+/// this step's `loss`, which the averages ignore if it is not finite. On a run of `horizon`
+/// steps T, a moves by (1000 / T) TREND_RATE (k0 + k1 r + k2 max(r, 0)) for the gains `k` and
+/// the trend r = (T / 1000) (fast - slow), so a loss curve stretched over a longer run drives a
+/// along the same path in t / T.
+pub fn track_trend(
+    scalars: &mut [f32],
+    gains: &[f32; TREND_GAINS],
+    step: u64,
+    horizon: u64,
+    loss: f32,
+) {
+    let tail = scalars.len() - TREND_SCALARS;
+    let [a, fast, slow] = &mut scalars[tail..] else { unreachable!("a slice of 3") };
+    if loss.is_finite() {
+        let log_loss = loss.max(MIN_LOSS).ln();
+        if step == 0 {
+            (*fast, *slow) = (log_loss, log_loss);
+        }
+        *fast = TREND_DECAYS[0] * *fast + (1.0 - TREND_DECAYS[0]) * log_loss;
+        *slow = TREND_DECAYS[1] * *slow + (1.0 - TREND_DECAYS[1]) * log_loss;
+    }
+    let stretch = horizon.max(1) as f32 / REFERENCE_HORIZON;
+    let r = (stretch * (*fast - *slow)).clamp(-TREND_CLAMP, TREND_CLAMP);
+    let [k0, k1, k2] = *gains;
+    let drive = k0 + k1 * r + k2 * r.max(0.0);
+    *a = (*a + TREND_RATE / stretch * drive).clamp(TREND_RANGE.0, TREND_RANGE.1);
+}
+
+/// trend-lopt's learning-rate multiplier exp(a) of the next step, a read from the last
+/// `TREND_SCALARS` of `scalars`.
+pub fn trend_multiplier(scalars: &[f32]) -> f32 {
+    scalars[scalars.len() - TREND_SCALARS].exp()
 }
 
 /// Bounds of snr-lopt's per-tensor signal-to-noise features.

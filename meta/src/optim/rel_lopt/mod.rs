@@ -19,23 +19,28 @@
 //! each tensor by exp(gain . s_T), s_T the log ratios of the tensor's momenta to its gradient
 //! RMS: a learned power of the gradient's signal-to-noise ratio. horizon-lopt multiplies
 //! snr-lopt's learning rate by (T / 1000)^h: a learned power of the run length, which a schedule
-//! over t/T alone cannot express.
+//! over t/T alone cannot express. trend-lopt multiplies snr-lopt's learning rate by exp(a_t), a
+//! log multiplier that a learned controller integrates over the run from the trend of the log
+//! loss, so that a run can raise or lower its own learning rate as it goes.
 //!
 //! The `OptState` slots are the three momenta and v; its scalars the loss averages, then S of
-//! each tensor.
+//! each tensor, then (trend-lopt) the controller's state.
 
 mod features;
 mod kernel;
 mod theta;
 
-pub use features::{LOSS_DECAYS, LOSS_SCALARS, schedule_features, track_loss};
+pub use features::{
+    LOSS_DECAYS, LOSS_SCALARS, TREND_DECAYS, TREND_RANGE, TREND_RATE, TREND_SCALARS,
+    schedule_features, track_loss, track_trend, trend_multiplier,
+};
 pub use kernel::{EXP_SCALE, PARAM_FLOOR};
 pub use theta::{
     B1, B2, B3, BS, FEATURE_DEFINITION, FEATURES, GAIN, HIDDEN, HORIZON_EXPONENT,
     HORIZON_FEATURE_DEFINITION, HORIZON_TENSORS, HORIZON_THETA_DIM, LOG_LR, MOMENTUM_DECAYS,
     OUTPUTS, REFERENCE_HORIZON, RMS_DECAY, SCHEDULE_FEATURES, SCHEDULE_HIDDEN, SKIP,
-    SNR_FEATURE_DEFINITION, SNR_FEATURES, SNR_TENSORS, SNR_THETA_DIM, TENSORS, THETA_DIM, VS, W1,
-    W2, W3, WS,
+    SNR_FEATURE_DEFINITION, SNR_FEATURES, SNR_TENSORS, SNR_THETA_DIM, TENSORS, THETA_DIM, TREND,
+    TREND_FEATURE_DEFINITION, TREND_GAINS, TREND_TENSORS, TREND_THETA_DIM, VS, W1, W2, W3, WS,
 };
 
 use super::{LearnedOptimizer, OptState, Tensors};
@@ -53,6 +58,10 @@ pub const INIT_LR: f32 = 0.05;
 const INIT_OUTPUT_STD: f32 = 1e-3;
 /// The feature the untrained rel-lopt passes through as its direction: m(0.9) / sqrt(v).
 const ADAM_FEATURE: usize = 6;
+/// trend-lopt's initial controller gains (k0, k1, k2): a drifts down by 0.1 TREND_RATE a step,
+/// rises while the log loss falls faster than 0.1 over the averages' lag, and falls fast while
+/// the loss rises.
+pub const TREND_INIT: [f32; TREND_GAINS] = [-0.1, -1.0, -10.0];
 /// Accumulator slots: three momenta and v.
 const SLOTS: usize = MOMENTUM_DECAYS.len() + 1;
 
@@ -67,12 +76,14 @@ pub enum Variant {
     Snr,
     /// horizon-lopt: snr-lopt with its learning rate times (T / 1000)^h.
     Horizon,
+    /// trend-lopt: snr-lopt with its learning rate times a controller's exp(a_t).
+    Trend,
 }
 
 impl Variant {
     /// Every variant, in registry order.
-    pub const ALL: [Variant; 4] =
-        [Variant::Relative, Variant::Nominal, Variant::Snr, Variant::Horizon];
+    pub const ALL: [Variant; 5] =
+        [Variant::Relative, Variant::Nominal, Variant::Snr, Variant::Horizon, Variant::Trend];
 
     /// Whether the step carries Adam's direction as a nominal term.
     pub fn nominal(self) -> bool {
@@ -81,7 +92,12 @@ impl Variant {
 
     /// Whether the step carries snr-lopt's signal-to-noise gain.
     pub fn snr_gain(self) -> bool {
-        matches!(self, Variant::Snr | Variant::Horizon)
+        matches!(self, Variant::Snr | Variant::Horizon | Variant::Trend)
+    }
+
+    /// Per-run scalars after the tensors' scales: the controller's state for trend-lopt.
+    fn extra_scalars(self) -> usize {
+        if self == Variant::Trend { TREND_SCALARS } else { 0 }
     }
 
     /// Dimension of the variant's theta.
@@ -90,6 +106,7 @@ impl Variant {
             Variant::Relative | Variant::Nominal => THETA_DIM,
             Variant::Snr => SNR_THETA_DIM,
             Variant::Horizon => HORIZON_THETA_DIM,
+            Variant::Trend => TREND_THETA_DIM,
         }
     }
 }
@@ -121,7 +138,8 @@ impl RelLopt {
     /// through both layers into d with weights +1 and -1, so the direction starts as Adam's,
     /// normalised over the tensor; with it, the learned direction starts near zero. snr-lopt's
     /// gain weights start at zero, so it starts as nominal-lopt, and horizon-lopt's exponent
-    /// starts at zero, so it starts as snr-lopt.
+    /// starts at zero, so it starts as snr-lopt. trend-lopt's controller gains start at
+    /// `TREND_INIT`.
     pub fn init_theta(seed: u64, variant: Variant) -> Vec<f32> {
         let mut rng = stream(seed, &[]);
         let mut normal = |std: f32| std * Distribution::<f32>::sample(&StandardNormal, &mut rng);
@@ -137,6 +155,9 @@ impl RelLopt {
         }
         theta[LOG_LR] = INIT_LR.ln();
         theta[SKIP + 1] = 1.0;
+        if variant == Variant::Trend {
+            theta[TREND..].copy_from_slice(&TREND_INIT);
+        }
         if !variant.nominal() {
             for (unit, sign) in [(0, 1.0), (1, -1.0)] {
                 for i in 0..FEATURES {
@@ -152,13 +173,12 @@ impl RelLopt {
     }
 
     /// The learning rate with meta-parameters `theta` of the next step of a run in `state`,
-    /// before the per-tensor scale.
+    /// before the per-tensor scale (and trend-lopt's controller multiplier included).
     pub fn learning_rate(theta: &[f32], state: &OptState) -> f32 {
-        features::learning_rate(
-            &Net::of(theta),
-            &schedule_features(state.progress(), &state.scalars),
-            state.horizon,
-        )
+        let net = Net::of(theta);
+        let z = schedule_features(state.progress(), &state.scalars);
+        let lr = features::learning_rate(&net, &z, state.horizon);
+        if net.trend.is_some() { lr * trend_multiplier(&state.scalars) } else { lr }
     }
 }
 
@@ -169,6 +189,7 @@ impl LearnedOptimizer for RelLopt {
             Variant::Nominal => "nominal-lopt",
             Variant::Snr => "snr-lopt",
             Variant::Horizon => "horizon-lopt",
+            Variant::Trend => "trend-lopt",
         }
         .to_string()
     }
@@ -183,7 +204,8 @@ impl LearnedOptimizer for RelLopt {
 
     fn init_state(&self, layout: &ParamLayout, horizon: u64) -> OptState {
         let mut state = OptState::zeros(SLOTS, layout.len(), horizon);
-        state.scalars = vec![0.0; LOSS_SCALARS + layout.tensors().len()];
+        state.scalars =
+            vec![0.0; LOSS_SCALARS + layout.tensors().len() + self.variant.extra_scalars()];
         state
     }
 
@@ -201,17 +223,21 @@ impl LearnedOptimizer for RelLopt {
         assert!(
             state.slots.len() == SLOTS
                 && state.slots.iter().all(|s| s.len() == n)
-                && state.scalars.len() == LOSS_SCALARS + layout.tensors().len(),
+                && state.scalars.len()
+                    == LOSS_SCALARS + layout.tensors().len() + self.variant.extra_scalars(),
             "{} state does not match the layout",
             self.name(theta)
         );
         let (losses, scales) = state.scalars.split_at_mut(LOSS_SCALARS);
         track_loss(losses, state.step, loss);
         if state.step == 0 {
-            kernel::initial_scales(layout, &tensors, scales);
+            kernel::initial_scales(layout, &tensors, &mut scales[..layout.tensors().len()]);
         }
         let lr = Self::learning_rate(theta, state);
-        let scales = &state.scalars[LOSS_SCALARS..];
+        if let Some(gains) = &net.trend {
+            track_trend(&mut state.scalars, gains, state.step, state.horizon, loss);
+        }
+        let scales = &state.scalars[LOSS_SCALARS..LOSS_SCALARS + layout.tensors().len()];
         let rule = StepRule { net: &net, scales, lr, t: state.step, variant: self.variant };
         let [m0, m1, m2, v] = state.slots.as_mut_slice() else { unreachable!("checked above") };
         let acc = Accumulators {

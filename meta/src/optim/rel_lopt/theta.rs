@@ -62,6 +62,13 @@ pub const SNR_THETA_DIM: usize = GAIN + SNR_FEATURES;
 pub const HORIZON_EXPONENT: usize = SNR_THETA_DIM;
 /// Dimension of horizon-lopt's theta: 243.
 pub const HORIZON_THETA_DIM: usize = HORIZON_EXPONENT + 1;
+/// Number of trend-lopt's controller gains (k0, k1, k2) of the loss trend r.
+pub const TREND_GAINS: usize = 3;
+/// Offset of trend-lopt's controller gains in theta, after the 242 values it shares with
+/// snr-lopt.
+pub const TREND: usize = SNR_THETA_DIM;
+/// Dimension of trend-lopt's theta: 245.
+pub const TREND_THETA_DIM: usize = TREND + TREND_GAINS;
 /// The run length T at which horizon-lopt's learning rate equals snr-lopt's: it is multiplied by
 /// (T / REFERENCE_HORIZON)^h.
 pub const REFERENCE_HORIZON: f32 = 1000.0;
@@ -83,6 +90,13 @@ pub const HORIZON_TENSORS: [ThetaTensor; 13] = {
     let [w1, b1, w2, b2, w3, b3, log_lr, skip, ws, bs, vs, gain] = SNR_TENSORS;
     let horizon = ThetaTensor { name: "horizon", shape: &[1], offset: HORIZON_EXPONENT };
     [w1, b1, w2, b2, w3, b3, log_lr, skip, ws, bs, vs, gain, horizon]
+};
+
+/// trend-lopt's theta as named tensors: snr-lopt's, then the controller gains.
+pub const TREND_TENSORS: [ThetaTensor; 13] = {
+    let [w1, b1, w2, b2, w3, b3, log_lr, skip, ws, bs, vs, gain] = SNR_TENSORS;
+    let trend = ThetaTensor { name: "trend", shape: &[TREND_GAINS], offset: TREND };
+    [w1, b1, w2, b2, w3, b3, log_lr, skip, ws, bs, vs, gain, trend]
 };
 
 /// theta as named tensors, in order: the per-parameter network, then the schedule.
@@ -120,6 +134,13 @@ pub const SNR_FEATURE_DEFINITION: &str = "as nominal-lopt; each tensor's step is
 pub const HORIZON_FEATURE_DEFINITION: &str = "as snr-lopt; lr_t is multiplied by \
     (T / 1000)^horizon, T the run's length in steps";
 
+/// trend-lopt's inputs: snr-lopt's, and the trend of the log loss that drives its controller.
+pub const TREND_FEATURE_DEFINITION: &str = "as snr-lopt; lr_t is multiplied by exp(a_t), a_0 = 0, \
+    a_{t+1} = clamp(a_t + (1000 / T) 0.005 (k0 + k1 r_t + k2 max(r_t, 0)), -4, 2) with \
+    (k0, k1, k2) = trend and r_t = clamp((T / 1000) (mean_0.9(ln L) - mean_0.99(ln L)), -2, 2), \
+    the difference of the fast and slow running averages of the log loss (both started at \
+    ln L_0) per 1000 steps of a run of T";
+
 /// theta seen as fixed-size arrays, so the kernel indexes without bounds checks: a view of the
 /// flat vector, which it does not copy.
 #[derive(Clone, Copy, Debug, PartialEq)]
@@ -133,23 +154,28 @@ pub(super) struct Net<'a> {
     pub vs: &'a [f32; SCHEDULE_HIDDEN],
     /// snr-lopt's gain weights (zero for a theta of `THETA_DIM` values).
     pub gain: [f32; SNR_FEATURES],
-    /// horizon-lopt's exponent h of (T / REFERENCE_HORIZON) (zero for shorter thetas).
+    /// horizon-lopt's exponent h of (T / REFERENCE_HORIZON) (zero for other thetas).
     pub horizon_exponent: f32,
+    /// trend-lopt's controller gains (none for other thetas).
+    pub trend: Option<[f32; TREND_GAINS]>,
 }
 
 impl<'a> Net<'a> {
-    /// The weights of a theta of dimension `THETA_DIM`, `SNR_THETA_DIM` or `HORIZON_THETA_DIM`.
+    /// The weights of a theta of dimension `THETA_DIM`, `SNR_THETA_DIM`, `HORIZON_THETA_DIM` or
+    /// `TREND_THETA_DIM`.
     ///
     /// # Panics
     /// If `theta` has another number of values.
     pub fn of(theta: &'a [f32]) -> Self {
-        let (gain, horizon_exponent) = match theta.len() {
-            THETA_DIM => ([0.0; SNR_FEATURES], 0.0),
-            SNR_THETA_DIM => (*array(&theta[GAIN..SNR_THETA_DIM]), 0.0),
-            HORIZON_THETA_DIM => (*array(&theta[GAIN..SNR_THETA_DIM]), theta[HORIZON_EXPONENT]),
+        let gain = || *array(&theta[GAIN..SNR_THETA_DIM]);
+        let (gain, horizon_exponent, trend) = match theta.len() {
+            THETA_DIM => ([0.0; SNR_FEATURES], 0.0, None),
+            SNR_THETA_DIM => (gain(), 0.0, None),
+            HORIZON_THETA_DIM => (gain(), theta[HORIZON_EXPONENT], None),
+            TREND_THETA_DIM => (gain(), 0.0, Some(*array(&theta[TREND..TREND_THETA_DIM]))),
             n => panic!(
-                "rel-lopt theta must have {THETA_DIM}, {SNR_THETA_DIM} or {HORIZON_THETA_DIM} \
-                 values, not {n}"
+                "rel-lopt theta must have {THETA_DIM}, {SNR_THETA_DIM}, {HORIZON_THETA_DIM} or \
+                 {TREND_THETA_DIM} values, not {n}"
             ),
         };
         Self {
@@ -161,6 +187,7 @@ impl<'a> Net<'a> {
             vs: array(&theta[VS..GAIN]),
             gain,
             horizon_exponent,
+            trend,
         }
     }
 }

@@ -301,6 +301,7 @@ mod tests {
             ("pretrained", include_str!("../../configs/pretrained.toml")),
             ("nominal-lopt", include_str!("../../configs/nominal-lopt.toml")),
             ("train-mnist", include_str!("../../configs/train-mnist.toml")),
+            ("trend-lopt", include_str!("../../configs/trend-lopt.toml")),
         ] {
             MetaTrainConfig::parse(text, Path::new(name)).unwrap();
         }

@@ -77,17 +77,9 @@ const TREND_CLAMP: f32 = 2.0;
 pub const TREND_SCALARS: usize = 3;
 
 /// Advances trend-lopt's controller `[a, fast, slow]` (the last `TREND_SCALARS` of `scalars`) by
-/// this step's `loss`, which the averages ignore if it is not finite. On a run of `horizon`
-/// steps T, a moves by (1000 / T) TREND_RATE (k0 + k1 r + k2 max(r, 0)) for the gains `k` and
-/// the trend r = (T / 1000) (fast - slow), so a loss curve stretched over a longer run drives a
-/// along the same path in t / T.
-pub fn track_trend(
-    scalars: &mut [f32],
-    gains: &[f32; TREND_GAINS],
-    step: u64,
-    horizon: u64,
-    loss: f32,
-) {
+/// this step's `loss`, which the averages ignore if it is not finite: a moves by
+/// TREND_RATE (k0 + k1 r + k2 max(r, 0)) for the gains `k` and the trend r = fast - slow.
+pub fn track_trend(scalars: &mut [f32], gains: &[f32; TREND_GAINS], step: u64, loss: f32) {
     let tail = scalars.len() - TREND_SCALARS;
     let [a, fast, slow] = &mut scalars[tail..] else { unreachable!("a slice of 3") };
     if loss.is_finite() {
@@ -98,11 +90,9 @@ pub fn track_trend(
         *fast = TREND_DECAYS[0] * *fast + (1.0 - TREND_DECAYS[0]) * log_loss;
         *slow = TREND_DECAYS[1] * *slow + (1.0 - TREND_DECAYS[1]) * log_loss;
     }
-    let stretch = horizon.max(1) as f32 / REFERENCE_HORIZON;
-    let r = (stretch * (*fast - *slow)).clamp(-TREND_CLAMP, TREND_CLAMP);
+    let r = (*fast - *slow).clamp(-TREND_CLAMP, TREND_CLAMP);
     let [k0, k1, k2] = *gains;
-    let drive = k0 + k1 * r + k2 * r.max(0.0);
-    *a = (*a + TREND_RATE / stretch * drive).clamp(TREND_RANGE.0, TREND_RANGE.1);
+    *a = (*a + TREND_RATE * (k0 + k1 * r + k2 * r.max(0.0))).clamp(TREND_RANGE.0, TREND_RANGE.1);
 }
 
 /// trend-lopt's learning-rate multiplier exp(a) of the next step, a read from the last

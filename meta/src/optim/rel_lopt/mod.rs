@@ -235,7 +235,7 @@ impl LearnedOptimizer for RelLopt {
         }
         let lr = Self::learning_rate(theta, state);
         if let Some(gains) = &net.trend {
-            track_trend(&mut state.scalars, gains, state.step, state.horizon, loss);
+            track_trend(&mut state.scalars, gains, state.step, loss);
         }
         let scales = &state.scalars[LOSS_SCALARS..LOSS_SCALARS + layout.tensors().len()];
         let rule = StepRule { net: &net, scales, lr, t: state.step, variant: self.variant };

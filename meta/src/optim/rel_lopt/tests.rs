@@ -42,11 +42,10 @@ fn reference_step(
         }
         state.scalars[c + 1] = 0.9 * state.scalars[c + 1] + 0.1 * log_loss;
         state.scalars[c + 2] = 0.99 * state.scalars[c + 2] + 0.01 * log_loss;
-        let stretch = state.horizon as f32 / 1000.0;
-        let r = (stretch * (state.scalars[c + 1] - state.scalars[c + 2])).clamp(-2.0, 2.0);
+        let r = (state.scalars[c + 1] - state.scalars[c + 2]).clamp(-2.0, 2.0);
         let k = &theta[TREND..];
         let drive = k[0] + k[1] * r + k[2] * r.max(0.0);
-        state.scalars[c] = (state.scalars[c] + 0.005 / stretch * drive).clamp(-4.0, 2.0);
+        state.scalars[c] = (state.scalars[c] + 0.005 * drive).clamp(-4.0, 2.0);
     }
     let decays = [MOMENTUM_DECAYS[0], MOMENTUM_DECAYS[1], MOMENTUM_DECAYS[2], RMS_DECAY];
     for (k, (slot, d)) in state.slots.iter_mut().zip(decays).enumerate() {
@@ -319,51 +318,42 @@ fn the_horizon_exponent_scales_the_learning_rate_by_a_power_of_t() {
     assert!((ratio - 0.5).abs() < 1e-6, "(4000 / 1000)^-0.5 = 0.5, got {ratio}");
 }
 
-/// The controller's state after `losses`, one step each of a run of `horizon` steps, with gains
-/// `k`: [a, fast, slow].
-fn controller_after(
-    k: [f32; TREND_GAINS],
-    horizon: u64,
-    losses: impl IntoIterator<Item = f32>,
-) -> [f32; 3] {
+/// The controller's state after `losses`, one step each, with gains `k`: [a, fast, slow].
+fn controller_after(k: [f32; TREND_GAINS], losses: impl IntoIterator<Item = f32>) -> [f32; 3] {
     let mut scalars = [0.0; TREND_SCALARS];
     for (step, loss) in losses.into_iter().enumerate() {
-        track_trend(&mut scalars, &k, step as u64, horizon, loss);
+        track_trend(&mut scalars, &k, step as u64, loss);
     }
     scalars
 }
 
 #[test]
 fn the_controller_drifts_by_k0_on_a_flat_loss_and_follows_the_trend_otherwise() {
-    let flat = controller_after([-0.1, -1.0, -10.0], 1000, [3.0; 100]);
+    let flat = controller_after([-0.1, -1.0, -10.0], [3.0; 100]);
     assert!((flat[0] + 100.0 * TREND_RATE * 0.1).abs() < 1e-6, "{flat:?}");
     assert!(flat[1..].iter().all(|m| (m - 3f32.ln()).abs() < 1e-6), "{flat:?}");
     // A loss falling by 1% a step: the averages lag by about 9 and 99 steps, so r -> -0.9.
-    let falling = controller_after([-0.1, -1.0, -10.0], 1000, (0..1000).map(|t| 0.99f32.powi(t)));
+    let falling = controller_after([-0.1, -1.0, -10.0], (0..1000).map(|t| 0.99f32.powi(t)));
     assert!(falling[1] - falling[2] < -0.85 && falling[1] - falling[2] > -0.95, "{falling:?}");
     assert_eq!(falling[0], TREND_RANGE.1, "a steady fall drives a to its upper bound");
-    let rising = controller_after([0.0, -1.0, -10.0], 1000, (0..1000).map(|t| 1.01f32.powi(t)));
+    let rising = controller_after([0.0, -1.0, -10.0], (0..1000).map(|t| 1.01f32.powi(t)));
     assert_eq!(rising[0], TREND_RANGE.0, "a steady rise drives a to its lower bound");
-    let mut a = controller_after([0.0, -1.0, 0.0], 1000, (0..50).map(|t| 0.99f32.powi(t)));
+    let mut a = controller_after([0.0, -1.0, 0.0], (0..50).map(|t| 0.99f32.powi(t)));
     let before = a;
-    track_trend(&mut a, &[0.0, -1.0, 0.0], 50, 1000, f32::NAN);
+    track_trend(&mut a, &[0.0, -1.0, 0.0], 50, f32::NAN);
     assert_eq!(a[1..], before[1..], "a loss that is not finite leaves the averages alone");
 }
 
 #[test]
-fn a_loss_curve_stretched_over_a_longer_run_drives_the_controller_alike() {
-    // ln L falls by 5 over the run, whatever its length: a slope s = -5 / T a step, so the
-    // settled averages differ by 90 s and r = (T / 1000) 90 s = -0.45, giving a drive of
-    // k0 + 0.45 = 0.15 for 1000 TREND_RATE-sized steps of a: 0.75. The averages start at ln L_0
-    // and fall short of their settled gap by s (9 0.9^t - 99 0.99^t), 9810 s over the run, which
-    // costs a 0.005 (1000 / T) (T / 1000) 9810 (5 / T) = 245.25 / T. Measured per step instead,
-    // the longer run's trend would be half as steep and its a would end near -3.75.
-    for horizon in [2000u64, 4000] {
-        let losses = (0..horizon).map(|t| (-5.0 * t as f32 / horizon as f32).exp());
-        let a = controller_after([-0.3, -1.0, -10.0], horizon, losses)[0];
-        let expected = 0.75 - 245.25 / horizon as f32;
-        assert!((a - expected).abs() < 2e-3, "T = {horizon}: {a} vs {expected}");
-    }
+fn the_controller_settles_where_the_trend_balances_k0() {
+    // ln L falls by 0.002 a step: the settled averages differ by 90 x 0.002 = 0.18, so the
+    // drive is k0 + 0.18 = 0.03, and a grows by 0.005 x 0.03 a step once the averages have
+    // settled. They start at ln L_0 and fall short of their settled gap by
+    // 0.002 (99 x 0.99^t - 9 x 0.9^t), 0.002 x 9810 over the run, which costs a
+    // 0.005 x 0.002 x 9810 = 0.0981.
+    let a = controller_after([-0.15, -1.0, -10.0], (0..2000).map(|t| (-0.002 * t as f32).exp()))[0];
+    let expected = 2000.0 * 0.005 * 0.03 - 0.0981;
+    assert!((a - expected).abs() < 2e-3, "{a} vs {expected}");
 }
 
 #[test]

@@ -136,10 +136,9 @@ pub const HORIZON_FEATURE_DEFINITION: &str = "as snr-lopt; lr_t is multiplied by
 
 /// trend-lopt's inputs: snr-lopt's, and the trend of the log loss that drives its controller.
 pub const TREND_FEATURE_DEFINITION: &str = "as snr-lopt; lr_t is multiplied by exp(a_t), a_0 = 0, \
-    a_{t+1} = clamp(a_t + (1000 / T) 0.005 (k0 + k1 r_t + k2 max(r_t, 0)), -4, 2) with \
-    (k0, k1, k2) = trend and r_t = clamp((T / 1000) (mean_0.9(ln L) - mean_0.99(ln L)), -2, 2), \
-    the difference of the fast and slow running averages of the log loss (both started at \
-    ln L_0) per 1000 steps of a run of T";
+    a_{t+1} = clamp(a_t + 0.005 (k0 + k1 r_t + k2 max(r_t, 0)), -4, 2) with (k0, k1, k2) = trend \
+    and r_t = clamp(mean_0.9(ln L) - mean_0.99(ln L), -2, 2), the difference of the fast and slow \
+    running averages of the log loss, both started at ln L_0";
 
 /// theta seen as fixed-size arrays, so the kernel indexes without bounds checks: a view of the
 /// flat vector, which it does not copy.

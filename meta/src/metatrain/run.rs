@@ -618,6 +618,7 @@ mod tests {
             ("learned-adam", TINY_TASK),
             ("nominal-lopt", SAMPLED_TASKS),
             ("rel-lopt", SAMPLED_TASKS),
+            ("trend-lopt", SAMPLED_TASKS),
         ];
         for (kind, tasks) in runs {
             let never = AtomicBool::new(false);

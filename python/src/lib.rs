@@ -75,8 +75,7 @@ fn horizon_text(horizon: Option<u64>) -> String {
 /// directory, or None for the shipped optimizer built into pesto; `horizon` the number of
 /// steps T of the run, required by the kinds whose schedule reads t / T (rel-lopt,
 /// nominal-lopt, snr-lopt, the shipped kind, horizon-lopt and trend-lopt), ignored by the
-/// others. Steps
-/// past T keep the schedule's value at T.
+/// others. Steps past T keep the schedule's value at T.
 #[pyclass(module = "pesto", name = "Optimizer")]
 struct Optimizer {
     saved: SavedOptimizer,

@@ -11,7 +11,7 @@ use std::ops::Range;
 pub const EPS: f32 = 1e-12;
 /// Floor of t/T's distance to the end (and start) inside the logarithmic schedule features.
 pub const SCHEDULE_FLOOR: f32 = 0.01;
-/// Decays of the fast and slow running averages of the loss.
+/// Decays of the fast and slow running averages of the loss (and of trend-lopt's of ln(loss)).
 pub const LOSS_DECAYS: [f32; 2] = [0.9, 0.99];
 /// Largest exponent of the learning rate, so a bad theta cannot overflow it.
 const MAX_LOG_LR: f32 = 10.0;
@@ -29,8 +29,13 @@ pub fn track_loss(scalars: &mut [f32], step: u64, loss: f32) {
         scalars.fill(loss);
         return;
     }
-    for (avg, decay) in scalars[1..].iter_mut().zip(LOSS_DECAYS) {
-        *avg = decay * *avg + (1.0 - decay) * loss;
+    advance_averages(&mut scalars[1..], loss);
+}
+
+/// Moves the fast and slow running averages `averages` (decays `LOSS_DECAYS`) towards `value`.
+fn advance_averages(averages: &mut [f32], value: f32) {
+    for (avg, decay) in averages.iter_mut().zip(LOSS_DECAYS) {
+        *avg = decay * *avg + (1.0 - decay) * value;
     }
 }
 
@@ -64,8 +69,6 @@ pub(super) fn learning_rate(net: &Net, z: &[f32; SCHEDULE_FEATURES], horizon: u6
     log_lr.min(MAX_LOG_LR).exp()
 }
 
-/// Decays of trend-lopt's fast and slow running averages of ln(loss).
-pub const TREND_DECAYS: [f32; 2] = [0.9, 0.99];
 /// How far one step of trend-lopt's controller moves its log multiplier per unit of drive.
 pub const TREND_RATE: f32 = 0.005;
 /// Bounds of trend-lopt's log learning-rate multiplier a.
@@ -81,16 +84,15 @@ pub const TREND_SCALARS: usize = 3;
 /// TREND_RATE (k0 + k1 r + k2 max(r, 0)) for the gains `k` and the trend r = fast - slow.
 pub fn track_trend(scalars: &mut [f32], gains: &[f32; TREND_GAINS], step: u64, loss: f32) {
     let tail = scalars.len() - TREND_SCALARS;
-    let [a, fast, slow] = &mut scalars[tail..] else { unreachable!("a slice of 3") };
+    let (a, averages) = scalars[tail..].split_first_mut().expect("TREND_SCALARS > 0");
     if loss.is_finite() {
         let log_loss = loss.max(MIN_LOSS).ln();
         if step == 0 {
-            (*fast, *slow) = (log_loss, log_loss);
+            averages.fill(log_loss);
         }
-        *fast = TREND_DECAYS[0] * *fast + (1.0 - TREND_DECAYS[0]) * log_loss;
-        *slow = TREND_DECAYS[1] * *slow + (1.0 - TREND_DECAYS[1]) * log_loss;
+        advance_averages(averages, log_loss);
     }
-    let r = (*fast - *slow).clamp(-TREND_CLAMP, TREND_CLAMP);
+    let r = (averages[0] - averages[1]).clamp(-TREND_CLAMP, TREND_CLAMP);
     let [k0, k1, k2] = *gains;
     *a = (*a + TREND_RATE * (k0 + k1 * r + k2 * r.max(0.0))).clamp(TREND_RANGE.0, TREND_RANGE.1);
 }

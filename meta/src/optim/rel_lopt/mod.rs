@@ -31,8 +31,8 @@ mod kernel;
 mod theta;
 
 pub use features::{
-    LOSS_DECAYS, LOSS_SCALARS, TREND_DECAYS, TREND_RANGE, TREND_RATE, TREND_SCALARS,
-    schedule_features, track_loss, track_trend, trend_multiplier,
+    LOSS_DECAYS, LOSS_SCALARS, TREND_RANGE, TREND_RATE, TREND_SCALARS, schedule_features,
+    track_loss, track_trend, trend_multiplier,
 };
 pub use kernel::{EXP_SCALE, PARAM_FLOOR};
 pub use theta::{
@@ -228,16 +228,17 @@ impl LearnedOptimizer for RelLopt {
             "{} state does not match the layout",
             self.name(theta)
         );
+        let tensor_count = layout.tensors().len();
         let (losses, scales) = state.scalars.split_at_mut(LOSS_SCALARS);
         track_loss(losses, state.step, loss);
         if state.step == 0 {
-            kernel::initial_scales(layout, &tensors, &mut scales[..layout.tensors().len()]);
+            kernel::initial_scales(layout, &tensors, &mut scales[..tensor_count]);
         }
         let lr = Self::learning_rate(theta, state);
         if let Some(gains) = &net.trend {
             track_trend(&mut state.scalars, gains, state.step, loss);
         }
-        let scales = &state.scalars[LOSS_SCALARS..LOSS_SCALARS + layout.tensors().len()];
+        let scales = &state.scalars[LOSS_SCALARS..LOSS_SCALARS + tensor_count];
         let rule = StepRule { net: &net, scales, lr, t: state.step, variant: self.variant };
         let [m0, m1, m2, v] = state.slots.as_mut_slice() else { unreachable!("checked above") };
         let acc = Accumulators {

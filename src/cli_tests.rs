@@ -764,3 +764,16 @@ fn export_writes_named_tensors_that_python_reads_back_bit_for_bit() {
     );
     std::fs::remove_dir_all(&dir).unwrap();
 }
+
+#[test]
+fn compare_names_an_evaluation_it_cannot_read_and_exits_2() {
+    let dir = scratch("compare");
+    let output = pesto().arg("compare").arg(dir.join("missing")).output().unwrap();
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert_eq!(output.status.code(), Some(2), "{stderr}");
+    let expected =
+        format!("error: reading {} (an output directory of", dir.join("missing").display());
+    assert!(stderr.starts_with(&expected), "{stderr}");
+    let usage = pesto().arg("compare").output().unwrap();
+    assert_eq!(usage.status.code(), Some(2));
+}

@@ -1,6 +1,7 @@
 //! One module per subcommand.
 
 mod bench;
+mod compare;
 mod config;
 mod eval;
 mod export;
@@ -34,6 +35,8 @@ enum Command {
     MetaTrain(meta_train::MetaTrainArgs),
     /// Evaluate a learned optimizer against tuned Adam and SGD-momentum on a suite.
     Eval(eval::EvalArgs),
+    /// Compare evaluations (e.g. of several meta-training seeds) suite by suite, with medians.
+    Compare(compare::CompareArgs),
     /// Time a meta-training workload (the reference one of docs/benchmark.md by default), or chart
     /// recorded timings.
     Bench(bench::BenchArgs),
@@ -56,6 +59,7 @@ pub fn run(cli: Cli) -> anyhow::Result<()> {
         Command::Train(args) => train::run(args),
         Command::MetaTrain(args) => meta_train::run(args),
         Command::Eval(args) => eval::run(args),
+        Command::Compare(args) => compare::run(args),
         Command::Bench(args) => bench::run(args),
         Command::Repro(command) => repro::run(command),
         Command::Config(command) => config::run(command),
@@ -162,6 +166,7 @@ pub fn exit_code(err: &anyhow::Error) -> u8 {
             || cause.is::<pesto_meta::estimators::EstimatorError>()
             || cause.is::<pesto_meta::outer::OuterError>()
             || cause.is::<pesto_meta::metatrain::ConfigError>()
+            || cause.is::<pesto_meta::eval::CompareError>()
             || cause
                 .downcast_ref::<pesto_meta::checkpoint::CheckpointError>()
                 .is_some_and(|e| e.is_user_input())

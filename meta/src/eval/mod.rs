@@ -5,9 +5,11 @@
 //! end of the rates it tried on a task, the grid grows past that end for that task, up to the
 //! limits `LR_LIMITS`.
 
+mod compare;
 mod output;
 pub mod score;
 
+pub use compare::{CompareError, Evaluation, comparison_table, median, read_evaluation};
 pub use output::{table, write_outputs};
 pub use score::{SuiteSummary, TaskScore};
 

@@ -8,6 +8,9 @@ use std::fmt::Write as _;
 use std::io::{self, BufWriter, Write};
 use std::path::Path;
 
+/// The file an evaluation's results go to, inside its output directory.
+pub const RESULTS_FILE: &str = "results.json";
+
 /// The most columns the table takes.
 pub const TABLE_WIDTH: usize = 120;
 
@@ -140,7 +143,7 @@ pub fn write_outputs(report: &EvalReport, dir: &Path) -> Result<(), EvalError> {
     };
     let plots = dir.join("plots");
     std::fs::create_dir_all(&plots).map_err(io_err(&plots))?;
-    let json = dir.join("results.json");
+    let json = dir.join(RESULTS_FILE);
     let text = serde_json::to_string_pretty(report).expect("reports serialise");
     std::fs::write(&json, text).map_err(io_err(&json))?;
 

@@ -4,7 +4,8 @@
 
 use super::Entry;
 use crate::inner::Curve;
-use serde::{Serialize, Serializer};
+use serde::de::Error as _;
+use serde::{Deserialize, Deserializer, Serialize, Serializer};
 
 /// The learned optimizer against the best Adam grid point on one task.
 #[derive(Clone, Debug, PartialEq, Serialize)]
@@ -79,23 +80,23 @@ pub fn mean_curve(curves: &[Curve]) -> Vec<f64> {
 }
 
 /// The suite-level comparison of the learned optimizer with the best Adam of each task.
-#[derive(Clone, Debug, PartialEq, Serialize)]
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct SuiteSummary {
     /// Number of tasks.
     pub tasks: usize,
     /// Tasks where the learned final training loss is below the best Adam's.
     pub wins: usize,
     /// Geometric mean over tasks of the training-loss ratios (+inf if any is +inf).
-    #[serde(serialize_with = "ratio_json")]
+    #[serde(serialize_with = "ratio_json", deserialize_with = "ratio_from_json")]
     pub geomean_train_ratio: f64,
     /// Geometric mean over tasks of the held-out-loss ratios (+inf if any is +inf).
-    #[serde(serialize_with = "ratio_json")]
+    #[serde(serialize_with = "ratio_json", deserialize_with = "ratio_from_json")]
     pub geomean_test_ratio: f64,
     /// The largest training-loss ratio.
-    #[serde(serialize_with = "ratio_json")]
+    #[serde(serialize_with = "ratio_json", deserialize_with = "ratio_from_json")]
     pub worst_train_ratio: f64,
     /// Interquartile mean of the training-loss ratios (see [`interquartile_mean`]).
-    #[serde(serialize_with = "ratio_json")]
+    #[serde(serialize_with = "ratio_json", deserialize_with = "ratio_from_json")]
     pub iqm_train_ratio: f64,
     /// Number of ratios the interquartile mean averages.
     pub iqm_count: usize,
@@ -150,6 +151,25 @@ fn ratio_json<S: Serializer>(ratio: &f64, serializer: S) -> Result<S::Ok, S::Err
         r if r.is_nan() => serializer.serialize_str("nan"),
         r if r > 0.0 => serializer.serialize_str("inf"),
         _ => serializer.serialize_str("-inf"),
+    }
+}
+
+/// A ratio written by `ratio_json`: a number, or "inf", "-inf" or "nan".
+fn ratio_from_json<'de, D: Deserializer<'de>>(deserializer: D) -> Result<f64, D::Error> {
+    #[derive(Deserialize)]
+    #[serde(untagged)]
+    enum Ratio {
+        Number(f64),
+        Word(String),
+    }
+    match Ratio::deserialize(deserializer)? {
+        Ratio::Number(r) => Ok(r),
+        Ratio::Word(word) => match word.as_str() {
+            "inf" => Ok(f64::INFINITY),
+            "-inf" => Ok(f64::NEG_INFINITY),
+            "nan" => Ok(f64::NAN),
+            other => Err(D::Error::custom(format!("`{other}` is not a ratio"))),
+        },
     }
 }
 

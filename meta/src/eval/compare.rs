@@ -71,7 +71,9 @@ pub fn comparison_table(evaluations: &[Evaluation]) -> String {
             suites.push(key);
         }
     }
-    let width = evaluations.iter().map(|e| e.source.len()).max().unwrap_or(0).max(6);
+    let median_label = |rows: usize| format!("median of {rows}");
+    let widest_label = median_label(evaluations.len()).len();
+    let width = evaluations.iter().map(|e| e.source.len()).fold(widest_label, usize::max);
     let mut out = String::new();
     for (suite, tasks) in suites {
         let rows: Vec<&Evaluation> =
@@ -104,7 +106,7 @@ pub fn comparison_table(evaluations: &[Evaluation]) -> String {
             let _ = writeln!(
                 out,
                 "{:<width$} {:<14} {:>6} {:>7.3} {:>7.3} {:>5} {:>7.3} {:>7.3}",
-                format!("median of {}", rows.len()),
+                median_label(rows.len()),
                 "",
                 "",
                 column(|s| s.geomean_train_ratio),

@@ -4,6 +4,7 @@
 
 use super::SuiteSummary;
 use super::output::RESULTS_FILE;
+use super::score::median;
 use serde::{Deserialize, Serialize};
 use std::fmt::Write as _;
 use std::path::{Path, PathBuf};
@@ -48,18 +49,6 @@ pub fn read_evaluation(path: &Path) -> Result<Evaluation, CompareError> {
     Ok(evaluation)
 }
 
-/// The median of `values` (the mean of the middle two for an even count); NaN for none. NaN
-/// values sort last.
-pub fn median(values: &[f64]) -> f64 {
-    let mut sorted = values.to_vec();
-    sorted.sort_by(f64::total_cmp);
-    match sorted.len() {
-        0 => f64::NAN,
-        n if n % 2 == 1 => sorted[n / 2],
-        n => (sorted[n / 2 - 1] + sorted[n / 2]) / 2.0,
-    }
-}
-
 /// One table per suite (in order of first appearance) with a row per evaluation: training- and
 /// held-out-loss geometric-mean ratios, wins, worst and interquartile-mean ratios; suites with
 /// more than one evaluation end with the median of each column.
@@ -75,45 +64,51 @@ pub fn comparison_table(evaluations: &[Evaluation]) -> String {
     let widest_label = median_label(evaluations.len()).len();
     let width = evaluations.iter().map(|e| e.source.len()).fold(widest_label, usize::max);
     let mut out = String::new();
+    let row = |out: &mut String, cells: [&str; 8]| {
+        let [source, optimizer, outer, train, test, wins, worst, iqm] = cells;
+        let _ = writeln!(
+            out,
+            "{source:<width$} {optimizer:<14} {outer:>6} {train:>7} {test:>7} {wins:>5} {worst:>7} {iqm:>7}"
+        );
+    };
+    let ratio = |r: f64| format!("{r:.3}");
     for (suite, tasks) in suites {
         let rows: Vec<&Evaluation> =
             evaluations.iter().filter(|e| e.suite == suite && e.summary.tasks == tasks).collect();
         let _ = writeln!(out, "suite `{suite}` ({tasks} tasks): learned / best adam");
-        let _ = writeln!(
-            out,
-            "{:<width$} {:<14} {:>6} {:>7} {:>7} {:>5} {:>7} {:>7}",
-            "", "optimizer", "outer", "train", "test", "wins", "worst", "IQM"
-        );
+        row(&mut out, ["", "optimizer", "outer", "train", "test", "wins", "worst", "IQM"]);
         for e in &rows {
             let s = &e.summary;
-            let _ = writeln!(
-                out,
-                "{:<width$} {:<14} {:>6} {:>7.3} {:>7.3} {:>5} {:>7.3} {:>7.3}",
-                e.source,
-                e.optimizer,
-                e.outer_steps,
-                s.geomean_train_ratio,
-                s.geomean_test_ratio,
-                s.wins,
-                s.worst_train_ratio,
-                s.iqm_train_ratio
+            row(
+                &mut out,
+                [
+                    &e.source,
+                    &e.optimizer,
+                    &e.outer_steps.to_string(),
+                    &ratio(s.geomean_train_ratio),
+                    &ratio(s.geomean_test_ratio),
+                    &s.wins.to_string(),
+                    &ratio(s.worst_train_ratio),
+                    &ratio(s.iqm_train_ratio),
+                ],
             );
         }
         if rows.len() > 1 {
             let column = |f: fn(&SuiteSummary) -> f64| {
                 median(&rows.iter().map(|e| f(&e.summary)).collect::<Vec<_>>())
             };
-            let _ = writeln!(
-                out,
-                "{:<width$} {:<14} {:>6} {:>7.3} {:>7.3} {:>5} {:>7.3} {:>7.3}",
-                median_label(rows.len()),
-                "",
-                "",
-                column(|s| s.geomean_train_ratio),
-                column(|s| s.geomean_test_ratio),
-                column(|s| s.wins as f64),
-                column(|s| s.worst_train_ratio),
-                column(|s| s.iqm_train_ratio)
+            row(
+                &mut out,
+                [
+                    &median_label(rows.len()),
+                    "",
+                    "",
+                    &ratio(column(|s| s.geomean_train_ratio)),
+                    &ratio(column(|s| s.geomean_test_ratio)),
+                    &column(|s| s.wins as f64).to_string(),
+                    &ratio(column(|s| s.worst_train_ratio)),
+                    &ratio(column(|s| s.iqm_train_ratio)),
+                ],
             );
         }
         out.push('\n');
@@ -146,14 +141,6 @@ mod tests {
             outer_steps: 4000,
             summary: summary(train, wins),
         }
-    }
-
-    #[test]
-    fn the_median_takes_the_middle_value_or_the_mean_of_the_middle_two() {
-        assert_eq!(median(&[3.0, 1.0, 2.0]), 2.0);
-        assert_eq!(median(&[4.0, 1.0, 3.0, 2.0]), 2.5);
-        assert_eq!(median(&[f64::INFINITY, 1.0, 2.0]), 2.0);
-        assert!(median(&[]).is_nan());
     }
 
     #[test]

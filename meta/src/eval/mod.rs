@@ -9,7 +9,7 @@ mod compare;
 mod output;
 pub mod score;
 
-pub use compare::{CompareError, Evaluation, comparison_table, median, read_evaluation};
+pub use compare::{CompareError, Evaluation, comparison_table, read_evaluation};
 pub use output::{table, write_outputs};
 pub use score::{SuiteSummary, TaskScore};
 

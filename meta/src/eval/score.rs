@@ -144,6 +144,18 @@ pub fn interquartile_mean(values: &[f64]) -> f64 {
     middle.iter().sum::<f64>() / middle.len() as f64
 }
 
+/// The median of `values` (the mean of the middle two for an even count); NaN for none. NaN
+/// values sort last.
+pub fn median(values: &[f64]) -> f64 {
+    let mut sorted = values.to_vec();
+    sorted.sort_by(f64::total_cmp);
+    match sorted.len() {
+        0 => f64::NAN,
+        n if n % 2 == 1 => sorted[n / 2],
+        n => (sorted[n / 2 - 1] + sorted[n / 2]) / 2.0,
+    }
+}
+
 /// A ratio as a JSON number, or the string "inf" or "nan" where JSON has no number for it.
 fn ratio_json<S: Serializer>(ratio: &f64, serializer: S) -> Result<S::Ok, S::Error> {
     match *ratio {
@@ -176,6 +188,14 @@ fn ratio_from_json<'de, D: Deserializer<'de>>(deserializer: D) -> Result<f64, D:
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn the_median_takes_the_middle_value_or_the_mean_of_the_middle_two() {
+        assert_eq!(median(&[3.0, 1.0, 2.0]), 2.0);
+        assert_eq!(median(&[4.0, 1.0, 3.0, 2.0]), 2.5);
+        assert_eq!(median(&[f64::INFINITY, 1.0, 2.0]), 2.0);
+        assert!(median(&[]).is_nan());
+    }
 
     fn score(train_ratio: f64, test_ratio: f64) -> TaskScore {
         TaskScore { train_ratio, test_ratio, speedup_adam_steps_over_t: None }

@@ -4,6 +4,8 @@
 use super::{MetaTrainConfig, MetaTrainer, RunError};
 use crate::distributed;
 #[cfg(feature = "plot")]
+use crate::eval::score::median;
+#[cfg(feature = "plot")]
 use crate::plot::LineChart;
 use pesto_tasks::{TaskSpec, registry};
 use serde::{Deserialize, Serialize};
@@ -201,17 +203,9 @@ pub fn scaling_chart(reports: &[BenchReport], axis: SweepAxis) -> LineChart {
     let title = format!("meta-training throughput against {}", axis.label());
     let chart = LineChart::new(&title, axis.label(), "inner steps/s").log_x(true).log_y(true);
     runs.into_iter().fold(chart, |chart, (name, points)| {
-        let points = points.into_iter().map(|(x, mut y)| (x as f64, median(&mut y))).collect();
+        let points = points.into_iter().map(|(x, y)| (x as f64, median(&y))).collect();
         chart.with_series(name, points)
     })
-}
-
-/// The median of non-empty `values` (the mean of the middle two for an even count).
-#[cfg(feature = "plot")]
-fn median(values: &mut [f64]) -> f64 {
-    values.sort_by(f64::total_cmp);
-    let n = values.len();
-    if n % 2 == 1 { values[n / 2] } else { 0.5 * (values[n / 2 - 1] + values[n / 2]) }
 }
 
 /// Peak resident set size of this process (VmHWM in /proc/self/status), in MiB.

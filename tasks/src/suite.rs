@@ -2,7 +2,8 @@
 //! what meta-training samples and what evaluation holds out.
 //!
 //! A suite's task seeds are `(seed << 2) | partition`, so suites with different partitions
-//! (train, train-wide and train-mnist 0, heldout 1, ood 2, long 3) never share a task seed.
+//! (train, train-wide, train-mnist and train-long 0, heldout 1, ood 2, long 3) never share a
+//! task seed.
 
 use crate::error::TaskError;
 use crate::family::{Domain, KeySpec, TaskFamily};
@@ -17,10 +18,11 @@ use std::collections::BTreeMap;
 use std::path::Path;
 
 /// The built-in suites and their TOML.
-const BUILT_IN: [(&str, &str); 6] = [
+const BUILT_IN: [(&str, &str); 7] = [
     ("train", include_str!("../suites/train.toml")),
     ("train-wide", include_str!("../suites/train-wide.toml")),
     ("train-mnist", include_str!("../suites/train-mnist.toml")),
+    ("train-long", include_str!("../suites/train-long.toml")),
     ("heldout", include_str!("../suites/heldout.toml")),
     ("ood", include_str!("../suites/ood.toml")),
     ("long", include_str!("../suites/long.toml")),
@@ -96,8 +98,8 @@ impl Suite {
         BUILT_IN.iter().map(|(name, _)| *name).collect()
     }
 
-    /// The built-in suite `name` (`train`, `train-wide`, `train-mnist`, `heldout`, `ood` or
-    /// `long`).
+    /// The built-in suite `name` (`train`, `train-wide`, `train-mnist`, `train-long`, `heldout`,
+    /// `ood` or `long`).
     pub fn named(name: &str) -> Result<Suite, TaskError> {
         match BUILT_IN.iter().find(|(n, _)| *n == name) {
             Some((_, text)) => Suite::parse(name, text),
@@ -319,8 +321,8 @@ mod tests {
             }
         }
         let partition = |name| Suite::named(name).unwrap().partition;
-        let names = ["train", "train-wide", "train-mnist", "heldout", "ood", "long"];
-        assert_eq!(names.map(partition), [0, 0, 0, 1, 2, 3]);
+        let names = ["train", "train-wide", "train-mnist", "train-long", "heldout", "ood", "long"];
+        assert_eq!(names.map(partition), [0, 0, 0, 0, 1, 2, 3]);
         assert_eq!(Suite::named("train").unwrap().sample(u64::MAX).seed & 3, 0);
     }
 
@@ -340,6 +342,20 @@ mod tests {
     }
 
     #[test]
+    fn train_long_is_train_mnist_at_two_thousand_steps() {
+        let train = Suite::named("train-mnist").unwrap();
+        let long = Suite::named("train-long").unwrap();
+        assert_eq!((long.entries().len(), long.partition), (train.entries().len(), 0));
+        for (l, t) in long.entries().iter().zip(train.entries()) {
+            let same = (l.family.name(), l.weight, l.members);
+            assert_eq!(same, (t.family.name(), t.weight, t.members));
+            let mut keys = t.keys.clone();
+            keys.insert("steps".into(), KeyRange::Fixed("2000".into()));
+            assert_eq!(l.keys, keys, "{}", l.family.name());
+        }
+    }
+
+    #[test]
     fn sampling_is_deterministic_and_uses_every_entry() {
         let train = Suite::named("train").unwrap();
         assert_eq!(train.sample(17), train.sample(17));
@@ -356,7 +372,7 @@ mod tests {
             |text: &str| Suite::parse("s.toml", text).err().expect("bad suite parses").to_string();
         assert_eq!(
             Suite::named("valid").err().unwrap().to_string(),
-            "suite `valid`: unknown suite; valid suites: train, train-wide, train-mnist, heldout, ood, long"
+            "suite `valid`: unknown suite; valid suites: train, train-wide, train-mnist, train-long, heldout, ood, long"
         );
         let head = "description = \"d\"\npartition = 0\n[[entry]]\n";
         assert_eq!(

@@ -36,8 +36,8 @@ fn list(problems: &[String]) -> String {
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct TasksConfig {
-    /// A suite name (`train`, `train-wide`, `train-mnist`, `heldout`, `ood`, `long`) or the path
-    /// of a suite file.
+    /// A suite name (`train`, `train-wide`, `train-mnist`, `train-long`, `heldout`, `ood`,
+    /// `long`) or the path of a suite file.
     pub suite: Option<String>,
     /// A single task, `FAMILY[:key=value,...]`; each pair gets its own data seed.
     pub task: Option<String>,

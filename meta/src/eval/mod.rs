@@ -11,7 +11,7 @@ pub mod score;
 
 pub use compare::{CompareError, Evaluation, comparison_table, read_evaluation};
 pub use output::{table, write_outputs};
-pub use score::{SuiteSummary, TaskScore};
+pub use score::{SingleRate, SuiteSummary, TaskScore};
 
 use crate::inner::{Curve, train_task};
 use crate::optim::{Adam, Optimizer, OptimizerSource, SavedOptimizer, Schedule, Sgd};
@@ -185,6 +185,9 @@ pub struct EvalReport {
     pub lr_grid: Vec<f32>,
     /// The learned optimizer against the best Adam over the whole suite.
     pub summary: SuiteSummary,
+    /// The best single Adam rate for every task against each task's best Adam (none when no
+    /// rate was tried on every task).
+    pub single_adam_rate: Option<SingleRate>,
     /// Per task.
     pub tasks: Vec<TaskResult>,
 }
@@ -251,8 +254,18 @@ pub fn evaluate(
         seeds: settings.seeds,
         lr_grid: settings.lr_grid.clone(),
         summary: SuiteSummary::of(&scores, mean_final_train),
+        single_adam_rate: SingleRate::best(&adam_grids(&results)),
         tasks: results,
     })
+}
+
+/// Each task's Adam grid points as (rate, mean final training loss), with its best Adam's loss.
+fn adam_grids(results: &[TaskResult]) -> Vec<(Vec<(f32, f64)>, f64)> {
+    let adam = |&(c, loss): &(Contender, f64)| match c {
+        Contender::Adam(lr) => Some((lr, loss)),
+        _ => None,
+    };
+    results.iter().map(|r| (r.grid.iter().filter_map(adam).collect(), r.adam.final_train)).collect()
 }
 
 /// Trains every seed of each `(task, contender)` job in parallel; the curves come back grouped
@@ -426,6 +439,9 @@ mod tests {
             assert_eq!(r.vs_adam.win(), r.learned.final_train < r.adam.final_train);
         }
         assert_eq!(report.summary.tasks, 2);
+        let single = report.single_adam_rate.clone().unwrap();
+        let best_on_both = (single.lr, single.geomean_train_ratio, single.worst_train_ratio);
+        assert_eq!(best_on_both, (1e-1, 1.0, 1.0), "1e-1 is best on both tasks");
         let dir = std::env::temp_dir().join(format!("pesto-eval-{}", std::process::id()));
         write_outputs(&report, &dir).unwrap();
         let csv = std::fs::read_to_string(dir.join("curves.csv")).unwrap();
@@ -438,9 +454,11 @@ mod tests {
                 .unwrap();
         assert_eq!(json["summary"]["tasks"], 2);
         assert!(json["tasks"][0]["vs_adam"]["train_ratio"].is_f64());
+        assert_eq!(json["single_adam_rate"]["geomean_train_ratio"], 1.0);
         let table = table(&report);
         assert!(table.contains("learned beats best adam on"));
         assert!(table.contains("learned / best adam over 2 tasks: training loss geomean "));
+        assert!(table.contains("one adam rate for every task: 1e-1, training loss / best adam "));
         assert!(table.lines().nth(1).unwrap().ends_with("ratio   ratio steps/T"));
         assert!(table.lines().all(|l| l.chars().count() <= output::TABLE_WIDTH), "{table}");
         for (i, r) in report.tasks.iter().enumerate() {

@@ -100,6 +100,15 @@ pub fn table(report: &EvalReport) -> String {
     );
     let _ =
         writeln!(out, "learned / best adam held-out loss geomean {}", ratio(s.geomean_test_ratio));
+    if let Some(single) = &report.single_adam_rate {
+        let _ = writeln!(
+            out,
+            "one adam rate for every task: {:.0e}, training loss / best adam geomean {}, worst {}",
+            single.lr,
+            ratio(single.geomean_train_ratio),
+            ratio(single.worst_train_ratio),
+        );
+    }
     let _ = writeln!(
         out,
         "adam steps/T: inner steps the best adam needs to reach the learned final training loss, \

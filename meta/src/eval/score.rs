@@ -122,6 +122,46 @@ impl SuiteSummary {
     }
 }
 
+/// One Adam rate used on every task of a suite, scored against each task's best Adam: what
+/// tuning the rate per task is worth, beside what the learned optimizer scores.
+#[derive(Clone, Debug, PartialEq, Serialize)]
+pub struct SingleRate {
+    /// The rate with the lowest geometric mean among those tried on every task.
+    pub lr: f32,
+    /// Geometric mean over tasks of its final training loss over the best Adam's (see
+    /// [`loss_ratio`]).
+    #[serde(serialize_with = "ratio_json")]
+    pub geomean_train_ratio: f64,
+    /// The largest of those ratios.
+    #[serde(serialize_with = "ratio_json")]
+    pub worst_train_ratio: f64,
+}
+
+impl SingleRate {
+    /// The best single rate, from each task's Adam grid as (rate, final training loss) pairs
+    /// and its best Adam's final training loss; none when no rate was tried on every task.
+    pub fn best(tasks: &[(Vec<(f32, f64)>, f64)]) -> Option<Self> {
+        let (first, _) = tasks.first()?;
+        let on_every_task = |lr: f32| {
+            let ratios: Option<Vec<f64>> = tasks
+                .iter()
+                .map(|(grid, best)| {
+                    grid.iter().find(|(rate, _)| *rate == lr).map(|(_, l)| loss_ratio(*l, *best))
+                })
+                .collect();
+            ratios.map(|r| Self {
+                lr,
+                geomean_train_ratio: geometric_mean(&r),
+                worst_train_ratio: r.iter().copied().fold(f64::NAN, f64::max),
+            })
+        };
+        first
+            .iter()
+            .filter_map(|&(lr, _)| on_every_task(lr))
+            .min_by(|a, b| a.geomean_train_ratio.total_cmp(&b.geomean_train_ratio))
+    }
+}
+
 /// exp(mean(ln r)): +inf if any value is +inf, 0 if any is 0, NaN for no values.
 pub fn geometric_mean(values: &[f64]) -> f64 {
     if values.is_empty() {
@@ -195,6 +235,25 @@ mod tests {
         assert_eq!(median(&[4.0, 1.0, 3.0, 2.0]), 2.5);
         assert_eq!(median(&[f64::INFINITY, 1.0, 2.0]), 2.0);
         assert!(median(&[]).is_nan());
+    }
+
+    #[test]
+    fn the_single_rate_is_the_one_tried_on_every_task_with_the_lowest_geometric_mean() {
+        // Task 0 is best at 1e-2 (loss 1), task 1 at 1e-3 (loss 2); 1e-1 grew on task 0 only.
+        let tasks = vec![
+            (vec![(1e-3, 4.0), (1e-2, 1.0), (1e-1, 1.5)], 1.0),
+            (vec![(1e-3, 2.0), (1e-2, 8.0)], 2.0),
+        ];
+        // 1e-3: ratios 4 and 1, geomean 2; 1e-2: 1 and 4, geomean 2 too: the first one wins.
+        let best = SingleRate::best(&tasks).unwrap();
+        assert_eq!((best.lr, best.worst_train_ratio), (1e-3, 4.0));
+        assert!((best.geomean_train_ratio - 2.0).abs() < 1e-12);
+        let diverged = vec![(vec![(1e-3, f64::NAN), (1e-2, 3.0)], 1.0)];
+        let best = SingleRate::best(&diverged).unwrap();
+        assert_eq!(best.lr, 1e-2, "a diverged rate scores +inf");
+        assert!((best.geomean_train_ratio - 3.0).abs() < 1e-12);
+        assert_eq!(SingleRate::best(&[]), None);
+        assert_eq!(SingleRate::best(&[(vec![(1e-3, 1.0)], 1.0), (vec![], 1.0)]), None);
     }
 
     fn score(train_ratio: f64, test_ratio: f64) -> TaskScore {

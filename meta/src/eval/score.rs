@@ -114,7 +114,7 @@ impl SuiteSummary {
             wins: scores.iter().filter(|s| s.win()).count(),
             geomean_train_ratio: geometric_mean(&train),
             geomean_test_ratio: geometric_mean(&test),
-            worst_train_ratio: train.iter().copied().fold(f64::NAN, f64::max),
+            worst_train_ratio: largest(&train),
             iqm_train_ratio: interquartile_mean(&train),
             iqm_count: train.len() - 2 * (train.len() / 4),
             mean_final_train,
@@ -152,7 +152,7 @@ impl SingleRate {
             ratios.map(|r| Self {
                 lr,
                 geomean_train_ratio: geometric_mean(&r),
-                worst_train_ratio: r.iter().copied().fold(f64::NAN, f64::max),
+                worst_train_ratio: largest(&r),
             })
         };
         first
@@ -160,6 +160,12 @@ impl SingleRate {
             .filter_map(|&(lr, _)| on_every_task(lr))
             .min_by(|a, b| a.geomean_train_ratio.total_cmp(&b.geomean_train_ratio))
     }
+}
+
+/// The largest value (a NaN among others is passed over), NaN for no values: a suite's worst
+/// ratio.
+pub fn largest(values: &[f64]) -> f64 {
+    values.iter().copied().fold(f64::NAN, f64::max)
 }
 
 /// exp(mean(ln r)): +inf if any value is +inf, 0 if any is 0, NaN for no values.
